@@ -1,0 +1,81 @@
+"""Compute device choice and a plain description of it (for the status bar)."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+_threads_configured = False
+
+
+def configure_threads(num_threads: int | None = None) -> None:
+    """Set torch's thread count once, at start-up (it is process-wide)."""
+    global _threads_configured
+    if _threads_configured:
+        return
+    if num_threads is None:
+        num_threads = max(1, os.cpu_count() or 1)
+    torch.set_num_threads(num_threads)
+    _threads_configured = True
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def available_devices() -> list[str]:
+    """Names the user can pick: 'auto', 'cpu', and 'cuda' / 'mps' where present."""
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        names.append("cuda")
+    if mps_available():
+        names.append("mps")
+    return names
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then MPS, then CPU. An unavailable choice is an error."""
+    from .errors import ConvScopeError
+
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConvScopeError("CUDA was requested but no CUDA GPU is available on this machine.")
+    if name == "mps" and not mps_available():
+        raise ConvScopeError("MPS was requested but Apple's Metal backend is not available here.")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConvScopeError(f"Unknown device '{name}'. Choose one of: {', '.join(available_devices())}.") from exc
+
+
+def describe_device(device: torch.device | str | None = None) -> str:
+    """'CPU (2 threads)' or 'CUDA: NVIDIA H200' for the status bar."""
+    device = resolve_device("auto") if device is None else torch.device(device)
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def memory_report() -> str:
+    """Process memory (and GPU memory where present), e.g. 'RAM 412 MB'."""
+    parts = []
+    try:
+        import psutil
+
+        rss = psutil.Process().memory_info().rss
+        parts.append(f"RAM {rss / 2**20:.0f} MB")
+    except Exception:  # psutil missing or restricted: memory is informative only
+        pass
+    if torch.cuda.is_available():
+        used = torch.cuda.memory_allocated() / 2**20
+        parts.append(f"GPU {used:.0f} MB")
+    return " · ".join(parts)

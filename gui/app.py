@@ -1,0 +1,34 @@
+"""Application start-up: QApplication, theme, main window."""
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QApplication
+
+from engine.device import configure_threads
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused if one exists) with names for QSettings and the theme."""
+    from gui.settings import load_appearance
+    from gui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    QCoreApplication.setOrganizationName("ConvScope")
+    QCoreApplication.setApplicationName("ConvScope")
+    configure_threads()
+    theme, scale = load_appearance()
+    apply_theme(app, theme, scale)
+    return app
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_application(argv)
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    return app.exec()

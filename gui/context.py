@@ -1,0 +1,54 @@
+"""Shared application state that panels talk through (signals on the GUI thread)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class AppContext(QObject):
+    """The one place panels publish to and listen on, so panels never import each other.
+
+    Payloads are engine objects (NetworkSpec, TrainedRun) or numpy arrays.
+    """
+
+    spec_changed = Signal(object)  # engine.spec.NetworkSpec being edited in the builder
+    dataset_changed = Signal(str)  # name of the dataset chosen for training
+    run_changed = Signal(object)  # engine.checkpoint.TrainedRun: latest trained or loaded model
+    training_event = Signal(object)  # every event of the live training job (filters refresh live)
+    input_image_changed = Signal(object, str)  # (H, W, C) uint8 image, caption: the "current input"
+    imagenet_image_requested = Signal(object, str)  # open this image in the ImageNet tools
+    focus_panel_requested = Signal(str)  # panel title to bring to front
+    status_message = Signal(str)
+    error_raised = Signal(str, str)  # title, plain message
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.spec = None
+        self.dataset = "mnist5k"
+        self.run = None
+        self.input_image = None
+        self.input_caption = ""
+        self.last_error: tuple[str, str] | None = None
+
+    def set_spec(self, spec) -> None:
+        self.spec = spec
+        self.spec_changed.emit(spec)
+
+    def set_dataset(self, name: str) -> None:
+        self.dataset = name
+        self.dataset_changed.emit(name)
+
+    def set_run(self, run) -> None:
+        self.run = run
+        self.run_changed.emit(run)
+
+    def set_input_image(self, image, caption: str = "") -> None:
+        self.input_image = image
+        self.input_caption = caption
+        self.input_image_changed.emit(image, caption)
+
+    def show_error(self, title: str, message: str) -> None:
+        self.last_error = (title, message)
+        self.error_raised.emit(title, message)
+
+    def status(self, text: str) -> None:
+        self.status_message.emit(text)

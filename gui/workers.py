@@ -1,0 +1,232 @@
+"""Run engine jobs (generators of events) in worker threads.
+
+`JobWorker` iterates one generator in a QThread and relays each event to the
+GUI thread through a queued signal. Pause, resume and stop act between yields.
+`JobSlot` is one panel's single job: starting a new one stops the old, and
+events from a stale job (older request id) are dropped. `JobRegistry` knows
+every live worker so the window can stop them all on close.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from engine.errors import ConvScopeError, JobCancelled
+
+log = logging.getLogger("convscope.workers")
+
+JobFactory = Callable[[], Any]  # returns a generator of events
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """(title, plain message) for a message box; tracebacks go to the log only."""
+    if isinstance(exc, ConvScopeError):
+        return exc.title, str(exc)
+    if isinstance(exc, MemoryError):
+        return "Out of memory", "The job ran out of memory. Try a smaller batch, model or sample size."
+    if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
+        return "Out of memory", "The device ran out of memory. Try a smaller batch, model or sample size."
+    return "Unexpected error", f"{type(exc).__name__}: {exc}"
+
+
+class JobWorker(QThread):
+    event = Signal(int, object)  # request id, event
+    succeeded = Signal(int, object)  # request id, return value of the generator
+    failed = Signal(int, str, str)  # request id, title, message
+    stopped = Signal(int)  # request id: the user stopped it
+
+    def __init__(self, factory: JobFactory, request_id: int, parent: QObject | None = None):
+        super().__init__(parent)
+        self._factory = factory
+        self.request_id = request_id
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()  # set = not paused
+
+    # Control: safe to call from the GUI thread at any time.
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused worker so it can exit
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:  # worker thread
+        generator = None
+        try:
+            generator = self._factory()
+            while True:
+                self._running.wait()
+                if self._stop.is_set():
+                    generator.close()  # runs the job's finally blocks
+                    self.stopped.emit(self.request_id)
+                    return
+                try:
+                    item = next(generator)
+                except StopIteration as done:
+                    self.succeeded.emit(self.request_id, done.value)
+                    return
+                self.event.emit(self.request_id, item)
+        except JobCancelled:
+            self.stopped.emit(self.request_id)
+        except BaseException as exc:  # shown to the user as a message, never a crash
+            log.error("job failed:\n%s", traceback.format_exc())
+            title, message = describe_exception(exc)
+            self.failed.emit(self.request_id, title, message)
+
+
+class JobRegistry(QObject):
+    """Every live worker of the application, so closing can stop them all."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._workers: set[JobWorker] = set()
+
+    def add(self, worker: JobWorker) -> None:
+        self._workers.add(worker)
+        worker.finished.connect(self._forget)
+
+    def _forget(self) -> None:
+        worker = self.sender()
+        if isinstance(worker, JobWorker) and worker in self._workers:
+            # `finished` fires just before the thread really ends: join it before
+            # dropping the last reference, or Qt aborts on a running QThread.
+            worker.wait(1000)
+            self._workers.discard(worker)
+
+    def live(self) -> list[JobWorker]:
+        return [w for w in self._workers if w.isRunning()]
+
+    def stop_all(self, timeout_ms: int = 2000) -> bool:
+        """Ask every worker to stop and wait up to `timeout_ms` in total. True if all ended."""
+        workers = list(self._workers)
+        for worker in workers:
+            worker.request_stop()
+        deadline = QThreadDeadline(timeout_ms)
+        ok = True
+        for worker in workers:
+            ok &= worker.wait(deadline.remaining_ms())
+        self._workers = {w for w in self._workers if w.isRunning()}
+        return ok
+
+
+class QThreadDeadline:
+    def __init__(self, timeout_ms: int):
+        import time
+
+        self._time = time
+        self._end = time.monotonic() + timeout_ms / 1000
+
+    def remaining_ms(self) -> int:
+        return max(1, int((self._end - self._time.monotonic()) * 1000))
+
+
+# The application-wide registry (one per process; the window stops it on close).
+registry = JobRegistry()
+
+
+class JobSlot(QObject):
+    """One panel's job. Signals carry only current-job results."""
+
+    event = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, str)
+    stopped = Signal()
+    running_changed = Signal(bool)
+    paused_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._request_id = 0
+        self._worker: JobWorker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.isRunning()
+
+    @property
+    def paused(self) -> bool:
+        return self._worker is not None and self._worker.paused
+
+    @property
+    def request_id(self) -> int:
+        return self._request_id
+
+    def start(self, factory: JobFactory) -> int:
+        """Stop the current job (if any) and start a new one; returns its request id."""
+        self.stop()
+        self._request_id += 1
+        worker = JobWorker(factory, self._request_id)
+        worker.event.connect(self._on_event)
+        worker.succeeded.connect(self._on_succeeded)
+        worker.failed.connect(self._on_failed)
+        worker.stopped.connect(self._on_stopped)
+        worker.finished.connect(self._on_thread_finished)
+        registry.add(worker)
+        self._worker = worker
+        worker.start()
+        self.running_changed.emit(True)
+        return self._request_id
+
+    def pause(self) -> None:
+        if self._worker is not None:
+            self._worker.pause()
+            self.paused_changed.emit(True)
+
+    def resume(self) -> None:
+        if self._worker is not None:
+            self._worker.resume()
+            self.paused_changed.emit(False)
+
+    def stop(self, wait_ms: int = 0) -> None:
+        """Ask the current job to stop; its later events are ignored as stale."""
+        worker = self._worker
+        if worker is None:
+            return
+        worker.request_stop()
+        self._request_id += 1  # anything it still sends is now stale
+        self._worker = None
+        if wait_ms:
+            worker.wait(wait_ms)
+        self.running_changed.emit(False)
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        return True if self._worker is None else self._worker.wait(timeout_ms)
+
+    # Relays: drop anything from a stale request.
+    def _on_event(self, request_id: int, item: object) -> None:
+        if request_id == self._request_id:
+            self.event.emit(item)
+
+    def _on_succeeded(self, request_id: int, result: object) -> None:
+        if request_id == self._request_id:
+            self.succeeded.emit(result)
+
+    def _on_failed(self, request_id: int, title: str, message: str) -> None:
+        if request_id == self._request_id:
+            self.failed.emit(title, message)
+
+    def _on_stopped(self, request_id: int) -> None:
+        if request_id == self._request_id:
+            self.stopped.emit()
+
+    def _on_thread_finished(self) -> None:
+        worker = self.sender()
+        if worker is self._worker:
+            self._worker = None
+            self.running_changed.emit(False)

@@ -1,0 +1,63 @@
+import time
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QTabWidget
+
+from engine.errors import SpecError
+from gui.main_window import MainWindow
+from gui.panels import PANELS
+
+
+def endless():
+    while True:
+        time.sleep(0.005)
+        yield 0
+
+
+def test_window_has_every_panel_menus_and_device_status(window):
+    assert len(window.panels) == len(PANELS)
+    titles = [window.menuBar().actions()[i].text() for i in range(3)]
+    assert titles == ["&File", "&View", "&Help"]
+    assert "CPU" in window.device_label.text() or "CUDA" in window.device_label.text()
+    for panel in window.panels:
+        assert window.show_panel(panel.title) is panel
+        assert window.current_panel() is panel
+
+
+def test_close_stops_all_jobs_within_two_seconds(window, qtbot):
+    for panel in window.panels[:3]:
+        panel.jobs.start(endless)
+    qtbot.wait(50)
+    start = time.monotonic()
+    window.close()
+    assert time.monotonic() - start < 2.0
+    assert all(not panel.jobs.running for panel in window.panels)
+
+
+def test_engine_error_is_shown_as_message_and_window_stays_usable(window, qtbot):
+    def broken():
+        raise SpecError("Layer 2 (MaxPool2d): Pooling window 6x6 is larger than its input 4x4.")
+        yield  # pragma: no cover
+
+    panel = window.panels[0]
+    panel.jobs.start(broken)
+    qtbot.waitUntil(lambda: window.ctx.last_error is not None, timeout=5000)
+    assert window.ctx.last_error[0] == "Impossible architecture"
+    assert "larger than its input" in window._last_box.text()
+    window.show_panel(window.panels[1].title)
+    assert window.current_panel() is window.panels[1]
+
+
+def test_layout_persists_across_launches(qtbot, isolated_settings):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.resize(1000, 700)
+    first.show()
+    first.tabs.setCurrentIndex(2)
+    first.close()
+    assert QSettings().value("window/tab") is not None
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.tabs.currentIndex() == 2
+    assert isinstance(second.tabs.widget(2), QTabWidget)
+    second.close()

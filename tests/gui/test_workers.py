@@ -1,0 +1,108 @@
+"""The shared job mechanism: events reach the GUI thread, pause/resume/stop act
+between yields, stale events are dropped, errors become messages."""
+import threading
+import time
+
+from PySide6.QtCore import QThread
+
+from engine.errors import DataError
+from gui.workers import JobSlot, registry
+
+
+def counting_job(n, delay=0.0, thread_ids=None):
+    for i in range(n):
+        if thread_ids is not None:
+            thread_ids.add(threading.get_ident())
+        time.sleep(delay)
+        yield i
+    return n
+
+
+def test_events_arrive_in_order_and_result_is_returned(qtbot):
+    slot = JobSlot()
+    seen = []
+    threads = set()
+    slot.event.connect(seen.append)
+    with qtbot.waitSignal(slot.succeeded, timeout=5000) as done:
+        slot.start(lambda: counting_job(20, thread_ids=threads))
+    assert done.args == [20]
+    qtbot.waitUntil(lambda: len(seen) == 20, timeout=2000)
+    assert seen == list(range(20))
+    assert threading.get_ident() not in threads  # it ran in a worker thread
+    slot.wait()
+
+
+def test_pause_resume_and_stop(qtbot):
+    slot = JobSlot()
+    seen = []
+    slot.event.connect(seen.append)
+    slot.start(lambda: counting_job(10_000, delay=0.002))
+    qtbot.waitUntil(lambda: len(seen) > 3, timeout=5000)
+    slot.pause()
+    qtbot.wait(100)
+    frozen = len(seen)
+    qtbot.wait(200)
+    assert len(seen) <= frozen + 1  # at most the event in flight
+    slot.resume()
+    qtbot.waitUntil(lambda: len(seen) > frozen + 5, timeout=5000)
+    worker = slot._worker
+    slot.stop()
+    assert worker.wait(2000)
+    assert len(seen) < 10_000
+
+
+def test_new_job_cancels_old_and_stale_events_are_dropped(qtbot):
+    slot = JobSlot()
+    seen = []
+    slot.event.connect(seen.append)
+    slot.start(lambda: (x for x in iter(lambda: time.sleep(0.001) or "old", None)))
+    qtbot.wait(50)
+    with qtbot.waitSignal(slot.succeeded, timeout=5000):
+        slot.start(lambda: counting_job(3))
+    qtbot.wait(50)
+    assert seen[-3:] == [0, 1, 2]
+    assert "old" not in seen[seen.index(0):]
+    assert registry.stop_all(2000)
+
+
+def test_engine_error_becomes_a_plain_message(qtbot):
+    def broken():
+        yield 1
+        raise DataError("The folder /nowhere has no images.")
+
+    slot = JobSlot()
+    with qtbot.waitSignal(slot.failed, timeout=5000) as failed:
+        slot.start(broken)
+    assert failed.args == ["Data problem", "The folder /nowhere has no images."]
+    slot.wait()
+
+
+def test_unexpected_error_is_caught(qtbot):
+    def broken():
+        yield 1
+        raise ZeroDivisionError("division by zero")
+
+    slot = JobSlot()
+    with qtbot.waitSignal(slot.failed, timeout=5000) as failed:
+        slot.start(broken)
+    assert failed.args[0] == "Unexpected error" and "ZeroDivisionError" in failed.args[1]
+    slot.wait()
+
+
+def test_stop_runs_the_jobs_cleanup(qtbot):
+    cleaned = threading.Event()
+
+    def job():
+        try:
+            while True:
+                time.sleep(0.001)
+                yield None
+        finally:
+            cleaned.set()
+
+    slot = JobSlot()
+    slot.start(job)
+    qtbot.wait(50)
+    slot.stop(wait_ms=2000)
+    assert cleaned.is_set()
+    assert not any(isinstance(w, QThread) and w.isRunning() for w in registry.live())
