@@ -49,4 +49,5 @@ def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0) -> N
     font = QFont(app.font())
     font.setPointSizeF(BASE_POINT_SIZE * scale)
     app.setFont(font)
-    pg.setConfigOptions(antialias=True, background=theme["plot_bg"], foreground=theme["plot_fg"])
+    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major", background=theme["plot_bg"],
+                       foreground=theme["plot_fg"])

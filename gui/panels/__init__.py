@@ -8,6 +8,7 @@ import importlib
 
 PANELS: list[tuple[str, str, str]] = [
     ("Build", "gui.panels.builder", "BuilderPanel"),
+    ("Data", "gui.panels.data", "DataPanel"),
     ("Train", "gui.panels.training", "TrainingPanel"),
     ("Inside", "gui.panels.filters", "FiltersPanel"),
     ("Inside", "gui.panels.activations", "ActivationsPanel"),
