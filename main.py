@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = sub.add_parser("gui", help="open the window (the default)")
+    gui.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)
     gui.set_defaults(func=_run_gui)
 
     shots = sub.add_parser("screenshots", help="render every panel to PNG files (no display needed)")
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_gui(args) -> int:
     from gui.app import run_gui
 
-    return run_gui()
+    return run_gui(quit_after_show=getattr(args, "quit_after_show", False))
 
 
 def _run_screenshots(args) -> int:

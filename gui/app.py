@@ -24,11 +24,30 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def run_gui(argv: list[str] | None = None, quit_after_show: bool = False) -> int:
+    """Open the window. quit_after_show (for the start-up benchmark) prints the
+    seconds from process start to the first shown frame, then exits."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_application(argv)
     from gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
+    if quit_after_show:
+        from PySide6.QtCore import QTimer
+
+        def report_and_quit() -> None:
+            print(f"shown_after_s={seconds_since_process_start():.3f}", flush=True)
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(0, report_and_quit)  # runs once the first show has been processed
     return app.exec()
+
+
+def seconds_since_process_start() -> float:
+    import time
+
+    import psutil
+
+    return time.time() - psutil.Process().create_time()
