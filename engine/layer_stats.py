@@ -1,0 +1,135 @@
+"""Per-layer activation (and gradient) statistics for one batch.
+
+The trainer calls `collect_layer_stats` at epoch ends and yields the result in a
+`LayerStatsSnapshot(step, epoch, stats)` event; the init lab and the Layer
+statistics panel draw the same numbers: mean / std and a histogram of every
+layer's output, layer by layer, as in the lecture's weight-initialization demo.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Statistics of every layer's output for one batch (all numpy, CPU, copied).
+
+    `histograms[i]` is (counts, edges) with len(edges) == len(counts) + 1.
+    Gradient arrays are None unless collected with `with_grads=True`; they hold
+    the mean / std of d loss / d (layer output)."""
+
+    layer_names: tuple[str, ...]
+    act_mean: np.ndarray  # (L,)
+    act_std: np.ndarray  # (L,)
+    histograms: tuple[tuple[np.ndarray, np.ndarray], ...]
+    grad_mean: np.ndarray | None = None  # (L,)
+    grad_std: np.ndarray | None = None  # (L,)
+    grad_histograms: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.layer_names)
+
+    def index(self, name: str) -> int:
+        return self.layer_names.index(name)
+
+
+@dataclass(frozen=True)
+class LayerStatsSnapshot:
+    """Event: layer statistics of the model at a point of training."""
+
+    step: int
+    epoch: int
+    stats: LayerStats
+
+
+def observed_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers whose outputs are described: the children of a ConvNet's
+    `features`, of a plain nn.Sequential, or else every leaf module."""
+    features = getattr(model, "features", None)
+    if isinstance(features, nn.Sequential):
+        return list(features.named_children())
+    if isinstance(model, nn.Sequential):
+        return list(model.named_children())
+    return [(name, module) for name, module in model.named_modules() if name and not list(module.children())]
+
+
+def histogram(values: torch.Tensor, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and edges of a flattened tensor over its own range (a single value
+    gets a small symmetric range so the bar is still drawn)."""
+    flat = values.detach().float().flatten()
+    low, high = float(flat.min()), float(flat.max())
+    if not np.isfinite(low) or not np.isfinite(high):
+        flat = flat[torch.isfinite(flat)]
+        if flat.numel() == 0:
+            return np.zeros(bins, dtype=np.int64), np.linspace(-1.0, 1.0, bins + 1)
+        low, high = float(flat.min()), float(flat.max())
+    if high <= low:
+        pad = max(abs(low) * 1e-3, 1e-6)
+        low, high = low - pad, high + pad
+    counts = torch.histc(flat, bins=bins, min=low, max=high)
+    return counts.to(torch.int64).numpy().copy(), np.linspace(low, high, bins + 1)
+
+
+def _moments(values: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    means = np.array([float(v.float().mean()) for v in values], dtype=np.float64)
+    stds = np.array([float(v.float().std(unbiased=False)) for v in values], dtype=np.float64)
+    return means, stds
+
+
+def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_grads: bool = False,
+                        y: torch.Tensor | None = None) -> LayerStats:
+    """Run one forward pass on `x` and describe every layer's output.
+
+    with_grads=True also runs a backward pass of the cross-entropy loss (against
+    `y`, or the model's own predictions when no labels are given) and describes
+    the gradient arriving at each layer's output. The model's parameter
+    gradients are left as they were, and train/eval mode is not changed."""
+    layers = observed_layers(model)
+    outputs: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def make_hook(name: str):
+        def hook(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                if with_grads and output.requires_grad:
+                    output.retain_grad()
+                outputs[name] = output
+
+        return hook
+
+    for name, module in layers:
+        handles.append(module.register_forward_hook(make_hook(name)))
+    saved_grads = {id(p): (None if p.grad is None else p.grad.clone()) for p in model.parameters()} if with_grads else {}
+    try:
+        if with_grads:
+            with torch.enable_grad():
+                logits = model(x)
+                target = y if y is not None else logits.detach().argmax(dim=1)
+                loss = nn.functional.cross_entropy(logits, target)
+                loss.backward()
+        else:
+            with torch.no_grad():
+                model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        if with_grads:
+            for p in model.parameters():
+                p.grad = saved_grads[id(p)]
+
+    names = tuple(name for name, _ in layers if name in outputs)
+    acts = [outputs[name].detach() for name in names]
+    act_mean, act_std = _moments(acts)
+    hists = tuple(histogram(a, bins) for a in acts)
+    grad_mean = grad_std = grad_hists = None
+    if with_grads:
+        grads = [outputs[name].grad if outputs[name].grad is not None else torch.zeros_like(outputs[name])
+                 for name in names]
+        grad_mean, grad_std = _moments(grads)
+        grad_hists = tuple(histogram(g, bins) for g in grads)
+    return LayerStats(names, act_mean, act_std, hists, grad_mean, grad_std, grad_hists)
