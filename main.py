@@ -62,6 +62,11 @@ def _run_bench(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv == ["gui"] or argv == ["gui", "--quit-after-show"]:
+        # Fast path: the window opens without importing the headless commands.
+        from gui.app import run_gui
+
+        return run_gui(quit_after_show="--quit-after-show" in argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -7,8 +7,6 @@ import sys
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
-from engine.device import configure_threads
-
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused if one exists) with names for QSettings and the theme."""
@@ -18,7 +16,6 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     QCoreApplication.setOrganizationName("ConvScope")
     QCoreApplication.setApplicationName("ConvScope")
-    configure_threads()
     theme, scale = load_appearance()
     apply_theme(app, theme, scale)
     return app
@@ -31,7 +28,7 @@ def run_gui(argv: list[str] | None = None, quit_after_show: bool = False) -> int
     app = create_application(argv)
     from gui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(lazy=True)  # panels (and torch) load just after the first frame
     window.show()
     if quit_after_show:
         from PySide6.QtCore import QTimer

@@ -1,20 +1,44 @@
 """The main window: one tab per panel group, menus, status bar, persistence."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 import engine
-from engine.device import describe_device, memory_report
 from gui.context import AppContext
-from gui.panels import panel_classes
+from gui.panels import PANELS, panel_class
 from gui.panels.base import Panel
 from gui.workers import registry
 
 
+class PanelHost(QWidget):
+    """A tab's content: 'Loading…' until its panel (and torch) has been imported."""
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        self.panel: Panel | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._loading = QLabel(f"Loading {title}…")
+        self._loading.setAlignment(Qt.AlignCenter)
+        self._layout.addWidget(self._loading)
+
+    def set_panel(self, panel: Panel) -> None:
+        self._layout.removeWidget(self._loading)
+        self._loading.deleteLater()
+        self._layout.addWidget(panel)
+        self.panel = panel
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, ctx: AppContext | None = None, restore_settings: bool = True):
+    """lazy=True (the app) shows the window first and creates the panels right
+    after, so the window appears before torch is imported; tests use lazy=False."""
+
+    panels_ready = Signal()
+
+    def __init__(self, ctx: AppContext | None = None, restore_settings: bool = True, lazy: bool = False):
         super().__init__()
         self.ctx = ctx or AppContext(self)
         self.setWindowTitle("ConvScope — see inside convolutional networks")
@@ -23,7 +47,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self._group_tabs: dict[str, QTabWidget] = {}
-        self._build_panels()
+        self._hosts: list[PanelHost] = []
+        self._build_tabs()
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status_bar()
@@ -33,23 +58,43 @@ class MainWindow(QMainWindow):
         self._closing = False
         if restore_settings:
             self._restore_settings()
+        if lazy:
+            QTimer.singleShot(30, self.create_panels)  # after the first frame is painted
+        else:
+            self.create_panels()
 
     # ----- construction
-    def _build_panels(self) -> None:
-        for group, panel_class in panel_classes():
-            panel = panel_class(self.ctx)
-            panel.setObjectName(panel_class.__name__)
-            self.panels.append(panel)
-            members = [cls for g, cls in panel_classes() if g == group] if group else [panel_class]
-            if len(members) == 1:
-                self.tabs.addTab(panel, group or panel.title)
+    def _build_tabs(self) -> None:
+        group_sizes: dict[str, int] = {}
+        for group, *_ in PANELS:
+            group_sizes[group] = group_sizes.get(group, 0) + 1
+        for group, title, _module, _cls in PANELS:
+            host = PanelHost(title)
+            self._hosts.append(host)
+            if group_sizes[group] == 1:
+                self.tabs.addTab(host, group)
                 continue
             if group not in self._group_tabs:
                 sub = QTabWidget()
                 sub.setObjectName(f"group:{group}")
                 self._group_tabs[group] = sub
                 self.tabs.addTab(sub, group)
-            self._group_tabs[group].addTab(panel, panel.title)
+            self._group_tabs[group].addTab(host, title)
+
+    def create_panels(self) -> None:
+        """Import and build every panel into its tab (idempotent)."""
+        if self.panels:
+            return
+        from engine.device import configure_threads
+
+        configure_threads()
+        for host, (_group, _title, module, cls) in zip(self._hosts, PANELS):
+            panel = panel_class(module, cls)(self.ctx)
+            panel.setObjectName(cls)
+            host.set_panel(panel)
+            self.panels.append(panel)
+        self._refresh_memory()
+        self.panels_ready.emit()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -72,8 +117,8 @@ class MainWindow(QMainWindow):
         self.help_menu.addAction(about)
 
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel(describe_device())
-        self.memory_label = QLabel(memory_report())
+        self.device_label = QLabel("")
+        self.memory_label = QLabel("")
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().addPermanentWidget(self.memory_label)
         self._memory_timer = QTimer(self)
@@ -82,6 +127,11 @@ class MainWindow(QMainWindow):
         self._memory_timer.start()
 
     def _refresh_memory(self) -> None:
+        if not self.panels:
+            return  # torch is not imported yet
+        from engine.device import describe_device, memory_report
+
+        self.device_label.setText(describe_device())
         self.memory_label.setText(memory_report())
 
     # ----- navigation
@@ -93,20 +143,21 @@ class MainWindow(QMainWindow):
 
     def show_panel(self, title_or_class: str) -> Panel:
         panel = self.panel(title_or_class)
-        for group, sub in self._group_tabs.items():
-            index = sub.indexOf(panel)
+        host = next(h for h in self._hosts if h.panel is panel)
+        for sub in self._group_tabs.values():
+            index = sub.indexOf(host)
             if index >= 0:
                 sub.setCurrentIndex(index)
                 self.tabs.setCurrentWidget(sub)
                 return panel
-        self.tabs.setCurrentWidget(panel)
+        self.tabs.setCurrentWidget(host)
         return panel
 
     def current_panel(self) -> Panel | None:
         widget = self.tabs.currentWidget()
         if isinstance(widget, QTabWidget):
             widget = widget.currentWidget()
-        return widget if isinstance(widget, Panel) else None
+        return widget.panel if isinstance(widget, PanelHost) else None
 
     # ----- messages
     def _show_error(self, title: str, message: str) -> None:

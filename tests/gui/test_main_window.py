@@ -61,3 +61,28 @@ def test_layout_persists_across_launches(qtbot, isolated_settings):
     assert second.tabs.currentIndex() == 2
     assert isinstance(second.tabs.widget(2), QTabWidget)
     second.close()
+
+
+def test_lazy_window_shows_before_panels_then_builds_them(qtbot):
+    lazy = MainWindow(restore_settings=False, lazy=True)
+    qtbot.addWidget(lazy)
+    lazy.show()
+    assert lazy.panels == []  # nothing heavy imported before the first frame
+    with qtbot.waitSignal(lazy.panels_ready, timeout=60000):
+        pass
+    assert len(lazy.panels) == len(PANELS)
+    assert lazy.show_panel("Filters").title == "Filters"
+    lazy.close()
+
+
+def test_start_up_fast_path_prints_time_to_shown_window():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "main.py", "gui", "--quit-after-show"], cwd=root,
+                            capture_output=True, text=True, timeout=300,
+                            env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "shown_after_s=" in result.stdout
