@@ -52,3 +52,14 @@ class AppContext(QObject):
 
     def status(self, text: str) -> None:
         self.status_message.emit(text)
+
+    # Issue 3: the Data panel shares the loaded dataset's shape and its
+    # preprocessing / augmentation choices (TrainSettings field names) with the
+    # Network and Training panels.
+    data_options_changed = Signal(object)  # dict: normalization, hflip, crop, scale, rotation, colour_jitter
+    dataset_info = None  # dict: name, input_shape, num_classes, class_names, n_train, n_val (set before dataset_changed)
+    data_options = None
+
+    def set_data_options(self, options: dict) -> None:
+        self.data_options = dict(options)
+        self.data_options_changed.emit(self.data_options)
