@@ -53,13 +53,13 @@ def test_layout_persists_across_launches(qtbot, isolated_settings):
     qtbot.addWidget(first)
     first.resize(1000, 700)
     first.show()
-    first.tabs.setCurrentIndex(2)
+    first.tabs.setCurrentIndex(3)
     first.close()
     assert QSettings().value("window/tab") is not None
     second = MainWindow()
     qtbot.addWidget(second)
-    assert second.tabs.currentIndex() == 2
-    assert isinstance(second.tabs.widget(2), QTabWidget)
+    assert second.tabs.currentIndex() == 3
+    assert isinstance(second.tabs.widget(3), QTabWidget)  # the "Inside" group
     second.close()
 
 
