@@ -13,7 +13,9 @@ import sys
 import traceback
 from pathlib import Path
 
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = [
+    "bench_startup",
+]
 
 GPU_BEGIN = "<!-- gpu-check:begin -->"
 GPU_END = "<!-- gpu-check:end -->"
