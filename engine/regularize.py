@@ -1,0 +1,57 @@
+"""Regularization penalties, written out by hand so the formulas are visible.
+
+Only weights are regularized: the `weight` of every Conv2d and Linear layer.
+Biases and BatchNorm scale/shift are left alone (penalizing them only hurts).
+
+- L2 ("weight decay", strength lambda): R = lambda/2 * sum w^2. The trainer
+  applies it through the optimizer's `weight_decay=lambda` on the weight
+  parameter group only, i.e. *coupled* weight decay: lambda * w is added to
+  the gradient (for Adam too, which is Adam + L2, not AdamW).
+- L1 (strength lambda1): R = lambda1 * sum |w|, added to the loss each step.
+- Elastic net (strength lambda, mix beta), the lecture's form:
+  R = lambda * sum (beta * w^2 + |w|), added to the loss each step.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def regularized_weights(model: nn.Module) -> list[torch.Tensor]:
+    """The weight tensors that L1 / L2 / elastic net act on (Conv2d and Linear)."""
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def split_decay_groups(model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(weights that get weight decay, every other parameter)."""
+    decay = regularized_weights(model)
+    ids = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return decay, rest
+
+
+def l1_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
+    """sum |w| over all given tensors."""
+    return sum(w.abs().sum() for w in weights)
+
+
+def l2_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
+    """sum w^2 over all given tensors (the trainer's weight decay equals lambda/2 times this)."""
+    return sum(w.pow(2).sum() for w in weights)
+
+
+def elastic_net_penalty(weights: list[torch.Tensor], beta: float) -> torch.Tensor:
+    """sum (beta * w^2 + |w|): L1 plus beta times L2 (the lecture's elastic net)."""
+    return sum((beta * w.pow(2) + w.abs()).sum() for w in weights)
+
+
+def explicit_penalty(weights: list[torch.Tensor], l1: float, elastic_net: float, elastic_beta: float):
+    """The hand-written penalty the trainer adds to the loss, or None when both are off."""
+    terms = []
+    if l1 > 0:
+        terms.append(l1 * l1_penalty(weights))
+    if elastic_net > 0:
+        terms.append(elastic_net * elastic_net_penalty(weights, elastic_beta))
+    if not terms:
+        return None
+    return sum(terms)
