@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-COMMANDS: list[str] = []
+COMMANDS: list[str] = ["dogfood"]
 
 
 def register_all(subparsers) -> None:
