@@ -52,6 +52,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status_bar()
+        from gui.classroom import install_classroom  # presentation, lessons, workspaces, export
+
+        self.classroom = install_classroom(self)
         self.ctx.error_raised.connect(self._show_error)
         self.ctx.status_message.connect(self._show_status)
         self.ctx.focus_panel_requested.connect(self.show_panel)

@@ -1,15 +1,24 @@
-"""Light / dark themes and the type scale (presentation mode builds on this)."""
+"""Light / dark themes, the type scale and presentation mode's look.
+
+`apply_theme` sets the application palette, font and pyqtgraph defaults, then
+updates what already exists (`refresh_live_widgets`): fonts that widgets set
+explicitly, backgrounds, axes and line widths of existing pyqtgraph plots. It
+emits `notifier.changed` so widgets that paint themselves can redraw.
+"""
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
+# Both themes are high-contrast: body text against its background is at least
+# 7:1 (WCAG AAA), muted text at least 4.5:1 (tests/gui/test_presentation.py checks).
 THEMES = {
-    "light": {"window": "#f5f6f8", "base": "#ffffff", "text": "#1a1a1a", "button": "#e8eaee",
-              "highlight": "#0b63ce", "plot_bg": "#ffffff", "plot_fg": "#202020", "muted": "#5f6673"},
-    "dark": {"window": "#1e2127", "base": "#272b33", "text": "#eceff4", "button": "#323743",
-             "highlight": "#4ea1ff", "plot_bg": "#15171c", "plot_fg": "#e6e6e6", "muted": "#a0a8b8"},
+    "light": {"window": "#f5f6f8", "base": "#ffffff", "text": "#111111", "button": "#e3e6eb",
+              "highlight": "#0b5cbf", "plot_bg": "#ffffff", "plot_fg": "#111111", "muted": "#4a515c"},
+    "dark": {"window": "#16181d", "base": "#1f232a", "text": "#f2f4f8", "button": "#2e333d",
+             "highlight": "#5aa9ff", "plot_bg": "#0f1115", "plot_fg": "#f0f0f0", "muted": "#b4bccb"},
 }
 
 # Okabe-Ito: distinguishable with the common forms of colour blindness.
@@ -17,20 +26,48 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
            "#999999", "#882255"]
 
 BASE_POINT_SIZE = 10.0
-current = {"theme": "light", "scale": 1.0}
+MIN_SCALE, MAX_SCALE = 1.0, 2.5
+PRESENTATION_LINE_BOOST = 1.5  # lines get thicker still on a projector
+current = {"theme": "light", "scale": 1.0, "presenting": False}
+
+
+class _Notifier(QObject):
+    changed = Signal()  # theme, scale or presentation mode changed
+
+
+notifier = _Notifier()
 
 
 def colour(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
+    """Palette colour; index 7 (black) becomes the text colour in the dark theme."""
+    value = PALETTE[index % len(PALETTE)]
+    if value == "#000000":
+        return theme_colour("plot_fg")
+    return value
+
+
+def theme_colour(key: str) -> str:
+    return THEMES[current["theme"]][key]
 
 
 def plot_line_width() -> float:
-    return 2.0 * current["scale"]
+    """Pen width for data curves: grows with the type scale and in presentation mode."""
+    boost = PRESENTATION_LINE_BOOST if current["presenting"] else 1.0
+    return 2.0 * current["scale"] * boost
 
 
-def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0) -> None:
+def point_size(relative: float = 1.0) -> float:
+    return BASE_POINT_SIZE * current["scale"] * relative
+
+
+def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0,
+                presenting: bool | None = None) -> None:
     theme = THEMES.get(name, THEMES["light"])
+    old_scale, old_line_width = current["scale"], plot_line_width()
+    scale = min(MAX_SCALE, max(MIN_SCALE, float(scale)))
     current.update(theme=name if name in THEMES else "light", scale=scale)
+    if presenting is not None:
+        current["presenting"] = bool(presenting)
     app.setStyle("Fusion")
     palette = QPalette()
     palette.setColor(QPalette.Window, QColor(theme["window"]))
@@ -40,14 +77,111 @@ def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0) -> N
     palette.setColor(QPalette.Text, QColor(theme["text"]))
     palette.setColor(QPalette.Button, QColor(theme["button"]))
     palette.setColor(QPalette.ButtonText, QColor(theme["text"]))
+    palette.setColor(QPalette.BrightText, QColor("#ff5a36"))
     palette.setColor(QPalette.ToolTipBase, QColor(theme["base"]))
     palette.setColor(QPalette.ToolTipText, QColor(theme["text"]))
     palette.setColor(QPalette.Highlight, QColor(theme["highlight"]))
-    palette.setColor(QPalette.HighlightedText, QColor("#ffffff"))
+    palette.setColor(QPalette.HighlightedText, QColor("#ffffff" if name != "dark" else "#000000"))
     palette.setColor(QPalette.PlaceholderText, QColor(theme["muted"]))
+    palette.setColor(QPalette.Link, QColor(theme["highlight"]))
+    for group in (QPalette.Disabled,):
+        palette.setColor(group, QPalette.Text, QColor(theme["muted"]))
+        palette.setColor(group, QPalette.WindowText, QColor(theme["muted"]))
+        palette.setColor(group, QPalette.ButtonText, QColor(theme["muted"]))
     app.setPalette(palette)
     font = QFont(app.font())
     font.setPointSizeF(BASE_POINT_SIZE * scale)
     app.setFont(font)
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major", background=theme["plot_bg"],
-                       foreground=theme["plot_fg"])
+                        foreground=theme["plot_fg"])
+    refresh_live_widgets(app, old_scale, old_line_width)
+    notifier.changed.emit()
+
+
+# ----- live update of widgets that already exist
+_BASE_FONT_PROPERTY = "convscope_base_point_size"
+
+
+def refresh_live_widgets(app: QApplication, old_scale: float, old_line_width: float) -> None:
+    """Apply the current theme and scale to widgets created before the change."""
+    for widget in app.allWidgets():
+        _rescale_explicit_font(widget, old_scale)
+        if isinstance(widget, pg.GraphicsView):
+            restyle_graphics_view(widget, old_line_width)
+
+
+def _rescale_explicit_font(widget: QWidget, old_scale: float) -> None:
+    """Widgets with their own font (a big heading, say) do not follow the app font: scale them."""
+    if not widget.testAttribute(Qt.WA_SetFont):
+        return
+    font = widget.font()
+    if font.pointSizeF() <= 0:
+        return  # pixel-sized fonts are left as their owner set them
+    base = widget.property(_BASE_FONT_PROPERTY)
+    if base is None:
+        base = font.pointSizeF() / max(old_scale, 1e-6)
+        widget.setProperty(_BASE_FONT_PROPERTY, float(base))
+    target = float(base) * current["scale"]
+    if abs(font.pointSizeF() - target) > 0.01:
+        font.setPointSizeF(target)
+        widget.setFont(font)
+
+
+def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = None) -> None:
+    """Background, axis colours and fonts, titles and line widths of one pyqtgraph view."""
+    theme = THEMES[current["theme"]]
+    view.setBackground(theme["plot_bg"])
+    tick_font = QFont()
+    tick_font.setPointSizeF(point_size(0.9))
+    label_font = QFont()
+    label_font.setPointSizeF(point_size(1.0))
+    scene = view.scene()
+    if scene is None:
+        return
+    for item in scene.items():
+        if isinstance(item, pg.AxisItem):
+            item.setPen(pg.mkPen(theme["plot_fg"]))
+            item.setTextPen(pg.mkPen(theme["plot_fg"]))
+            item.setStyle(tickFont=tick_font)
+            item.label.setFont(label_font)
+            item.label.setDefaultTextColor(QColor(theme["plot_fg"]))
+        elif isinstance(item, pg.LabelItem):
+            item.opts["color"] = theme["plot_fg"]
+            item.opts["size"] = f"{point_size(1.1):.1f}pt"
+            item.setText(item.text)
+        elif isinstance(item, pg.LegendItem):
+            item.setLabelTextColor(theme["plot_fg"])
+            item.setLabelTextSize(f"{point_size(0.9):.1f}pt")
+            item.setBrush(pg.mkBrush(QColor(theme["plot_bg"]).lighter(100)))
+        elif isinstance(item, pg.PlotDataItem):
+            _thicken(item, old_line_width if old_line_width is not None else plot_line_width())
+
+
+def _thicken(item: pg.PlotDataItem, old_line_width: float) -> None:
+    pen_spec = item.opts.get("pen")
+    if pen_spec is None:
+        return
+    pen = pg.mkPen(pen_spec)
+    if pen.style() == Qt.NoPen:  # a scatter without lines
+        return
+    base = item.property("convscope_relative_width")
+    if base is None:
+        # The owner drew it at old_line_width x some factor (faint overlays are thinner): keep the factor.
+        base = pen.widthF() / max(old_line_width, 1e-6)
+        item.setProperty("convscope_relative_width", float(base))
+    pen.setWidthF(float(base) * plot_line_width())
+    item.setPen(pen)
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21)."""
+    def luminance(hex_colour: str) -> float:
+        c = QColor(hex_colour)
+        channels = []
+        for v in (c.redF(), c.greenF(), c.blueF()):
+            channels.append(v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+        r, g, b = channels
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

@@ -1,0 +1,211 @@
+"""Guided lessons: a side dock that walks through the lecture in order.
+
+Each lesson (resources/lessons.json) has a few sentences for students and a
+"Set up" button that brings the right panels to front and calls their
+`apply_lesson(setup)`. A panel that cannot be set up produces a message naming
+it; the other panels are still set up and the window stays usable.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QPushButton, QSplitter,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from engine.errors import ConvScopeError
+
+log = logging.getLogger("convscope.lessons")
+LESSONS_PATH = Path(__file__).resolve().parent.parent / "resources" / "lessons.json"
+KNOWN_TOOLS = {"conv_arithmetic"}
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    panel: str
+    setup: dict
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    text: str
+    steps: tuple[LessonStep, ...]
+    focus: str | None = None
+    tool: str | None = None
+    conv: dict = field(default_factory=dict)
+
+
+class LessonFileError(ConvScopeError):
+    title = "Lessons file problem"
+
+
+def load_lessons(path: str | Path = LESSONS_PATH) -> list[Lesson]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LessonFileError(f"{path.name} cannot be read: {exc}") from exc
+    if data.get("format") != "convscope-lessons":
+        raise LessonFileError(f"{path.name} is not a ConvScope lessons file.")
+    lessons = []
+    for number, entry in enumerate(data.get("lessons", []), start=1):
+        try:
+            steps = tuple(LessonStep(str(s["panel"]), dict(s.get("setup", {}))) for s in entry.get("setup", []))
+            lesson = Lesson(str(entry["id"]), str(entry["title"]), str(entry["text"]), steps,
+                            entry.get("focus"), entry.get("tool"), dict(entry.get("conv", {})))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LessonFileError(f"Lesson {number} in {path.name} is incomplete ({exc}).") from exc
+        if lesson.tool is not None and lesson.tool not in KNOWN_TOOLS:
+            raise LessonFileError(f"Lesson '{lesson.title}' asks for an unknown tool '{lesson.tool}'.")
+        lessons.append(lesson)
+    return lessons
+
+
+def apply_lesson(window, lesson: Lesson) -> list[str]:
+    """Set up every panel of `lesson` in `window`; returns the problems (also shown to the user)."""
+    if hasattr(window, "create_panels"):
+        window.create_panels()  # the app builds panels lazily; a lesson needs them now
+    problems: list[str] = []
+    for step in lesson.steps:
+        try:
+            panel = window.show_panel(step.panel)
+        except KeyError:
+            problems.append(f"There is no panel called '{step.panel}'.")
+            continue
+        try:
+            panel.apply_lesson(dict(step.setup))
+        except ConvScopeError as exc:
+            problems.append(f"{step.panel}: {exc}")
+        except Exception as exc:  # a panel bug must not stop the lesson or crash the window
+            log.error("apply_lesson failed in %s:\n%s", step.panel, traceback.format_exc())
+            problems.append(f"{step.panel} could not be set up ({type(exc).__name__}: {exc}).")
+    if lesson.focus:
+        try:
+            window.show_panel(lesson.focus)
+        except KeyError:
+            problems.append(f"There is no panel called '{lesson.focus}'.")
+    if problems:
+        window.ctx.show_error(f"Lesson: {lesson.title}", "\n".join(problems))
+    else:
+        window.ctx.status(f"Lesson set up: {lesson.title}")
+    return problems
+
+
+class LessonsWidget(QWidget):
+    """List of lessons, the selected lesson's text and its buttons."""
+
+    setup_requested = Signal(object)  # Lesson
+    tool_requested = Signal(object)  # Lesson
+
+    def __init__(self, lessons: list[Lesson], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lessons = lessons
+        layout = QVBoxLayout(self)
+        splitter = QSplitter(Qt.Vertical)
+        self.list = QListWidget()
+        self.list.setToolTip("The lecture in order; pick a topic to read about it.")
+        for number, lesson in enumerate(lessons, start=1):
+            self.list.addItem(f"{number}. {lesson.title}")
+        self.list.currentRowChanged.connect(self._show)
+        splitter.addWidget(self.list)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        self.title_label = QLabel()
+        self.title_label.setWordWrap(True)
+        body_layout.addWidget(self.title_label)
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(False)
+        body_layout.addWidget(self.text, 1)
+        self.panels_label = QLabel()
+        self.panels_label.setWordWrap(True)
+        body_layout.addWidget(self.panels_label)
+        self.setup_button = QPushButton("Set up")
+        self.setup_button.setToolTip("Bring the lesson's panels to front with its dataset, network and settings.")
+        self.setup_button.clicked.connect(self._on_setup)
+        self.tool_button = QPushButton("Open convolution arithmetic")
+        self.tool_button.setToolTip("Show the interactive convolution arithmetic widget.")
+        self.tool_button.clicked.connect(self._on_tool)
+        body_layout.addWidget(self.setup_button)
+        body_layout.addWidget(self.tool_button)
+        nav = QHBoxLayout()
+        self.previous_button = QPushButton("◀ Previous")
+        self.previous_button.setToolTip("The previous lesson.")
+        self.previous_button.clicked.connect(self.previous)
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setToolTip("The next lesson.")
+        self.next_button.clicked.connect(self.next)
+        nav.addWidget(self.previous_button)
+        nav.addWidget(self.next_button)
+        body_layout.addLayout(nav)
+        splitter.addWidget(body)
+        splitter.setStretchFactor(1, 1)
+        layout.addWidget(splitter)
+        if lessons:
+            self.list.setCurrentRow(0)
+
+    def current(self) -> Lesson | None:
+        row = self.list.currentRow()
+        return self.lessons[row] if 0 <= row < len(self.lessons) else None
+
+    def select(self, index: int) -> None:
+        self.list.setCurrentRow(max(0, min(index, len(self.lessons) - 1)))
+
+    def next(self) -> None:
+        self.select(self.list.currentRow() + 1)
+
+    def previous(self) -> None:
+        self.select(self.list.currentRow() - 1)
+
+    def _show(self, row: int) -> None:
+        lesson = self.current()
+        if lesson is None:
+            return
+        self.title_label.setText(f"<h3>{row + 1}. {lesson.title}</h3>")
+        self.text.setPlainText(lesson.text)
+        panels = [s.panel for s in lesson.steps]
+        self.panels_label.setText("Sets up: " + ", ".join(dict.fromkeys(panels)) if panels else "")
+        self.tool_button.setVisible(lesson.tool == "conv_arithmetic")
+        self.previous_button.setEnabled(row > 0)
+        self.next_button.setEnabled(row < len(self.lessons) - 1)
+
+    def _on_setup(self) -> None:
+        lesson = self.current()
+        if lesson is not None:
+            self.setup_requested.emit(lesson)
+            if lesson.tool:
+                self.tool_requested.emit(lesson)
+
+    def _on_tool(self) -> None:
+        lesson = self.current()
+        if lesson is not None:
+            self.tool_requested.emit(lesson)
+
+
+class LessonsDock(QDockWidget):
+    """The lessons side dock of the main window."""
+
+    def __init__(self, window, lessons: list[Lesson] | None = None):
+        super().__init__("Lessons", window)
+        self.setObjectName("LessonsDock")
+        self.window_ = window
+        self.widget_ = LessonsWidget(lessons if lessons is not None else load_lessons())
+        self.setWidget(self.widget_)
+        self.widget_.setup_requested.connect(self.set_up)
+        self.widget_.tool_requested.connect(self.open_tool)
+        self.last_problems: list[str] = []
+
+    def set_up(self, lesson: Lesson) -> list[str]:
+        self.last_problems = apply_lesson(self.window_, lesson)
+        return self.last_problems
+
+    def open_tool(self, lesson: Lesson) -> None:
+        opener = getattr(self.window_, "classroom", None)
+        if lesson.tool == "conv_arithmetic" and opener is not None:
+            opener.show_conv_arithmetic(lesson.conv)

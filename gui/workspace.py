@@ -1,0 +1,177 @@
+"""Workspaces in the window: collect every panel's save_state() and the shared
+context (architecture, run, input image), write them through engine.workspace,
+and restore them into a window (a fresh launch included). Recent workspaces go
+in the File menu (QSettings)."""
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from engine.errors import ConvScopeError
+from engine.workspace import SUFFIX, Workspace, WorkspaceError, load_workspace, save_workspace
+from gui import settings, theme
+
+log = logging.getLogger("convscope.workspace")
+
+
+def collect_workspace(window) -> Workspace:
+    """Everything worth keeping from `window` as an engine Workspace."""
+    ctx = window.ctx
+    states: dict[str, dict] = {}
+    for panel in window.panels:
+        try:
+            states[panel.title] = panel.save_state() or {}
+        except Exception as exc:
+            log.error("save_state failed in %s:\n%s", panel.title, traceback.format_exc())
+            raise WorkspaceError(f"The {panel.title} panel could not save its state ({type(exc).__name__}: {exc}).") \
+                from exc
+    images = {}
+    if ctx.input_image is not None:
+        images["input"] = (np.asarray(ctx.input_image), ctx.input_caption or "")
+    runs = [ctx.run] if ctx.run is not None else []
+    current = window.current_panel()
+    return Workspace(spec=ctx.spec, dataset=ctx.dataset or "", runs=runs, current_run=0 if runs else None,
+                     images=images, panel_states=states,
+                     settings={"theme": theme.current["theme"], "scale": theme.current["scale"],
+                               "current_panel": current.title if current is not None else None})
+
+
+def restore_workspace(window, ws: Workspace) -> list[str]:
+    """Put a loaded workspace into `window`; returns problems (panels that refused their state)."""
+    if hasattr(window, "create_panels"):
+        window.create_panels()
+    ctx = window.ctx
+    if ws.dataset:
+        ctx.set_dataset(ws.dataset)
+    if ws.spec is not None:
+        ctx.set_spec(ws.spec)
+    if ws.current_run is not None:
+        ctx.set_run(ws.runs[ws.current_run])
+    if "input" in ws.images:
+        image, caption = ws.images["input"]
+        ctx.set_input_image(image, caption)
+    problems = []
+    titles = {p.title: p for p in window.panels}
+    for title, state in ws.panel_states.items():
+        panel = titles.get(title)
+        if panel is None:
+            problems.append(f"This version has no '{title}' panel; its saved state was skipped.")
+            continue
+        try:
+            panel.restore_state(state)
+        except ConvScopeError as exc:
+            problems.append(f"{title}: {exc}")
+        except Exception as exc:  # a panel bug must not lose the rest of the workspace
+            log.error("restore_state failed in %s:\n%s", title, traceback.format_exc())
+            problems.append(f"{title} could not restore its state ({type(exc).__name__}: {exc}).")
+    current = ws.settings.get("current_panel")
+    if current in titles:
+        window.show_panel(current)
+    return problems
+
+
+class WorkspaceController(QObject):
+    """File menu actions: Open, Save, Save as, Recent workspaces."""
+
+    saved = Signal(str)
+    opened = Signal(str)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.path: Path | None = None
+        self.recent_menu = QMenu("Open &recent workspace", window)
+        self.recent_menu.setToolTipsVisible(True)
+        self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
+        self.rebuild_recent_menu()
+
+    # ----- non-interactive (tests, the recent menu)
+    def save_to(self, folder: str | Path) -> Path | None:
+        try:
+            folder = save_workspace(folder, collect_workspace(self.window))
+        except ConvScopeError as exc:
+            self.window.ctx.show_error(exc.title, str(exc))
+            return None
+        self.path = Path(folder)
+        settings.add_recent_workspace(folder)
+        self.rebuild_recent_menu()
+        self.window.ctx.status(f"Workspace saved to {folder}")
+        self.saved.emit(str(folder))
+        return self.path
+
+    def open_from(self, folder: str | Path) -> bool:
+        try:
+            ws = load_workspace(folder)
+        except ConvScopeError as exc:
+            self.window.ctx.show_error(exc.title, str(exc))
+            return False
+        problems = restore_workspace(self.window, ws)
+        self.path = Path(folder)
+        settings.add_recent_workspace(folder)
+        self.rebuild_recent_menu()
+        if problems:
+            self.window.ctx.show_error("Workspace partly restored", "\n".join(problems))
+        else:
+            self.window.ctx.status(f"Workspace opened: {folder}")
+        self.opened.emit(str(folder))
+        return True
+
+    # ----- dialogs
+    def save(self) -> None:
+        if self.path is None:
+            self.save_as()
+        else:
+            self.save_to(self.path)
+
+    def save_as(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save workspace as a folder",
+                                              str(Path.home() / f"lesson{SUFFIX}"),
+                                              f"ConvScope workspace folder (*{SUFFIX});;Any folder name (*)")
+        if path:
+            self.save_to(path)
+
+    def open(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open workspace folder", str(Path.home()))
+        if folder:
+            self.open_from(folder)
+
+    def rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings.recent_workspaces()
+        for path in recent:
+            action = QAction(Path(path).name, self.recent_menu)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.setData(path)
+            action.triggered.connect(self._open_recent)
+            self.recent_menu.addAction(action)
+        if not recent:
+            empty = self.recent_menu.addAction("(no workspaces yet)")
+            empty.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear list")
+            clear.triggered.connect(self._clear_recent)
+
+    def _open_recent(self) -> None:
+        action = self.sender()
+        path = action.data() if isinstance(action, QAction) else None
+        if not path:
+            return
+        if not Path(path).exists():
+            settings.remove_recent_workspace(path)
+            self.rebuild_recent_menu()
+            self.window.ctx.show_error("Workspace problem", f"{path} no longer exists; it was removed from the list.")
+            return
+        self.open_from(path)
+
+    def _clear_recent(self) -> None:
+        for path in settings.recent_workspaces():
+            settings.remove_recent_workspace(path)
+        self.rebuild_recent_menu()
