@@ -245,7 +245,10 @@ class ImageNetClassifier:
 
     # -- input
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """(H, W, 3) uint8 -> (1, 3, S, S) float in [0, 1]: resize shorter side, center crop."""
+        """(H, W, 3) uint8 -> (1, 3, S, S) float in [0, 1]: resize shorter side, center crop.
+
+        Images that are already S x S pass unchanged, so a saved 224 px PNG reloads exactly.
+        """
         from torchvision.transforms import functional as F
 
         array = np.asarray(image)
@@ -261,8 +264,10 @@ class ImageNetClassifier:
         if min(array.shape[:2]) < 2:
             raise ModelError("The image is too small to classify.")
         tensor = torch.from_numpy(np.array(array, dtype=np.uint8, copy=True)).permute(2, 0, 1)
-        tensor = F.resize(tensor, self.resize_size, antialias=True)
-        tensor = F.center_crop(tensor, [self.input_size, self.input_size])
+        # An image already at the input size (e.g. a saved adversarial PNG) is used pixel for pixel.
+        if tuple(tensor.shape[1:]) != (self.input_size, self.input_size):
+            tensor = F.resize(tensor, self.resize_size, antialias=True)
+            tensor = F.center_crop(tensor, [self.input_size, self.input_size])
         return (tensor.float() / 255.0).unsqueeze(0).to(self.device)
 
     def to_uint8(self, x01: torch.Tensor) -> np.ndarray:
