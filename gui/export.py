@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 (registers pg.exporters)
 from PySide6.QtCore import QSize
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.errors import ConvScopeError
@@ -55,9 +55,7 @@ def render_widget(widget: QWidget, width: int = PROJECTOR_WIDTH) -> QImage:
     pixmap = QPixmap(QSize(int(size.width() * ratio), int(size.height() * ratio)))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(widget.palette().window().color())
-    painter = QPainter(pixmap)
-    widget.render(painter)
-    painter.end()
+    widget.render(pixmap)
     return pixmap.toImage()
 
 
@@ -89,12 +87,34 @@ def export_view(widget: QWidget, folder: str | Path, prefix: str = "", width: in
         written.append(png)
         if svg:
             svg_path = folder / f"{prefix}_{name}.svg"
-            try:
-                pg.exporters.SVGExporter(target).export(str(svg_path))
+            if _export_svg(view, target, svg_path):
                 written.append(svg_path)
-            except Exception:  # some items (e.g. images with odd formats) cannot be drawn as SVG; PNG is enough
-                svg_path.unlink(missing_ok=True)
     return written
+
+
+def _export_svg(view: pg.GraphicsView, target, path: Path) -> bool:
+    """pyqtgraph's SVG exporter; where it fails (it cannot parse the path syntax of
+    recent Qt versions), Qt's own SVG generator painting the view as vectors."""
+    try:
+        pg.exporters.SVGExporter(target).export(str(path))
+        return True
+    except Exception:
+        path.unlink(missing_ok=True)
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(view.size())
+    generator.setViewBox(QRect(0, 0, view.width(), view.height()))
+    generator.setTitle(path.stem)
+    painter = QPainter(generator)
+    try:
+        view.render(painter)
+    finally:
+        painter.end()
+    return path.exists() and path.stat().st_size > 0
 
 
 def copy_to_clipboard(widget: QWidget, width: int = PROJECTOR_WIDTH) -> QImage:

@@ -47,7 +47,7 @@ def restore_workspace(window, ws: Workspace) -> list[str]:
     if hasattr(window, "create_panels"):
         window.create_panels()
     ctx = window.ctx
-    if ws.dataset:
+    if ws.dataset and ws.dataset != ctx.dataset:
         ctx.set_dataset(ws.dataset)
     if ws.spec is not None:
         ctx.set_spec(ws.spec)
@@ -70,6 +70,12 @@ def restore_workspace(window, ws: Workspace) -> list[str]:
         except Exception as exc:  # a panel bug must not lose the rest of the workspace
             log.error("restore_state failed in %s:\n%s", title, traceback.format_exc())
             problems.append(f"{title} could not restore its state ({type(exc).__name__}: {exc}).")
+    if ws.spec is not None and (ctx.spec is None or ctx.spec.to_dict() != ws.spec.to_dict()):
+        # A panel republished another architecture while restoring: the saved one is the truth.
+        problems_spec = ctx.spec is not None
+        ctx.set_spec(ws.spec)
+        if problems_spec:
+            log.info("a panel's saved architecture differed from the workspace's; kept the workspace's")
     current = ws.settings.get("current_panel")
     if current in titles:
         window.show_panel(current)

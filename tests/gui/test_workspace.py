@@ -1,0 +1,72 @@
+import numpy as np
+import torch
+
+from engine.checkpoint import TrainedRun
+from engine.images import load_bundled_photo
+from engine.model import ConvNet
+from engine.spec import load_preset
+from gui.main_window import MainWindow
+from gui.workers import registry
+
+
+def _fresh_window(qtbot):
+    window = MainWindow(restore_settings=False)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_saved_workspace_reopens_in_a_fresh_window_with_architecture_curves_and_images(window, qtbot, tmp_path):
+    spec = load_preset("lenet5")
+    spec.layers[0].params["out_channels"] = 8  # not the preset: the architecture must really travel
+    window.ctx.set_spec(spec)
+    torch.manual_seed(3)
+    model = ConvNet(spec)
+    history = {"train_loss": [2.2, 0.9, 0.41], "val_loss": [2.0, 1.0, 0.52], "val_acc": [0.31, 0.78, 0.9]}
+    window.ctx.set_run(TrainedRun(model, "mnist5k", {"epochs": 3, "lr": 0.05}, history, "lesson-run"))
+    photo = load_bundled_photo("coffee")[::4, ::4].copy()
+    window.ctx.set_input_image(photo, "coffee")
+    window.show_panel("Filters")
+    network_state = window.panel("Network").save_state()
+    folder = window.classroom.workspaces.save_to(tmp_path / "class.convscope")
+    assert folder is not None and window.ctx.last_error is None
+    window.close()
+
+    fresh = _fresh_window(qtbot)
+    try:
+        assert fresh.ctx.run is None
+        assert fresh.classroom.workspaces.open_from(folder)
+        assert fresh.ctx.last_error is None, fresh.ctx.last_error
+        assert fresh.ctx.spec.to_dict() == spec.to_dict()
+        run = fresh.ctx.run
+        assert run.name == "lesson-run" and run.history == history and run.settings["lr"] == 0.05
+        for key, value in model.state_dict().items():
+            assert torch.equal(run.model.state_dict()[key], value), key
+        assert np.array_equal(fresh.ctx.input_image, photo) and fresh.ctx.input_caption == "coffee"
+        assert fresh.current_panel().title == "Filters"
+        assert fresh.panel("Network").save_state() == network_state  # the panel shows what it showed
+        recent = [a.data() for a in fresh.classroom.workspaces.recent_menu.actions() if a.data()]
+        assert recent[0] == str(folder.resolve())
+    finally:
+        qtbot.waitUntil(lambda: not registry.live(), timeout=20000)  # jobs the restore started
+        fresh.close()
+
+
+def test_opening_a_broken_workspace_says_why_and_keeps_the_window_usable(window, tmp_path):
+    (tmp_path / "notes").mkdir()
+    assert not window.classroom.workspaces.open_from(tmp_path / "notes")
+    assert window.ctx.last_error[0] == "Workspace problem"
+    assert "not a ConvScope workspace" in window.ctx.last_error[1]
+    assert window.show_panel("Data") is window.current_panel()
+
+
+def test_a_recent_workspace_that_vanished_is_dropped_from_the_menu(window, tmp_path):
+    from gui import settings
+
+    settings.add_recent_workspace(tmp_path / "gone")
+    workspaces = window.classroom.workspaces
+    workspaces.rebuild_recent_menu()
+    action = next(a for a in workspaces.recent_menu.actions() if a.data())
+    action.trigger()
+    assert "no longer exists" in window.ctx.last_error[1]
+    assert settings.recent_workspaces() == []
