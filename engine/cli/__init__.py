@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-COMMANDS: list[str] = ["dogfood"]
+COMMANDS: list[str] = ["dogfood", "inspect"]
 
 
 def register_all(subparsers) -> None:

@@ -1,7 +1,791 @@
-"""Training panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Training panel: every TrainSettings field as a form, the learning-rate curve
+before training, and the live run (loss, accuracy, learning rate, throughput,
+progress with ETA), pause / resume / stop, compare runs, ensembles, checkpoints.
+
+Event handlers only store numbers; the LivePlot widgets and a 10 Hz status
+timer redraw, so the window stays responsive while the worker trains.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+                               QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from engine.checkpoint import load_run, save_run
+from engine.device import available_devices
+from engine.errors import ConvScopeError
+from engine.initialization import INIT_LABELS, INIT_SCHEMES
+from engine.schedules import SCHEDULE_LABELS, SCHEDULES, learning_rate_curve, steps_per_epoch_for
+from engine.spec import analyze, total_params
+from engine.train import (BatchEnd, EnsembleResult, EpochEnd, MemberFinished, TrainResult, TrainSettings,
+                          TrainStarted, train_job)
+from gui.panels.base import Panel
+from gui.widgets.live_plot import LivePlot
+
+# Settings the Data panel owns (shared through ctx.data_options).
+DATA_FIELDS = ("normalization", "hflip", "crop", "scale", "rotation", "colour_jitter")
+DEFAULT_TRAIN_IMAGES = 4000  # MNIST-5k's training split, until the Data panel reports the real size
 
 
-class TrainingPanel(PlaceholderPanel):
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str  # 'int' | 'float' | 'bool' | 'choice'
+    tip: str
+    minimum: float = 0
+    maximum: float = 1
+    step: float = 1
+    decimals: int = 3
+    choices: tuple = ()  # (value, label) pairs
+    special: str = ""  # text shown at the minimum (which then means None / off)
+    schedules: tuple = ()  # only shown for these schedules
+
+
+GROUPS: list[tuple[str, list[Field]]] = [
+    ("Optimizer", [
+        Field("optimizer", "Optimizer", "choice", "SGD follows the gradient (with momentum if above 0); "
+              "Adam adapts the step size of every weight.", choices=(("sgd", "SGD"), ("adam", "Adam"))),
+        Field("lr", "Learning rate", "float", "Base step size: too small learns slowly, too large diverges "
+              "(SGD ~0.05, Adam ~0.001).", 0.00001, 1000.0, 0.01, 5),
+        Field("momentum", "Momentum", "float", "Fraction of the previous update kept (SGD): smooths and speeds up "
+              "descent; 0 is plain SGD.", 0.0, 0.999, 0.05, 3),
+        Field("nesterov", "Nesterov", "bool", "Nesterov momentum: take the gradient at the look-ahead point "
+              "(SGD with momentum only)."),
+        Field("batch_size", "Batch size", "int", "Images per mini-batch, i.e. per optimizer step.", 1, 8192),
+        Field("epochs", "Epochs", "int", "Passes over the whole training set.", 1, 1000),
+    ]),
+    ("Learning-rate schedule", [
+        Field("schedule", "Schedule", "choice", "How the learning rate changes during training (plotted below).",
+              choices=tuple((s, SCHEDULE_LABELS.get(s, s)) for s in SCHEDULES)),
+        Field("step_size", "Step every (epochs)", "float", "Step decay: epochs between two drops.",
+              0.1, 1000.0, 1.0, 2, schedules=("step",)),
+        Field("gamma", "Drop factor", "float", "Step decay: the learning rate is multiplied by this at each drop.",
+              0.01, 1.0, 0.05, 3, schedules=("step",)),
+        Field("decay", "Decay rate k", "float", "Exponential exp(-k t) or 1/t decay 1/(1 + k t), t in epochs.",
+              0.0, 100.0, 0.1, 3, schedules=("exponential", "inverse_time")),
+        Field("lr_min", "Minimum lr", "float", "Cosine / SGDR: the learning rate at the bottom of each cycle.",
+              0.0, 1000.0, 0.001, 5, schedules=("cosine", "sgdr")),
+        Field("sgdr_cycle_epochs", "Cycle length (epochs)", "float", "SGDR: length of the first cosine cycle "
+              "before the warm restart.", 0.1, 1000.0, 0.5, 2, schedules=("sgdr",)),
+        Field("sgdr_mult", "Cycle multiplier", "float", "SGDR: each cycle is this many times longer than the last.",
+              1.0, 10.0, 0.5, 2, schedules=("sgdr",)),
+        Field("warmup_epochs", "Warm-up (epochs)", "float", "Ramp the learning rate up linearly over the first "
+              "epochs (0 = none).", 0.0, 100.0, 0.5, 2),
+    ]),
+    ("Regularization and initialization", [
+        Field("weight_decay", "L2 (weight decay)", "float", "L2 regularization: shrinks Conv/Linear weights by "
+              "lambda * w every step.", 0.0, 1.0, 0.0001, 6),
+        Field("l1", "L1", "float", "L1 regularization: adds lambda1 * sum |w| to the loss, pushing weights to "
+              "exactly zero.", 0.0, 1.0, 0.0001, 6),
+        Field("elastic_net", "Elastic net", "float", "Adds lambda * sum(beta w^2 + |w|) to the loss: L1 and L2 "
+              "together.", 0.0, 1.0, 0.0001, 6),
+        Field("elastic_beta", "Elastic net beta", "float", "Weight of the squared term inside the elastic net.",
+              0.0, 100.0, 0.1, 3),
+        Field("dropout", "Dropout p", "float", "Set p of every Dropout layer in the network (at the minimum: keep "
+              "the values from the Network panel).", -0.05, 0.95, 0.05, 2, special="as in network"),
+        Field("init", "Weight init", "choice", "How Conv/Linear weights start: small random numbers vanish in deep "
+              "nets, Xavier/He keep activations alive.", choices=tuple((s, INIT_LABELS.get(s, s)) for s in INIT_SCHEMES)),
+        Field("init_constant", "Constant value", "float", "The value of every weight for the 'Constant' "
+              "initialization.", -10.0, 10.0, 0.01, 4),
+        Field("batchnorm", "Batch norm", "bool", "Insert BatchNorm after every conv and hidden linear layer "
+              "that lacks one."),
+    ]),
+    ("Ensembles", [
+        Field("ensemble", "Independent models K", "int", "Train K models from different random seeds and average "
+              "their predictions (1 = a single model).", 1, 50),
+        Field("snapshot_ensemble", "Snapshot ensemble K", "int", "Keep the model at the end of the last K SGDR "
+              "cycles of one run and average them (needs the SGDR schedule).", 0, 50, special="off"),
+    ]),
+    ("Device and reproducibility", [
+        Field("device", "Device", "choice", "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
+              choices=tuple((d, d.upper() if d != "auto" else "auto") for d in available_devices())),
+        Field("amp", "Mixed precision", "bool", "float16 autocast on CUDA: faster on modern GPUs, ignored elsewhere."),
+        Field("seed", "Seed", "int", "Random seed: the same seed gives the same run on the CPU (at the minimum: a "
+              "fresh random seed).", -1, 2**31 - 1, special="random"),
+        Field("track_layer_stats", "Layer statistics", "bool", "Record activation/gradient statistics each epoch "
+              "for the Layer stats panel (slightly slower)."),
+    ]),
+]
+
+
+class _TrainingJob:
+    """Job factory: load the dataset (cached by the engine) in the worker, then train."""
+
+    def __init__(self, spec, dataset: str, settings: TrainSettings):
+        self.spec = spec.copy()
+        self.dataset = dataset
+        self.settings = settings
+
+    def __call__(self):
+        return self._run()
+
+    def _run(self):
+        from engine.data import load_dataset
+
+        data = load_dataset(self.dataset)
+        return (yield from train_job(self.spec, data, self.settings))
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _key_settings(settings: dict) -> str:
+    opt = settings.get("optimizer", "?")
+    if opt == "sgd" and settings.get("momentum", 0) > 0:
+        opt = "SGD+Nesterov" if settings.get("nesterov") else f"SGD m={settings.get('momentum'):g}"
+    parts = [opt, f"lr {settings.get('lr', 0):g}", SCHEDULE_LABELS.get(settings.get("schedule"), "")]
+    if settings.get("batchnorm"):
+        parts.append("BN")
+    if settings.get("weight_decay"):
+        parts.append(f"L2 {settings['weight_decay']:g}")
+    if settings.get("l1"):
+        parts.append(f"L1 {settings['l1']:g}")
+    if settings.get("dropout") is not None:
+        parts.append(f"dropout {settings['dropout']:g}")
+    if settings.get("init", "default") != "default":
+        parts.append(f"init {settings['init']}")
+    if settings.get("ensemble", 1) > 1:
+        parts.append(f"K={settings['ensemble']}")
+    if settings.get("snapshot_ensemble", 0) >= 2:
+        parts.append(f"snapshots={settings['snapshot_ensemble']}")
+    return " · ".join(p for p in parts if p)
+
+
+class TrainingPanel(Panel):
     title = "Training"
     description = "Train the network live: SGD, momentum, learning-rate schedules, regularization, ensembles."
+
+    RUN_COLUMNS = ["Overlay", "Run", "Settings", "Epochs", "Val acc", "Images/s"]
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.editors: dict[str, QWidget] = {}
+        self.rows: dict[str, tuple[QLabel, QWidget]] = {}
+        self.finished_runs: list[dict] = []  # name, settings, history, summary (kept for comparing)
+        self.last_result: TrainResult | None = None
+        self._live = {}  # latest progress numbers, drawn by the status timer
+        self._member_offset_steps = 0
+        self._member_offset_epochs = 0
+        self._build_ui()
+        self.set_settings(TrainSettings().to_dict())
+        self.jobs.event.connect(self._on_event)
+        self.jobs.succeeded.connect(self._on_succeeded)
+        self.jobs.stopped.connect(self._on_stopped)
+        self.jobs.failed.connect(self._on_failed)
+        self.jobs.running_changed.connect(self._update_buttons)
+        self.jobs.paused_changed.connect(self._update_buttons)
+        ctx.spec_changed.connect(self._on_context_changed)
+        ctx.dataset_changed.connect(self._on_context_changed)
+        if hasattr(ctx, "data_options_changed"):
+            ctx.data_options_changed.connect(self._on_context_changed)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(100)
+        self._status_timer.timeout.connect(self._refresh_status)
+        self._update_buttons()
+        self._on_context_changed()
+
+    # ------------------------------------------------------------------ UI
+    def _build_ui(self) -> None:
+        root = QHBoxLayout(self)
+        splitter = QSplitter(Qt.Horizontal)
+        root.addWidget(splitter)
+
+        # Left: the settings form (scrollable) and the run controls.
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        self.context_label = QLabel()
+        self.context_label.setWordWrap(True)
+        left_layout.addWidget(self.context_label)
+        form_host = self.form_host = QWidget()
+        form_layout = QVBoxLayout(form_host)
+        form_layout.setContentsMargins(0, 0, 4, 0)
+        for title, fields in GROUPS:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+            for field in fields:
+                editor = self._make_editor(field)
+                label = QLabel(field.label)
+                label.setToolTip(field.tip)
+                form.addRow(label, editor)
+                self.editors[field.name] = editor
+                self.rows[field.name] = (label, editor)
+            if title == "Learning-rate schedule":
+                self.lr_plot = LivePlot("Learning rate schedule", "epoch", "learning rate", from_zero=True)
+                self.lr_plot.add_series("planned", 3)
+                self.lr_plot.add_series("used", 0, width=3.5)
+                self.lr_plot.setMinimumHeight(180)
+                self.lr_plot.setToolTip("The learning rate of every step, computed by the engine from these "
+                                        "settings before training; the run follows exactly this curve.")
+                form.addRow(self.lr_plot)
+            form_layout.addWidget(box)
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(form_host)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        left_layout.addWidget(scroll, 1)
+        self.problems_label = QLabel()
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet("color: #8a1c0c;")
+        left_layout.addWidget(self.problems_label)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Train the network from the Network panel with these settings (Ctrl+Return).")
+        self.start_button.clicked.connect(self.start_training)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause or resume the run between two batches (Ctrl+P).")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the run; curves so far stay on screen (Ctrl+.).")
+        self.stop_button.clicked.connect(self.stop_training)
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        left_layout.addLayout(buttons)
+        for keys, slot in (("Ctrl+Return", self.start_training), ("Ctrl+Enter", self.start_training),
+                           ("Ctrl+P", self.toggle_pause), ("Ctrl+.", self.stop_training)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        left_layout.addWidget(self.progress)
+        self.status_label = QLabel("Ready.")
+        self.status_label.setWordWrap(True)
+        left_layout.addWidget(self.status_label)
+        left.setMinimumWidth(360)
+        splitter.addWidget(left)
+
+        # Right: live curves, then runs / ensemble / checkpoints.
+        right = QSplitter(Qt.Vertical)
+        plots = QWidget()
+        grid = QGridLayout(plots)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = LivePlot("Training loss (per iteration)", "iteration", "cross-entropy loss")
+        self.loss_plot.add_series("loss (raw)", 0, width=1.0, alpha=0.3)
+        self.loss_plot.add_series("loss (smoothed)", 0)
+        self.acc_plot = LivePlot("Accuracy (per epoch)", "epoch", "accuracy", y_range=(0.0, 1.0))
+        self.acc_plot.add_series("train", 1, symbol="o")
+        self.acc_plot.add_series("validation", 2, symbol="s")
+        self.acc_plot.setToolTip("A growing gap between train and validation accuracy is overfitting.")
+        self.run_lr_plot = LivePlot("Learning rate (this run)", "iteration", "learning rate", from_zero=True)
+        self.run_lr_plot.add_series("lr", 3)
+        self.speed_plot = LivePlot("Throughput", "iteration", "images / s", from_zero=True)
+        self.speed_plot.add_series("images/s", 5)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.acc_plot, 0, 1)
+        grid.addWidget(self.run_lr_plot, 1, 0)
+        grid.addWidget(self.speed_plot, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        right.addWidget(plots)
+
+        tabs = QTabWidget()
+        runs_page = QWidget()
+        runs_layout = QVBoxLayout(runs_page)
+        runs_layout.setContentsMargins(2, 2, 2, 2)
+        self.runs_table = QTableWidget(0, len(self.RUN_COLUMNS))
+        self.runs_table.setHorizontalHeaderLabels(self.RUN_COLUMNS)
+        self.runs_table.verticalHeader().setVisible(False)
+        self.runs_table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.runs_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        header = self.runs_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        self.runs_table.setToolTip("Finished runs: tick Overlay to draw their curves dashed under the live run.")
+        self.runs_table.itemChanged.connect(self._on_run_item_changed)
+        runs_layout.addWidget(self.runs_table)
+        checkpoint_row = QHBoxLayout()
+        self.save_button = QPushButton("Save checkpoint…")
+        self.save_button.setToolTip("Save the latest trained model with its architecture, settings and curves.")
+        self.save_button.clicked.connect(self._on_save_clicked)
+        self.load_button = QPushButton("Load checkpoint…")
+        self.load_button.setToolTip("Open a saved run folder (or checkpoint.pt): the other panels use its model.")
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.clear_runs_button = QPushButton("Clear runs")
+        self.clear_runs_button.setToolTip("Forget the finished runs listed here (saved checkpoints stay on disk).")
+        self.clear_runs_button.clicked.connect(self.clear_runs)
+        for button in (self.save_button, self.load_button, self.clear_runs_button):
+            checkpoint_row.addWidget(button)
+        checkpoint_row.addStretch(1)
+        runs_layout.addLayout(checkpoint_row)
+        tabs.addTab(runs_page, "Compare runs")
+        self.ensemble_table = QTableWidget(0, 2)
+        self.ensemble_table.setHorizontalHeaderLabels(["Model", "Validation accuracy"])
+        self.ensemble_table.verticalHeader().setVisible(False)
+        self.ensemble_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.ensemble_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.ensemble_table.setToolTip("Each member's validation accuracy and the ensemble's (mean of softmax).")
+        tabs.addTab(self.ensemble_table, "Ensemble")
+        self.result_tabs = tabs
+        right.addWidget(tabs)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([400, 1000])
+
+    def _make_editor(self, field: Field) -> QWidget:
+        if field.kind == "bool":
+            editor = QCheckBox()
+            editor.toggled.connect(self._on_settings_changed)
+        elif field.kind == "choice":
+            editor = QComboBox()
+            for value, label in field.choices:
+                editor.addItem(label, value)
+            editor.currentIndexChanged.connect(self._on_settings_changed)
+        elif field.kind == "int":
+            editor = QSpinBox()
+            editor.setRange(int(field.minimum), int(field.maximum))
+            editor.setKeyboardTracking(False)
+            editor.valueChanged.connect(self._on_settings_changed)
+        else:
+            editor = QDoubleSpinBox()
+            editor.setDecimals(field.decimals)
+            editor.setRange(field.minimum, field.maximum)
+            editor.setSingleStep(field.step)
+            editor.setKeyboardTracking(False)
+            editor.valueChanged.connect(self._on_settings_changed)
+        if field.special:
+            editor.setSpecialValueText(field.special)
+        editor.setToolTip(field.tip)
+        return editor
+
+    # ------------------------------------------------------------------ settings <-> form
+    def _field(self, name: str) -> Field:
+        for _, fields in GROUPS:
+            for field in fields:
+                if field.name == name:
+                    return field
+        raise KeyError(name)
+
+    def form_values(self) -> dict:
+        values = {}
+        for name, editor in self.editors.items():
+            field = self._field(name)
+            if field.kind == "bool":
+                value = editor.isChecked()
+            elif field.kind == "choice":
+                value = editor.currentData()
+            else:
+                value = editor.value()
+                if field.special and value == editor.minimum():
+                    value = None if name in ("dropout", "seed") else int(value if value > 0 else 0)
+            values[name] = value
+        return values
+
+    def settings(self) -> TrainSettings:
+        """TrainSettings from the form plus the dataset and data options the Data panel shares."""
+        values = self.form_values()
+        values["dataset"] = self.ctx.dataset
+        options = getattr(self.ctx, "data_options", None) or {}
+        for name in DATA_FIELDS:
+            if name in options:
+                values[name] = options[name]
+        if values.get("snapshot_ensemble") is None:
+            values["snapshot_ensemble"] = 0
+        return TrainSettings(**values)
+
+    def set_settings(self, values: dict) -> None:
+        """Put known TrainSettings fields into the form (others are ignored)."""
+        for name, value in values.items():
+            editor = self.editors.get(name)
+            if editor is None:
+                continue
+            editor.blockSignals(True)
+            field = self._field(name)
+            if field.kind == "bool":
+                editor.setChecked(bool(value))
+            elif field.kind == "choice":
+                index = editor.findData(value)
+                if index >= 0:
+                    editor.setCurrentIndex(index)
+            elif value is None:
+                editor.setValue(editor.minimum())
+            else:
+                editor.setValue(value)
+            editor.blockSignals(False)
+        self._on_settings_changed()
+
+    def _on_settings_changed(self, *_args) -> None:
+        values = self.form_values()
+        schedule = values.get("schedule")
+        for name in self.editors:
+            field = self._field(name)
+            if field.schedules:
+                visible = schedule in field.schedules
+                for widget in self.rows[name]:
+                    widget.setVisible(visible)
+        sgd = values.get("optimizer") == "sgd"
+        self.editors["momentum"].setEnabled(sgd)
+        self.editors["nesterov"].setEnabled(sgd and values.get("momentum", 0) > 0)
+        self.editors["init_constant"].setEnabled(values.get("init") == "constant")
+        self.editors["elastic_beta"].setEnabled(values.get("elastic_net", 0) > 0)
+        cuda = "cuda" in available_devices()
+        self.editors["amp"].setEnabled(cuda and values.get("device") in ("auto", "cuda"))
+        try:
+            settings = self.settings()
+            problems = settings.problems()
+        except (TypeError, ValueError) as exc:
+            settings, problems = None, [str(exc)]
+        self.problems_label.setText("\n".join(problems))
+        if settings is not None and not problems:
+            self._update_schedule_plot(settings)
+
+    def _train_images(self) -> int:
+        info = getattr(self.ctx, "dataset_info", None)
+        if isinstance(info, dict) and info.get("name") == self.ctx.dataset and info.get("n_train"):
+            return int(info["n_train"])
+        return DEFAULT_TRAIN_IMAGES
+
+    def _update_schedule_plot(self, settings: TrainSettings) -> None:
+        steps = steps_per_epoch_for(self._train_images(), settings.batch_size)
+        curve = learning_rate_curve(settings, steps)
+        epochs = [i / steps for i in range(len(curve))]
+        self.lr_plot.set_points("planned", epochs, curve)
+        self.lr_plot.redraw()
+        self._planned_steps_per_epoch = steps
+
+    def _on_context_changed(self, *_args) -> None:
+        spec = self.ctx.spec
+        if spec is None:
+            network = "no network yet (build one in the Network panel)"
+        else:
+            infos = analyze(spec)
+            bad = next((i for i in infos if i.error), None)
+            network = f"{spec.name} ({total_params(infos):,} parameters)"
+            if bad is not None:
+                network += f" — layer {bad.index + 1} is impossible, see the Network panel"
+        options = getattr(self.ctx, "data_options", None) or {}
+        preprocessing = options.get("normalization", TrainSettings.normalization).replace("_", " ")
+        augment = [name for name in DATA_FIELDS[1:] if options.get(name)]
+        self.context_label.setText(
+            f"<b>Network:</b> {network}<br><b>Data:</b> {self.ctx.dataset} · {preprocessing} · "
+            f"augmentation: {', '.join(augment) if augment else 'none'} <i>(set in the Data panel)</i>")
+        self._on_settings_changed()
+
+    # ------------------------------------------------------------------ run control
+    def start_training(self) -> None:
+        if self.jobs.running:
+            return
+        spec = self.ctx.spec
+        if spec is None:
+            self.ctx.show_error("No network", "Build or load a network in the Network panel first.")
+            return
+        try:
+            settings = self.settings()
+        except (TypeError, ValueError) as exc:
+            self.ctx.show_error("Training settings", str(exc))
+            return
+        problems = settings.problems()
+        if problems:
+            self.ctx.show_error("Training settings", " ".join(problems))
+            return
+        self._reset_live()
+        self._settings_of_run = settings
+        self.status_label.setText("Loading data and building the model…")
+        self.jobs.start(_TrainingJob(spec, self.ctx.dataset, settings))
+        self._status_timer.start()
+
+    def toggle_pause(self) -> None:
+        if not self.jobs.running:
+            return
+        if self.jobs.paused:
+            self.jobs.resume()
+        else:
+            self.jobs.pause()
+
+    def stop_training(self) -> None:
+        if self.jobs.running:
+            self.jobs.stop()
+            self._finish("Stopped. The curves so far stay on screen.")
+
+    def _update_buttons(self, *_args) -> None:
+        running = self.jobs.running
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Resume" if running and self.jobs.paused else "Pause")
+        self.form_host.setEnabled(not running)  # settings are fixed while a run uses them
+        self.load_button.setEnabled(not running)
+
+    def _reset_live(self) -> None:
+        for plot in (self.loss_plot, self.acc_plot, self.run_lr_plot, self.speed_plot):
+            plot.clear()
+        self.lr_plot.set_points("used", [], [])
+        self.ensemble_table.setRowCount(0)
+        self._live = {"fraction": 0.0, "eta": float("nan"), "ips": float("nan"), "epoch": 0, "epochs": 0,
+                      "member": 0, "members": 1, "step": 0, "loss": float("nan")}
+        self._steps_per_member = 0
+        self._epochs_per_member = 0
+        self._member_offset_steps = 0
+        self._member_offset_epochs = 0
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+
+    # ------------------------------------------------------------------ events (store only; timers draw)
+    def _on_event(self, event) -> None:
+        self.ctx.training_event.emit(event)
+        if isinstance(event, BatchEnd):
+            x = self._member_offset_steps + event.step
+            self.loss_plot.append("loss (raw)", x, event.loss)
+            self.loss_plot.append("loss (smoothed)", x, event.smoothed_loss)
+            self.run_lr_plot.append("lr", x, event.lr)
+            if math.isfinite(event.images_per_sec):
+                self.speed_plot.append("images/s", x, event.images_per_sec)
+            if event.member == 0 and self._steps_per_member:
+                self.lr_plot.append("used", event.step / (self._steps_per_member / max(1, self._epochs_per_member)),
+                                    event.lr)
+            self._live.update(fraction=event.fraction, eta=event.eta_s, ips=event.images_per_sec,
+                              epoch=event.epoch, step=event.step, loss=event.smoothed_loss)
+        elif isinstance(event, EpochEnd):
+            x = self._member_offset_epochs + event.epoch + 1
+            self.acc_plot.append("train", x, event.train_acc)
+            if math.isfinite(event.val_acc):
+                self.acc_plot.append("validation", x, event.val_acc)
+            self._live.update(train_acc=event.train_acc, val_acc=event.val_acc)
+        elif isinstance(event, TrainStarted):
+            self._steps_per_member = event.total_steps
+            self._epochs_per_member = event.epochs
+            self._member_offset_steps = event.member * event.total_steps
+            self._member_offset_epochs = event.member * event.epochs
+            self._live.update(member=event.member, members=event.members, epochs=event.epochs,
+                              device=event.device, params=event.num_params)
+        elif isinstance(event, MemberFinished):
+            self._set_ensemble_row(event.member, f"model {event.member + 1}", event.val_acc)
+        elif isinstance(event, EnsembleResult):
+            kind = "snapshot" if event.kind == "snapshot" else "member"
+            for i, acc in enumerate(event.member_val_accs):
+                self._set_ensemble_row(i, f"{kind} {i + 1}", acc)
+            self._set_ensemble_row(len(event.member_val_accs), "ensemble (mean softmax)", event.ensemble_val_acc,
+                                   bold=True)
+            self.result_tabs.setCurrentWidget(self.ensemble_table)
+
+    def _set_ensemble_row(self, row: int, name: str, acc: float, bold: bool = False) -> None:
+        if self.ensemble_table.rowCount() <= row:
+            self.ensemble_table.setRowCount(row + 1)
+        for column, text in enumerate((name, f"{acc:.2%}" if math.isfinite(acc) else "—")):
+            item = QTableWidgetItem(text)
+            if bold:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.ensemble_table.setItem(row, column, item)
+
+    def _refresh_status(self) -> None:
+        live = self._live
+        if not live or not self.jobs.running:
+            return
+        self.progress.setValue(int(live.get("fraction", 0.0) * 1000))
+        self.progress.setFormat(f"{live.get('fraction', 0.0):.0%} · ETA {_fmt_seconds(live.get('eta', float('nan')))}")
+        parts = []
+        if live.get("members", 1) > 1:
+            parts.append(f"model {live.get('member', 0) + 1}/{live['members']}")
+        if live.get("epochs"):
+            parts.append(f"epoch {live.get('epoch', 0) + 1}/{live['epochs']}")
+        if math.isfinite(live.get("loss", float("nan"))):
+            parts.append(f"loss {live['loss']:.3f}")
+        if "val_acc" in live and math.isfinite(live["val_acc"]):
+            parts.append(f"val acc {live['val_acc']:.1%}")
+        if math.isfinite(live.get("ips", float("nan"))):
+            parts.append(f"{live['ips']:,.0f} images/s")
+        if live.get("device"):
+            parts.append(live["device"])
+        prefix = "Paused · " if self.jobs.paused else ""
+        self.status_label.setText(prefix + " · ".join(parts))
+
+    # ------------------------------------------------------------------ endings
+    def _finish(self, message: str) -> None:
+        self._status_timer.stop()
+        for plot in (self.loss_plot, self.acc_plot, self.run_lr_plot, self.speed_plot, self.lr_plot):
+            plot.redraw()
+        self.status_label.setText(message)
+        self.progress.setFormat("idle" if not self.progress.value() else f"{self.progress.value() / 10:.0f}% · done")
+        self._update_buttons()
+
+    def _on_succeeded(self, result) -> None:
+        if not isinstance(result, TrainResult):
+            return
+        self.last_result = result
+        self.progress.setValue(1000)
+        summary = result.summary
+        self.add_finished_run(result.run.name, result.run.settings, result.run.history, summary)
+        self.ctx.set_run(result.run)
+        text = (f"Finished: train acc {summary.get('train_acc', float('nan')):.1%}, "
+                f"val acc {summary.get('val_acc', float('nan')):.1%}, "
+                f"{summary.get('images_per_sec', float('nan')):,.0f} images/s, {summary.get('seconds', 0):.1f} s")
+        if "ensemble_val_acc" in summary:
+            text += f"; ensemble val acc {summary['ensemble_val_acc']:.1%}"
+        self._finish(text)
+        self.ctx.status(text)
+
+    def _on_stopped(self) -> None:
+        self._finish("Stopped. The curves so far stay on screen.")
+
+    def _on_failed(self, title: str, message: str) -> None:
+        # The base class already shows the message box; keep the curves, free the buttons.
+        self._finish(f"{title}: {message}")
+
+    # ------------------------------------------------------------------ compare runs
+    def add_finished_run(self, name: str, settings: dict, history: dict, summary: dict | None = None) -> None:
+        number = len(self.finished_runs) + 1
+        entry = {"name": f"#{number} {name}", "settings": dict(settings), "history": dict(history),
+                 "summary": dict(summary or {}), "key": f"run{number}"}
+        self.finished_runs.append(entry)
+        self._add_run_row(entry)
+
+    def _add_run_row(self, entry: dict) -> None:
+        row = self.runs_table.rowCount()
+        self.runs_table.blockSignals(True)
+        self.runs_table.insertRow(row)
+        check = QTableWidgetItem()
+        check.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+        check.setCheckState(Qt.Unchecked)
+        check.setToolTip("Draw this run's curves (dashed) for comparison.")
+        self.runs_table.setItem(row, 0, check)
+        history, summary, settings = entry["history"], entry["summary"], entry["settings"]
+        val = summary.get("ensemble_val_acc", summary.get("val_acc"))
+        if val is None and history.get("val_acc"):
+            finite = [v for v in history["val_acc"] if v is not None and math.isfinite(v)]
+            val = finite[-1] if finite else None
+        ips = summary.get("images_per_sec")
+        epochs = len(history.get("epoch", [])) or settings.get("epochs", "")
+        texts = [entry["name"], _key_settings(settings), str(epochs),
+                 f"{val:.1%}" if isinstance(val, (int, float)) and math.isfinite(val) else "—",
+                 f"{ips:,.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—"]
+        for column, text in enumerate(texts, start=1):
+            item = QTableWidgetItem(text)
+            item.setToolTip(_key_settings(settings))
+            self.runs_table.setItem(row, column, item)
+        self.runs_table.blockSignals(False)
+
+    def _on_run_item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() != 0:
+            return
+        self.set_overlay(item.row(), item.checkState() == Qt.Checked)
+
+    def set_overlay(self, index: int, shown: bool) -> None:
+        entry = self.finished_runs[index]
+        key = entry["key"]
+        plots = (self.loss_plot, self.acc_plot, self.run_lr_plot)
+        for plot in plots:
+            plot.remove_overlay(key)
+        item = self.runs_table.item(index, 0)
+        if item is not None and (item.checkState() == Qt.Checked) != shown:
+            self.runs_table.blockSignals(True)
+            item.setCheckState(Qt.Checked if shown else Qt.Unchecked)
+            self.runs_table.blockSignals(False)
+        if not shown:
+            return
+        history = entry["history"]
+        colour = 4 + index
+        label = entry["name"].split(" ", 1)[0]
+        if history.get("step") and history.get("smoothed_loss"):
+            self.loss_plot.add_overlay(key, f"{label} smoothed loss", history["step"], history["smoothed_loss"], colour)
+        if history.get("epoch") and history.get("val_acc"):
+            epochs = [e + 1 for e in history["epoch"]]
+            self.acc_plot.add_overlay(key, f"{label} validation", epochs, history["val_acc"], colour)
+            if history.get("train_acc"):
+                self.acc_plot.add_overlay(key, f"{label} train", epochs, history["train_acc"], colour, dashed=False)
+
+    def clear_runs(self) -> None:
+        for index in range(len(self.finished_runs)):
+            self.set_overlay(index, False)
+        self.finished_runs.clear()
+        self.runs_table.setRowCount(0)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, folder: str | Path) -> bool:
+        run = self.ctx.run
+        if run is None:
+            self.ctx.show_error("Nothing to save", "Train a network (or load one) before saving a checkpoint.")
+            return False
+        try:
+            save_run(folder, run)
+        except (ConvScopeError, OSError) as exc:
+            title = exc.title if isinstance(exc, ConvScopeError) else "Checkpoint problem"
+            self.ctx.show_error(title, f"Could not save to {folder}: {exc}")
+            return False
+        self.ctx.status(f"Saved {run.name} to {folder}")
+        return True
+
+    def load_checkpoint(self, path: str | Path) -> bool:
+        try:
+            run = load_run(path)
+        except ConvScopeError as exc:
+            self.ctx.show_error(exc.title, str(exc))
+            return False
+        except OSError as exc:
+            self.ctx.show_error("Checkpoint problem", f"Could not read {path}: {exc}")
+            return False
+        self.add_finished_run(f"{run.name} (loaded)", run.settings, run.history,
+                              (run.history.get("summary") or [{}])[0])
+        self.ctx.set_run(run)
+        self.ctx.status(f"Loaded {run.name} from {path}")
+        return True
+
+    def _on_save_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save run into folder")
+        if folder:
+            self.save_checkpoint(folder)
+
+    def _on_load_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open run folder")
+        if folder:
+            self.load_checkpoint(folder)
+
+    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    def save_state(self) -> dict:
+        return {"settings": self.form_values(),
+                "runs": [{k: entry[k] for k in ("name", "settings", "history", "summary")}
+                         for entry in self.finished_runs]}
+
+    def restore_state(self, state: dict) -> None:
+        if not isinstance(state, dict):
+            return
+        if isinstance(state.get("settings"), dict):
+            self.set_settings(state["settings"])
+        if isinstance(state.get("runs"), list):
+            self.clear_runs()
+            for entry in state["runs"]:
+                if isinstance(entry, dict):
+                    name = str(entry.get("name", "run")).split(" ", 1)[-1]
+                    self.add_finished_run(name, entry.get("settings") or {}, entry.get("history") or {},
+                                          entry.get("summary") or {})
+
+    def apply_lesson(self, setup: dict) -> None:
+        if isinstance(setup.get("settings"), dict):
+            self.set_settings(setup["settings"])
+        if setup.get("start"):
+            self.start_training()
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        # Two short real runs of LeNet-5 on MNIST-5k: with and without batch norm, the first overlaid.
+        self.set_settings({"epochs": 2, "batchnorm": False, "schedule": "cosine", "lr": 0.05, "seed": 0})
+        self.start_training()
+        wait_for(lambda: not self.jobs.running, 120)
+        self.set_settings({"epochs": 3, "batchnorm": True})
+        self.start_training()
+        wait_for(lambda: not self.jobs.running, 120)
+        if self.finished_runs:
+            self.set_overlay(0, True)
+        self.result_tabs.setCurrentIndex(0)

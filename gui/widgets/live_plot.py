@@ -17,7 +17,7 @@ from gui import theme
 
 
 class _Series:
-    __slots__ = ("x", "y", "item", "dirty", "smoothing", "_ema", "raw")
+    __slots__ = ("x", "y", "item", "dirty", "smoothing", "_ema", "top")
 
     def __init__(self, item: pg.PlotDataItem, smoothing: float):
         self.x: list[float] = []
@@ -26,6 +26,7 @@ class _Series:
         self.dirty = False
         self.smoothing = smoothing  # 0 = raw values; else EMA weight of the past
         self._ema: float | None = None
+        self.top = 0.0  # largest finite value so far (for from_zero ranges)
 
     def append(self, x: float, y: float) -> None:
         if self.smoothing > 0:
@@ -35,12 +36,15 @@ class _Series:
             y = self._ema
         self.x.append(float(x))
         self.y.append(float(y))
+        if y > self.top and np.isfinite(y):
+            self.top = float(y)
         self.dirty = True
 
     def clear(self) -> None:
         self.x.clear()
         self.y.clear()
         self._ema = None
+        self.top = 0.0
         self.dirty = True
 
 
@@ -53,7 +57,8 @@ class LivePlot(QWidget):
     """
 
     def __init__(self, title: str, x_label: str, y_label: str, log_y: bool = False,
-                 refresh_hz: float = 15.0, parent: QWidget | None = None):
+                 refresh_hz: float = 15.0, y_range: tuple[float, float] | None = None, from_zero: bool = False,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -66,6 +71,16 @@ class LivePlot(QWidget):
         self.plot.setMenuEnabled(False)
         if log_y:
             self.plot.setLogMode(y=True)
+        # y_range fixes the y axis (accuracy: 0..1); from_zero keeps 0 at the bottom so a
+        # constant learning rate reads as a flat line, not as noise around its value.
+        self._y_range = y_range
+        self._from_zero = from_zero
+        if y_range is not None:
+            self.plot.setYRange(*y_range, padding=0.02)
+            self.plot.enableAutoRange(y=False)
+        elif from_zero:
+            self.plot.enableAutoRange(y=False)
+            self.plot.setYRange(0, 1, padding=0)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize=f"{9 * theme.current['scale']:.0f}pt")
         layout.addWidget(self.plot_widget)
         self._series: dict[str, _Series] = {}
@@ -111,6 +126,7 @@ class LivePlot(QWidget):
 
     def redraw(self) -> None:
         """Push changed series into their plot items (GUI thread, from the timer)."""
+        changed = any(series.dirty for series in self._series.values())
         for series in self._series.values():
             if series.dirty:
                 series.dirty = False
@@ -122,6 +138,9 @@ class LivePlot(QWidget):
                 else:
                     series.item.setData([], [])
                 self.redraw_count += 1
+        if changed and self._from_zero:
+            top = max((series.top for series in self._series.values()), default=0.0)
+            self.plot.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
 
     # ----- overlays of earlier runs
     def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True) -> None:
