@@ -1,0 +1,594 @@
+"""Feature space: extract a layer's features and lay them out in 2-D (PCA, t-SNE).
+
+The jobs here are generators (see engine/events.py). t-SNE runs openTSNE in
+short chunks of `callbacks_every_iters` iterations on the calling (worker)
+thread; openTSNE's callback reports the KL divergence and the job yields an
+`EmbeddingPartial` between chunks, so the scatter animates and Stop acts within
+one chunk. The first frame is the starting layout (PCA or random), yielded
+before the neighbour search, so something appears at once. scikit-learn's TSNE
+is the fallback when openTSNE is not installed (it cannot report partial
+layouts, so only the start and the end are shown).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import ImageData, to_uint8_images
+from .errors import DataError, ModelError
+from .events import LogLine, Progress, Throttle
+
+PIXELS = "pixels"  # pseudo-layer: the raw input images, flattened
+METHODS = ("pca", "tsne")
+
+
+# ---------------------------------------------------------------- events / results
+
+@dataclass(frozen=True)
+class EmbeddingPartial:
+    """A t-SNE layout while it is being optimized. `source` tells the two plots of
+    compare mode apart ('features' or 'pixels')."""
+
+    xy: np.ndarray  # (N, 2) float32, a copy
+    iteration: int
+    kl: float  # KL divergence at this iteration (nan before the first evaluation)
+    total: int = 0
+    source: str = "features"
+
+
+@dataclass
+class FeatureSet:
+    """Features of a sample of images, with everything the plot links back to."""
+
+    features: np.ndarray  # (N, D) float32
+    labels: np.ndarray  # (N,) int64 true classes
+    predictions: np.ndarray | None  # (N,) int64 predicted classes (None without a classifier)
+    images: np.ndarray  # (N, H, W, C) uint8 thumbnails
+    indices: np.ndarray  # (N,) positions in the split
+    class_names: list[str]
+    layer: str
+    split: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class EmbeddingResult:
+    xy: np.ndarray  # (N, 2) float32
+    method: str
+    source: str  # 'features' or 'pixels'
+    layer: str
+    params: dict = field(default_factory=dict)
+    kl: float = float("nan")
+    explained_variance: tuple[float, float] | None = None  # PCA only
+    knn_accuracy: float = float("nan")
+    seconds: float = 0.0
+    backend: str = ""
+
+
+@dataclass
+class FeatureSpaceResult:
+    """What the panel shows: the features and one embedding (two in compare mode)."""
+
+    features: FeatureSet
+    embedding: EmbeddingResult
+    pixels: FeatureSet | None = None
+    pixel_embedding: EmbeddingResult | None = None
+
+
+@dataclass(frozen=True)
+class TSNEParams:
+    perplexity: float = 30.0
+    iterations: int = 750  # total, including the early-exaggeration phase
+    learning_rate: float | str = "auto"  # "auto" = N / exaggeration (openTSNE, Belkina et al.)
+    initialization: str = "pca"  # 'pca' or 'random'
+    early_exaggeration_fraction: float = 1 / 3
+    frame_every: int = 10  # openTSNE callbacks_every_iters: one frame per chunk
+    seed: int = 0
+    n_jobs: int = -1
+
+    def validate(self) -> None:
+        if not 2 <= self.perplexity <= 500:
+            raise DataError(f"Perplexity {self.perplexity:g} is out of range: use 2 to 500 (30 is typical).")
+        if not 10 <= self.iterations <= 10000:
+            raise DataError(f"{self.iterations} iterations is out of range: use 10 to 10000 (750 is typical).")
+        if self.learning_rate != "auto" and not (float(self.learning_rate) > 0):
+            raise DataError("The t-SNE learning rate must be positive (or 'auto').")
+        if self.initialization not in ("pca", "random"):
+            raise DataError(f"Unknown t-SNE initialization '{self.initialization}': use 'pca' or 'random'.")
+
+
+# ---------------------------------------------------------------- layers and features
+
+def _layer_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """User-facing layer names: ConvNet's sequential children, else named modules."""
+    features = getattr(model, "features", None)
+    if isinstance(features, nn.Sequential):
+        return list(features.named_children())
+    return [(name, module) for name, module in model.named_modules() if name]
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Layers a feature space can be taken from, input first ('pixels')."""
+    return [PIXELS] + [name for name, _ in _layer_modules(model)]
+
+
+def default_layer(model: nn.Module) -> str:
+    """The layer just before the classifier (the last Linear): LeNet-5's relu4, 84 features."""
+    layers = _layer_modules(model)
+    linear_positions = [i for i, (_, module) in enumerate(layers) if isinstance(module, nn.Linear)]
+    if linear_positions and linear_positions[-1] > 0:
+        return layers[linear_positions[-1] - 1][0]
+    if len(layers) >= 2:
+        return layers[-2][0]
+    return layers[-1][0] if layers else PIXELS
+
+
+def _find_layer(model: nn.Module, layer: str) -> nn.Module:
+    for name, module in _layer_modules(model):
+        if name == layer:
+            return module
+    available = ", ".join(name for name, _ in _layer_modules(model))
+    raise ModelError(f"The model has no layer '{layer}'. Available: {PIXELS}, {available}.")
+
+
+def sample_indices(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """A reproducible random sample of `size` positions, sorted (all when size >= N)."""
+    n = len(labels)
+    if size <= 0:
+        raise DataError("The sample size must be at least 1.")
+    if size >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=size, replace=False))
+
+
+def extract_features(model: nn.Module | None, images: torch.Tensor, layer: str,
+                     batch_size: int = 256, progress: bool = True) -> Iterator:
+    """Job: yields Progress, returns (features (N, D) float32, predictions (N,) or None).
+
+    A forward hook grabs `layer`'s output; the full forward pass also gives the
+    predictions (for colouring by predicted class / correctness)."""
+    n = len(images)
+    if layer == PIXELS and model is None:
+        return images.reshape(n, -1).float().numpy().copy(), None
+    if model is None:
+        raise ModelError("No trained model: train one (Train tab) or load a run first.")
+    target = None if layer == PIXELS else _find_layer(model, layer)
+    captured: list[torch.Tensor] = []
+    handle = None
+    if target is not None:
+        handle = target.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    features, predictions = [], []
+    throttle = Throttle()
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                batch = images[start:start + batch_size]
+                captured.clear()
+                logits = model(batch.to(device))
+                out = batch if target is None else captured[-1]
+                features.append(out.reshape(len(batch), -1).float().cpu())
+                if logits.dim() == 2:
+                    predictions.append(logits.argmax(1).cpu())
+                done = min(n, start + batch_size)
+                if progress and throttle.ready(force=done == n):
+                    yield Progress(done, n, f"features of {layer}: {done}/{n} images")
+    finally:
+        if handle is not None:
+            handle.remove()
+        model.train(was_training)
+    feats = torch.cat(features).numpy().astype(np.float32, copy=True)
+    preds = torch.cat(predictions).numpy().astype(np.int64) if predictions else None
+    return feats, preds
+
+
+def features_job(model: nn.Module | None, data: ImageData, layer: str | None = None, split: str = "val",
+                 sample_size: int = 1000, seed: int = 0, batch_size: int = 256) -> Iterator:
+    """Job: features of `layer` (default: before the classifier) for a sample of a split.
+    Returns a FeatureSet."""
+    x, y = data.split(split)
+    if layer is None:
+        layer = default_layer(model) if model is not None else PIXELS
+    if model is not None:
+        expected = tuple(getattr(getattr(model, "spec", None), "input_shape", ()) or ())
+        if expected and tuple(x.shape[1:]) != expected:
+            raise DataError(f"The model expects images of shape {expected} but '{data.name}' has "
+                            f"{tuple(x.shape[1:])}: pick the dataset the model was trained on.")
+    idx = sample_indices(y.numpy(), sample_size, seed)
+    images = x[torch.as_tensor(idx)]
+    feats, preds = yield from extract_features(model, images, layer, batch_size)
+    if not np.all(np.isfinite(feats)):
+        raise DataError(f"The features of layer '{layer}' contain NaN or infinite values "
+                        "(the model may have diverged).")
+    return FeatureSet(feats, y.numpy()[idx].astype(np.int64), preds, to_uint8_images(images), idx,
+                      list(data.class_names), layer, split)
+
+
+# ---------------------------------------------------------------- 2-D layouts
+
+def pca_2d(features: np.ndarray, seed: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
+    """First two principal components and the fraction of variance each explains."""
+    from sklearn.decomposition import PCA
+
+    features = np.asarray(features, dtype=np.float32)
+    if len(features) < 3:
+        raise DataError("PCA needs at least 3 points.")
+    pca = PCA(n_components=2, random_state=seed)
+    xy = pca.fit_transform(features).astype(np.float32)
+    ratio = pca.explained_variance_ratio_
+    return xy, (float(ratio[0]), float(ratio[1]) if len(ratio) > 1 else 0.0)
+
+
+def _initial_layout(features: np.ndarray, params: TSNEParams) -> np.ndarray:
+    """openTSNE's recipe: PCA scaled to std 1e-4 (or small Gaussian noise)."""
+    rng = np.random.default_rng(params.seed)
+    if params.initialization == "pca" and features.shape[1] >= 2:
+        xy, _ = pca_2d(features, params.seed)
+        xy = xy - xy.mean(axis=0)
+        std = float(xy[:, 0].std()) or 1.0
+        xy = xy / std * 1e-4
+    else:
+        xy = rng.normal(0, 1e-4, (len(features), 2))
+    return np.ascontiguousarray(xy, dtype=np.float64)
+
+
+def _effective_perplexity(n: int, perplexity: float) -> float:
+    # Each point needs about 3 * perplexity neighbours.
+    return float(max(1.0, min(perplexity, (n - 1) / 3.0)))
+
+
+def opentsne_available() -> bool:
+    try:
+        import openTSNE  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def tsne_job(features: np.ndarray, params: TSNEParams | None = None, source: str = "features",
+             backend: str = "auto") -> Iterator:
+    """Job: t-SNE with partial layouts. Yields EmbeddingPartial, returns (xy, kl, backend)."""
+    params = params or TSNEParams()
+    params.validate()
+    features = np.ascontiguousarray(features, dtype=np.float64)
+    n = len(features)
+    if n < 10:
+        raise DataError(f"t-SNE needs at least 10 points (got {n}); increase the sample size.")
+    if backend == "auto":
+        backend = "opentsne" if opentsne_available() else "sklearn"
+    perplexity = _effective_perplexity(n, params.perplexity)
+    initial = _initial_layout(features, params)
+    yield EmbeddingPartial(initial.astype(np.float32), 0, float("nan"), params.iterations, source)
+    if backend == "sklearn":
+        return (yield from _sklearn_tsne(features, params, perplexity, initial, source))
+    return (yield from _open_tsne(features, params, perplexity, initial, source))
+
+
+def _open_tsne(features, params: TSNEParams, perplexity: float, initial: np.ndarray, source: str):
+    from openTSNE import TSNEEmbedding, affinity
+
+    affinities = affinity.PerplexityBasedNN(features, perplexity=perplexity, n_jobs=params.n_jobs,
+                                            random_state=params.seed)
+    embedding = TSNEEmbedding(initial.copy(), affinities, n_jobs=params.n_jobs, random_state=params.seed,
+                              negative_gradient_method="auto", max_step_norm=5)
+    early = int(round(params.iterations * params.early_exaggeration_fraction))
+    chunk = max(1, int(params.frame_every))
+    last_kl = [float("nan")]
+
+    def record_kl(iteration, error, _embedding):  # openTSNE callback, runs every `chunk` iterations
+        last_kl[0] = float(error)
+        return False  # never stop from here: Stop closes the generator between chunks
+
+    done = 0
+    while done < params.iterations:
+        exaggerating = done < early
+        steps = min(chunk, (early if exaggerating else params.iterations) - done)
+        embedding.optimize(n_iter=steps, inplace=True, exaggeration=12.0 if exaggerating else 1.0,
+                           momentum=0.5 if exaggerating else 0.8, learning_rate=params.learning_rate,
+                           callbacks=[record_kl], callbacks_every_iters=steps)
+        done += steps
+        yield EmbeddingPartial(np.array(embedding, dtype=np.float32), done, last_kl[0], params.iterations, source)
+    return np.array(embedding, dtype=np.float32), last_kl[0], "openTSNE"
+
+
+def _sklearn_tsne(features, params: TSNEParams, perplexity: float, initial: np.ndarray, source: str):
+    from sklearn.manifold import TSNE
+
+    yield LogLine("openTSNE is not installed: using scikit-learn's TSNE (no animation until it ends).")
+    learning_rate = "auto" if params.learning_rate == "auto" else float(params.learning_rate)
+    tsne = TSNE(n_components=2, perplexity=perplexity, learning_rate=learning_rate,
+                max_iter=max(250, params.iterations), init=initial.astype(np.float32),
+                random_state=params.seed, n_jobs=params.n_jobs)
+    xy = tsne.fit_transform(features).astype(np.float32)
+    kl = float(tsne.kl_divergence_)
+    yield EmbeddingPartial(xy.copy(), params.iterations, kl, params.iterations, source)
+    return xy, kl, "scikit-learn"
+
+
+def embed_job(features: np.ndarray, method: str = "tsne", params: TSNEParams | None = None,
+              labels: np.ndarray | None = None, source: str = "features", layer: str = "",
+              backend: str = "auto") -> Iterator:
+    """Job: a 2-D layout of `features` by PCA or t-SNE. Returns an EmbeddingResult
+    (with the k-NN accuracy of the layout when labels are given)."""
+    if method not in METHODS:
+        raise DataError(f"Unknown method '{method}': use 'pca' or 'tsne'.")
+    start = time.perf_counter()
+    params = params or TSNEParams()
+    if method == "pca":
+        xy, ratio = pca_2d(features, params.seed)
+        yield EmbeddingPartial(xy.copy(), 1, float("nan"), 1, source)
+        result = EmbeddingResult(xy, "pca", source, layer, {}, explained_variance=ratio, backend="scikit-learn")
+    else:
+        xy, kl, used = yield from tsne_job(features, params, source, backend)
+        result = EmbeddingResult(xy, "tsne", source, layer,
+                                 {"perplexity": params.perplexity, "iterations": params.iterations,
+                                  "learning_rate": params.learning_rate, "initialization": params.initialization},
+                                 kl=kl, backend=used)
+    result.seconds = time.perf_counter() - start
+    if labels is not None and len(labels) >= 10:
+        result.knn_accuracy = knn_accuracy(result.xy, labels)
+    return result
+
+
+def feature_space_job(model: nn.Module | None, data: ImageData, layer: str | None = None,
+                      split: str = "val", sample_size: int = 1000, method: str = "tsne",
+                      params: TSNEParams | None = None, compare_pixels: bool = False, seed: int = 0,
+                      backend: str = "auto") -> Iterator:
+    """Job for the panel and the CLI: features of a sample, then their layout.
+
+    With compare_pixels, the same images are also laid out from their raw pixels;
+    the two t-SNE runs advance in turns so both plots animate together.
+    Returns a FeatureSpaceResult."""
+    feature_set = yield from features_job(model, data, layer, split, sample_size, seed)
+    yield LogLine(f"{len(feature_set)} images, layer {feature_set.layer}: {feature_set.features.shape[1]} features")
+    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer, backend)
+    if not compare_pixels:
+        embedding = yield from main
+        return FeatureSpaceResult(feature_set, embedding)
+    pixel_set = FeatureSet(feature_set.images.reshape(len(feature_set), -1).astype(np.float32) / 255.0,
+                           feature_set.labels, feature_set.predictions, feature_set.images,
+                           feature_set.indices, feature_set.class_names, PIXELS, split)
+    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS, backend)
+    results = yield from _interleave({"features": main, "pixels": other})
+    return FeatureSpaceResult(feature_set, results["features"], pixel_set, results["pixels"])
+
+
+def _interleave(jobs: dict[str, Iterator]) -> Iterator:
+    """Advance several jobs one event at a time, in turns; returns {name: result}."""
+    results: dict[str, object] = {}
+    active = dict(jobs)
+    try:
+        while active:
+            for name in list(active):
+                try:
+                    event = next(active[name])
+                except StopIteration as stop:
+                    results[name] = stop.value
+                    del active[name]
+                    continue
+                yield event
+    finally:
+        for job in active.values():
+            job.close()
+    return results
+
+
+# ---------------------------------------------------------------- helpers for the plot
+
+def knn_accuracy(xy: np.ndarray, labels: np.ndarray, k: int = 5, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated accuracy of a k-NN classifier on the 2-D layout: how well
+    the layout keeps classes apart (1.0 = every point's neighbours share its class)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    labels = np.asarray(labels)
+    smallest = int(np.min(np.unique(labels, return_counts=True)[1]))
+    folds = max(2, min(folds, smallest))
+    if len(labels) < 2 * k:
+        raise DataError(f"k-NN accuracy needs at least {2 * k} points.")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    scores = cross_val_score(KNeighborsClassifier(n_neighbors=k), np.asarray(xy, dtype=np.float64), labels,
+                             cv=splitter)
+    return float(np.mean(scores))
+
+
+def nearest_point(xy: np.ndarray, x: float, y: float, max_distance: float | None = None) -> int | None:
+    """Index of the point nearest (x, y), or None when none is within max_distance."""
+    if xy is None or len(xy) == 0:
+        return None
+    d2 = (xy[:, 0] - x) ** 2 + (xy[:, 1] - y) ** 2
+    index = int(np.argmin(d2))
+    if max_distance is not None and d2[index] > max_distance ** 2:
+        return None
+    return index
+
+
+def points_in_rect(xy: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    lo_x, hi_x = sorted((x0, x1))
+    lo_y, hi_y = sorted((y0, y1))
+    inside = (xy[:, 0] >= lo_x) & (xy[:, 0] <= hi_x) & (xy[:, 1] >= lo_y) & (xy[:, 1] <= hi_y)
+    return np.flatnonzero(inside)
+
+
+def points_in_polygon(xy: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Indices of points inside a closed polygon (lasso selection)."""
+    from matplotlib.path import Path as PolygonPath
+
+    polygon = np.asarray(polygon, dtype=np.float64)
+    if len(polygon) < 3:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(PolygonPath(polygon).contains_points(np.asarray(xy, dtype=np.float64)))
+
+
+def colour_groups(labels: np.ndarray, predictions: np.ndarray | None, class_names: list[str],
+                  mode: str = "true") -> list[tuple[str, int, np.ndarray]]:
+    """Legend groups: (name, colour index, point indices). mode: 'true', 'predicted' or
+    'correct' (colour index 2 = correct, 3 = wrong in the Okabe-Ito palette)."""
+    if mode in ("predicted", "correct") and predictions is None:
+        raise DataError("This layer's model has no predictions to colour by; colour by true class instead.")
+    if mode == "correct":
+        right = predictions == labels
+        return [(f"correct ({int(right.sum())})", 2, np.flatnonzero(right)),
+                (f"wrong ({int((~right).sum())})", 3, np.flatnonzero(~right))]
+    values = labels if mode == "true" else predictions
+    groups = []
+    for c, name in enumerate(class_names):
+        idx = np.flatnonzero(values == c)
+        if len(idx):
+            groups.append((name, c, idx))
+    return groups
+
+
+def thumbnail_mosaic(xy: np.ndarray, images: np.ndarray, cells: int = 30) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Thumbnails at their embedded positions, without overlap: the layout's bounding
+    box is cut into a cells x cells grid and each cell shows the point nearest its
+    centre (if any point falls in it). Returns an (H, W, C) uint8 picture (row 0 at
+    the top = largest y) and its extent (x0, y0, width, height) in layout units."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    n, h, w, c = images.shape
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+    cols = rows = max(1, int(cells))
+    mosaic = np.full((rows * h, cols * w, c), 255, dtype=np.uint8)
+    cx = np.clip(((xy[:, 0] - x0) / span_x * cols).astype(int), 0, cols - 1)
+    cy = np.clip(((xy[:, 1] - y0) / span_y * rows).astype(int), 0, rows - 1)
+    centre_x = x0 + (cx + 0.5) * span_x / cols
+    centre_y = y0 + (cy + 0.5) * span_y / rows
+    d2 = (xy[:, 0] - centre_x) ** 2 + (xy[:, 1] - centre_y) ** 2
+    order = np.argsort(-d2)  # nearest last, so it wins the cell
+    for i in order:
+        r = rows - 1 - cy[i]  # image rows grow downwards, layout y grows upwards
+        mosaic[r * h:(r + 1) * h, cx[i] * w:(cx[i] + 1) * w] = images[i]
+    return mosaic, (float(x0), float(y0), float(span_x), float(span_y))
+
+
+# ---------------------------------------------------------------- export
+
+def save_embedding_csv(path: str | Path, result: EmbeddingResult, feature_set: FeatureSet) -> Path:
+    """index (in the split), x, y, true label and name, predicted label, correct."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = feature_set.class_names
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "x", "y", "label", "label_name", "predicted", "predicted_name", "correct"])
+        for i in range(len(feature_set)):
+            label = int(feature_set.labels[i])
+            pred = None if feature_set.predictions is None else int(feature_set.predictions[i])
+            writer.writerow([int(feature_set.indices[i]), f"{result.xy[i, 0]:.6g}", f"{result.xy[i, 1]:.6g}",
+                             label, names[label] if label < len(names) else label,
+                             "" if pred is None else pred,
+                             "" if pred is None else (names[pred] if pred < len(names) else pred),
+                             "" if pred is None else int(pred == label)])
+    return path
+
+
+def describe(result: EmbeddingResult) -> str:
+    """One line for titles and logs."""
+    what = "raw pixels" if result.source == "pixels" else f"layer {result.layer}"
+    if result.method == "pca":
+        ev = result.explained_variance or (0.0, 0.0)
+        text = f"PCA of {what} (PC1 {ev[0]:.0%}, PC2 {ev[1]:.0%} of variance)"
+    else:
+        text = f"t-SNE of {what} (perplexity {result.params.get('perplexity', 0):g})"
+    if not math.isnan(result.knn_accuracy):
+        text += f", 5-NN accuracy {result.knn_accuracy:.3f}"
+    return text
+
+
+def save_embedding_png(path: str | Path, result: EmbeddingResult, feature_set: FeatureSet,
+                       title: str | None = None) -> Path:
+    """A headless picture of the layout, coloured by true class (matplotlib Agg, no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+               "#999999", "#882255"]  # Okabe-Ito, as in gui/theme.py
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure = Figure(figsize=(8, 7), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    for name, colour_index, idx in colour_groups(feature_set.labels, None, feature_set.class_names, "true"):
+        axes.scatter(result.xy[idx, 0], result.xy[idx, 1], s=8, color=palette[colour_index % len(palette)],
+                     label=name, linewidths=0)
+    axes.set_title(title or describe(result), fontsize=12)
+    axes.set_xlabel("t-SNE 1" if result.method == "tsne" else "PC 1")
+    axes.set_ylabel("t-SNE 2" if result.method == "tsne" else "PC 2")
+    axes.legend(title="true class", markerscale=2.5, fontsize=9, loc="best", framealpha=0.8)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+# ---------------------------------------------------------------- a model to look at
+
+def quick_trained_run(dataset: str = "mnist5k", epochs: int = 2, seed: int = 0) -> Iterator:
+    """Job: a LeNet-5 trained briefly (Adam, about a second on MNIST-5k on a free CPU),
+    for when the user opens the feature space with no trained model. Uses the
+    trainer (engine.train) when present, else a plain loop. Returns a TrainedRun."""
+    from torch.nn import functional as F
+
+    from .checkpoint import TrainedRun
+    from .data import load_dataset
+    from .model import ConvNet
+    from .spec import load_preset, validate
+
+    data = load_dataset(dataset)
+    # Same layers, input shape and class count taken from the data;
+    # an impossible fit (8x8 digits are too small for LeNet-5) raises SpecError.
+    spec = load_preset("lenet5").adapted_to(data.input_shape, data.num_classes)
+    validate(spec)
+    yield LogLine(f"No trained model yet: training a quick LeNet-5 on {dataset} ({epochs} epochs).")
+    try:
+        from .train import TrainSettings, train_job
+    except ImportError:
+        train_job = None
+    if train_job is not None:
+        settings = TrainSettings(dataset=dataset, epochs=epochs, optimizer="adam", lr=0.002, seed=seed)
+        result = yield from train_job(spec, data, settings)
+        run = result.run
+        run.name = f"quick LeNet-5 ({dataset})"
+        run.model.eval()
+        return run
+    torch.manual_seed(seed)
+    model = ConvNet(spec)
+    model.normalize.fit(data.train_x, "mean_image")
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
+    generator = torch.Generator().manual_seed(seed)
+    n = len(data.train_x)
+    throttle = Throttle()
+    steps_per_epoch = math.ceil(n / 64)
+    with torch.enable_grad():
+        model.train()
+        for epoch in range(epochs):
+            order = torch.randperm(n, generator=generator)
+            for step, start in enumerate(range(0, n, 64)):
+                idx = order[start:start + 64]
+                optimizer.zero_grad()
+                F.cross_entropy(model(data.train_x[idx]), data.train_y[idx]).backward()
+                optimizer.step()
+                if throttle.ready():
+                    done = epoch * steps_per_epoch + step + 1
+                    yield Progress(done, epochs * steps_per_epoch, f"training a quick LeNet-5: epoch {epoch + 1}/{epochs}")
+    model.eval()
+    with torch.inference_mode():
+        val_acc = float((model(data.val_x).argmax(1) == data.val_y).float().mean())
+    return TrainedRun(model, dataset, {"epochs": epochs, "optimizer": "adam", "lr": 0.002, "quick": True},
+                      {"val_acc": [val_acc]}, f"quick LeNet-5 ({dataset})")
