@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-COMMANDS: list[str] = ["dogfood", "inspect"]
+COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect"]
 
 
 def register_all(subparsers) -> None:
