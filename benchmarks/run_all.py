@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 BENCHMARKS: list[str] = [
+    "bench_tsne",
     "bench_startup",
 ]
 
