@@ -144,3 +144,23 @@ def test_mistakes_job_on_trained_lenet(trained_lenet, mnist5k):
 def test_mistakes_job_refuses_mismatched_classes(trained_lenet, mnist5k):
     with pytest.raises(ModelError):
         run_to_end(mistakes_job(trained_lenet.model, mnist5k.val_x[:10], mnist5k.val_y[:10], ["a", "b"]))
+
+
+def test_inspect_command_writes_pngs(trained_lenet, tmp_path):
+    import argparse
+    import json
+
+    from engine.checkpoint import save_run
+    from engine.cli import inspect as inspect_cli
+
+    run_dir = save_run(tmp_path / "run", trained_lenet)
+    out = tmp_path / "out"
+    code = inspect_cli.run(argparse.Namespace(run=str(run_dir), out=str(out), sample=3, top_k=4, limit=200))
+    assert code == 0
+    names = {p.name for p in out.glob("*.png")}
+    for expected in ("filters_conv1.png", "filters_conv2.png", "activations_conv1.png", "top_patches_conv2.png",
+                     "layer_stats.png", "confusion_matrix.png", "mistakes.png", "input.png"):
+        assert expected in names
+    bad = inspect_cli.run(argparse.Namespace(run=str(tmp_path / "missing"), out=str(out), sample=0, top_k=4,
+                                             limit=10))
+    assert bad == 1

@@ -1,0 +1,149 @@
+"""`python main.py inspect --run DIR --out DIR`: look inside a trained run headless.
+
+Writes PNGs: every conv layer's filters, the feature maps of one validation
+sample, the top-activating patches of every channel of each conv layer, the
+per-layer activation statistics and the confusion matrix with the most
+confidently wrong examples.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("inspect", help="Write filters, activations, top patches, layer stats and "
+                                                   "confusion matrix of a trained run as PNGs.")
+    parser.add_argument("--run", required=True, help="Run folder (or checkpoint.pt) written by training.")
+    parser.add_argument("--out", required=True, help="Folder for the PNGs.")
+    parser.add_argument("--sample", type=int, default=0, help="Validation image for the activation maps.")
+    parser.add_argument("--top-k", type=int, default=9, help="Patches per channel.")
+    parser.add_argument("--limit", type=int, default=2000, help="Images scanned for top patches.")
+    parser.set_defaults(func=run)
+
+
+def _upscale_to(image: np.ndarray, target: int) -> np.ndarray:
+    from engine.imaging import nearest_upscale
+
+    factor = max(1, target // max(image.shape[:2]))
+    return nearest_upscale(image, factor)
+
+
+def _save_figure(fig, path: Path) -> None:
+    fig.savefig(path, dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _plot_layer_stats(stats, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(stats)
+    fig = plt.figure(figsize=(max(8, 1.6 * n), 6.5), constrained_layout=True)
+    grid = fig.add_gridspec(2, n)
+    top = fig.add_subplot(grid[0, :])
+    x = np.arange(n)
+    top.plot(x, stats.act_mean, "o-", label="mean")
+    top.plot(x, stats.act_std, "s-", label="std")
+    top.set_xticks(x, stats.layer_names)
+    top.set_ylabel("activation")
+    top.set_title(title)
+    top.legend()
+    top.grid(alpha=0.3)
+    for i, (counts, edges) in enumerate(stats.histograms):
+        ax = fig.add_subplot(grid[1, i])
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="tab:blue")
+        ax.set_title(stats.layer_names[i], fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    _save_figure(fig, path)
+
+
+def _plot_confusion(result, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(result.class_names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * k, 0.6 + 0.6 * k), constrained_layout=True)
+    ax.imshow(result.confusion, cmap="Blues")
+    high = result.confusion.max() or 1
+    for i in range(k):
+        for j in range(k):
+            value = result.confusion[i, j]
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                    color="white" if value > high / 2 else "black")
+    ax.set_xticks(range(k), result.class_names, rotation=45 if k > 10 else 0)
+    ax.set_yticks(range(k), result.class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"Confusion matrix ({result.split}, accuracy {result.accuracy:.1%})")
+    _save_figure(fig, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.checkpoint import load_run
+    from engine.cli import print_json
+    from engine.data import load_dataset
+    from engine.errors import ConvScopeError
+    from engine.events import run_to_end
+    from engine.images import save_png
+    from engine.imaging import tile_images
+    from engine.introspect import (colour_bar, conv_layer_names, conv_weights, feature_maps_for, filter_grids,
+                                   input_to_display, run_mistakes, run_top_patches)
+    from engine.layer_stats import collect_layer_stats
+
+    out = Path(args.out)
+    written: list[str] = []
+
+    def save(name: str, image: np.ndarray) -> None:
+        save_png(out / name, image)
+        written.append(str(out / name))
+
+    try:
+        trained = load_run(args.run)
+        data = load_dataset(trained.dataset)
+        out.mkdir(parents=True, exist_ok=True)
+        model = trained.model.eval()
+        for grid in filter_grids(conv_weights(model), upscale=16):
+            mosaic = grid.mosaic(pad=2)
+            bar = colour_bar(grid.scale, 10, mosaic.shape[1])
+            if mosaic.shape[2] == 3:
+                bar = np.repeat(bar[:, :, None], 3, axis=2)
+            else:
+                bar = bar[:, :, None]
+            save(f"filters_{grid.layer}.png", np.concatenate([mosaic, np.full_like(bar, 255), bar], axis=0))
+        index = min(max(args.sample, 0), len(data.val_x) - 1)
+        sample = data.val_x[index]
+        save("input.png", _upscale_to(input_to_display(sample), 112))
+        for maps in feature_maps_for(model, sample):
+            mosaic, _ = tile_images(maps.maps, pad=1)
+            save(f"activations_{maps.layer}.png", _upscale_to(mosaic, 600))
+        x, _ = data.split("train")
+        for layer in conv_layer_names(model):
+            patches = run_to_end(run_top_patches(trained, layer, k=args.top_k, limit=args.limit))
+            blocks, columns = patches.all_channels_mosaic(upscale=max(1, 48 // patches.receptive_field))
+            mosaic, _ = tile_images(blocks, columns, pad=6, pad_value=255)
+            save(f"top_patches_{layer}.png", mosaic)
+        stats = collect_layer_stats(model, data.val_x[:500], with_grads=True, y=data.val_y[:500])
+        _plot_layer_stats(stats, out / "layer_stats.png", f"{trained.name}: activations on 500 validation images")
+        written.append(str(out / "layer_stats.png"))
+        mistakes = run_to_end(run_mistakes(trained, count=24))
+        _plot_confusion(mistakes, out / "confusion_matrix.png")
+        written.append(str(out / "confusion_matrix.png"))
+        if len(mistakes.images):
+            gallery, _ = tile_images(np.stack([_upscale_to(im, 84) for im in mistakes.images]), 8, pad=4)
+            save("mistakes.png", gallery)
+    except ConvScopeError as exc:
+        print(f"{exc.title}: {exc}")
+        print_json({"ok": False, "error": str(exc)})
+        return 1
+    print_json({"ok": True, "out": str(out), "files": written, "val_accuracy": mistakes.accuracy})
+    return 0
