@@ -1,7 +1,461 @@
-"""Data panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Data panel: choose the dataset (embedded, an image folder, or torchvision
+MNIST / Fashion-MNIST / CIFAR-10 from a local folder), see its train/validation
+split and samples per class, pick the preprocessing (mean image subtraction or
+per-channel normalization) and the augmentation, with a live preview of
+augmented samples computed by the engine.
+
+Loading runs as a job, so a big folder never freezes the window. The choices
+reach the Training panel through ctx.set_data_options; the loaded dataset's
+shape reaches the Network panel through ctx.dataset_info + ctx.set_dataset.
+"""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from engine.data import dataset_description, dataset_names
+from engine.data_preview import AugmentationPreview, DatasetOverview, augmentation_preview_job, dataset_overview_job
+from engine.imaging import nearest_upscale
+from gui.panels.base import Panel
+from gui.widgets.image_view import ImageGrid, ImageView
+from gui.workers import JobSlot
+
+FOLDER_DATASET = "image_folder"
+TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+NORMALIZATION_CHOICES = (
+    ("mean_image", "Subtract the mean image",
+     "x - mean training image, pixel by pixel (as in the lecture); the mean image is shown below."),
+    ("per_channel", "Per-channel normalization",
+     "(x - channel mean) / channel std, one mean and std per colour channel."),
+    ("none", "None", "Feed the raw [0, 1] pixels."),
+)
+AUGMENT_DEFAULTS = {"hflip": False, "crop": 0, "scale": 0.0, "rotation": 0.0, "colour_jitter": 0.0}
 
 
-class DataPanel(PlaceholderPanel):
+class _Job:
+    """A picklable-free job factory: calls fn(*args) in the worker."""
+
+    def __init__(self, fn, *args, **kwargs):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __call__(self):
+        return self.fn(*self.args, **self.kwargs)
+
+
+class LabelledGrid(ImageGrid):
+    """An ImageGrid whose rows carry text labels (class names) on the left."""
+
+    def __init__(self, caption: str = "", parent: QWidget | None = None):
+        super().__init__(caption, parent)
+        self._labels: list[pg.TextItem] = []
+
+    def set_rows(self, tiles, columns: int, row_labels: list[str], scale: int = 1) -> None:
+        for item in self._labels:
+            self.view.removeItem(item)
+        self._labels = []
+        if scale > 1:  # small images (8x8 digits) stay crisp on a projector
+            tiles = nearest_upscale(tiles.transpose(1, 2, 0, 3), scale).transpose(2, 0, 1, 3) \
+                if tiles.ndim == 4 else tiles
+        self.set_tiles(tiles, columns=columns)
+        tile_h, tile_w = tiles.shape[1:3]
+        height, width = self.item.image.shape[:2]
+        longest = max((len(text) for text in row_labels), default=0)
+        for row, text in enumerate(row_labels):
+            label = pg.TextItem(text, anchor=(1.0, 0.5), color=pg.getConfigOption("foreground"))
+            label.setPos(-2, 1 + row * (tile_h + 1) + tile_h / 2)
+            self.view.addItem(label, ignoreBounds=True)
+            self._labels.append(label)
+        # Leave room on the left for the names (in image pixels, roughly 0.7 tile per 4 characters).
+        margin = min(width * 0.5, max(tile_w, longest * tile_w * 0.22)) if row_labels else 0
+        self.view.setRange(xRange=(-margin, width), yRange=(0, height), padding=0.01)
+
+
+class DataPanel(Panel):
     title = "Data"
     description = "Datasets, train/validation split, sample grids, preprocessing and augmentation preview."
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.preview_jobs = JobSlot(self)
+        self.preview_jobs.failed.connect(self._on_job_failed)
+        self.overview: DatasetOverview | None = None
+        self.loaded_key: tuple | None = None
+        self._preview_seed = 0
+        self._loaded_once = False
+        self._build_ui()
+        self.jobs.event.connect(self._on_load_progress)
+        self.jobs.succeeded.connect(self._on_loaded)
+        self.jobs.failed.connect(self._on_load_failed)
+        self.preview_jobs.succeeded.connect(self._on_preview)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(150)  # spin-box scrolling coalesces into one preview job
+        self._preview_timer.timeout.connect(self.refresh_preview)
+        index = self.dataset_combo.findData(ctx.dataset)
+        self.dataset_combo.setCurrentIndex(max(0, index))
+        self._on_dataset_choice_changed()
+        self._publish_options()
+
+    # ------------------------------------------------------------------ UI
+    def _build_ui(self) -> None:
+        root = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset:"))
+        self.dataset_combo = QComboBox()
+        for name in dataset_names():
+            self.dataset_combo.addItem(dataset_description(name), name)
+        self.dataset_combo.setToolTip("Embedded datasets work offline; an image folder or a torchvision dataset "
+                                      "is read from a folder on this computer.")
+        self.dataset_combo.activated.connect(self._on_dataset_activated)
+        top.addWidget(self.dataset_combo, 1)
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("folder…")
+        self.folder_edit.setToolTip("Image folder: one sub-folder per class. Torchvision: the folder that holds "
+                                    "(or will hold) the dataset files.")
+        top.addWidget(self.folder_edit, 2)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setToolTip("Pick the folder.")
+        self.browse_button.clicked.connect(self._on_browse)
+        top.addWidget(self.browse_button)
+        self.size_label = QLabel("size")
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(8, 256)
+        self.size_spin.setValue(32)
+        self.size_spin.setSuffix(" px")
+        self.size_spin.setToolTip("Image folder: every image is scaled (shorter side) and centre-cropped to this size.")
+        top.addWidget(self.size_label)
+        top.addWidget(self.size_spin)
+        self.download_check = QCheckBox("Download if missing")
+        self.download_check.setToolTip("Only when ticked, and only if the network is reachable: fetch the "
+                                       "torchvision files into the folder.")
+        top.addWidget(self.download_check)
+        self.load_button = QPushButton("Load")
+        self.load_button.setToolTip("Load the chosen dataset (in the background).")
+        self.load_button.clicked.connect(self.load_current)
+        top.addWidget(self.load_button)
+        root.addLayout(top)
+        self.info_label = QLabel("No dataset loaded yet.")
+        self.info_label.setWordWrap(True)
+        font = self.info_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.info_label.setFont(font)
+        root.addWidget(self.info_label)
+
+        splitter = QSplitter(Qt.Horizontal)
+        self.sample_grid = LabelledGrid("Training samples, one row per class")
+        self.sample_grid.setMinimumWidth(360)
+        splitter.addWidget(self.sample_grid)
+
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        prep_box = QGroupBox("Preprocessing (fitted on the training split)")
+        prep_layout = QVBoxLayout(prep_box)
+        self.normalization_group = QButtonGroup(self)
+        self.normalization_buttons: dict[str, QRadioButton] = {}
+        for value, label, tip in NORMALIZATION_CHOICES:
+            button = QRadioButton(label)
+            button.setToolTip(tip)
+            button.setProperty("value", value)
+            self.normalization_group.addButton(button)
+            self.normalization_buttons[value] = button
+            prep_layout.addWidget(button)
+        self.normalization_buttons["mean_image"].setChecked(True)
+        self.normalization_group.buttonToggled.connect(self._on_normalization_changed)
+        images = QHBoxLayout()
+        self.mean_view = ImageView("Mean training image")
+        self.mean_view.setToolTip("The average of all training images: mean subtraction removes exactly this.")
+        self.removed_view = ImageView("A sample minus the mean (grey = 0)")
+        self.removed_view.setToolTip("What the network sees after mean subtraction: mid-grey is 0, "
+                                     "brighter is above the mean, darker below.")
+        images.addWidget(self.mean_view)
+        images.addWidget(self.removed_view)
+        prep_layout.addLayout(images, 1)
+        self.channel_label = QLabel()
+        self.channel_label.setWordWrap(True)
+        prep_layout.addWidget(self.channel_label)
+        middle_layout.addWidget(prep_box, 1)
+        splitter.addWidget(middle)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        aug_box = QGroupBox("Augmentation (training batches only)")
+        form = QFormLayout(aug_box)
+        self.hflip_check = QCheckBox()
+        self.hflip_check.setToolTip("Mirror each image left-right with probability 1/2 (bad for digits!).")
+        self.hflip_check.toggled.connect(self._on_augment_changed)
+        form.addRow(self._label("Horizontal flip", self.hflip_check.toolTip()), self.hflip_check)
+        self.crop_spin = self._spin(QSpinBox(), 0, 16, 1, " px",
+                                    "Random crop: shift each image by up to this many pixels (zero fill).")
+        form.addRow(self._label("Crop / shift", self.crop_spin.toolTip()), self.crop_spin)
+        self.scale_spin = self._spin(QDoubleSpinBox(), 0.0, 0.9, 0.05, "",
+                                     "Random zoom by a factor in [1 - s, 1 + s].")
+        form.addRow(self._label("Scale", self.scale_spin.toolTip()), self.scale_spin)
+        self.rotation_spin = self._spin(QDoubleSpinBox(), 0.0, 180.0, 5.0, "°",
+                                        "Random rotation by up to this many degrees either way.")
+        form.addRow(self._label("Rotation", self.rotation_spin.toolTip()), self.rotation_spin)
+        self.jitter_spin = self._spin(QDoubleSpinBox(), 0.0, 1.0, 0.05, "",
+                                      "Colour jitter: random brightness, contrast (and saturation) by up to this "
+                                      "fraction.")
+        form.addRow(self._label("Colour jitter", self.jitter_spin.toolTip()), self.jitter_spin)
+        self.resample_button = QPushButton("Re-sample")
+        self.resample_button.setToolTip("Draw new random augmentations (and other sample images).")
+        self.resample_button.clicked.connect(self.resample)
+        form.addRow(self.resample_button)
+        right_layout.addWidget(aug_box)
+        self.preview_grid = ImageGrid("Augmentation preview: original (left), then random variants")
+        self.preview_grid.setMinimumHeight(220)
+        right_layout.addWidget(self.preview_grid, 1)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 2)
+        root.addWidget(splitter, 1)
+
+    def _label(self, text: str, tip: str) -> QLabel:
+        label = QLabel(text)
+        label.setToolTip(tip)
+        return label
+
+    def _spin(self, spin, lo, hi, step, suffix: str, tip: str):
+        spin.setRange(lo, hi)
+        spin.setSingleStep(step)
+        if suffix:
+            spin.setSuffix(suffix)
+        spin.setToolTip(tip)
+        spin.valueChanged.connect(self._on_augment_changed)
+        return spin
+
+    # ------------------------------------------------------------------ choices
+    def current_dataset(self) -> str:
+        return str(self.dataset_combo.currentData())
+
+    def dataset_options(self) -> dict:
+        name = self.current_dataset()
+        if name == FOLDER_DATASET:
+            return {"root": self.folder_edit.text().strip(), "size": self.size_spin.value()}
+        if name in TORCHVISION_DATASETS:
+            options = {"download": self.download_check.isChecked()}
+            if self.folder_edit.text().strip():
+                options["root"] = self.folder_edit.text().strip()
+            return options
+        return {}
+
+    def normalization(self) -> str:
+        button = self.normalization_group.checkedButton()
+        return str(button.property("value")) if button else "mean_image"
+
+    def augment_options(self) -> dict:
+        return {"hflip": self.hflip_check.isChecked(), "crop": self.crop_spin.value(),
+                "scale": round(self.scale_spin.value(), 4), "rotation": round(self.rotation_spin.value(), 4),
+                "colour_jitter": round(self.jitter_spin.value(), 4)}
+
+    def data_options(self) -> dict:
+        return {"normalization": self.normalization(), **self.augment_options()}
+
+    def _on_dataset_choice_changed(self) -> None:
+        name = self.current_dataset()
+        needs_folder = name == FOLDER_DATASET or name in TORCHVISION_DATASETS
+        for widget in (self.folder_edit, self.browse_button):
+            widget.setVisible(needs_folder)
+        self.size_label.setVisible(name == FOLDER_DATASET)
+        self.size_spin.setVisible(name == FOLDER_DATASET)
+        self.download_check.setVisible(name in TORCHVISION_DATASETS)
+        if name in TORCHVISION_DATASETS and not self.folder_edit.text():
+            try:
+                from engine.data import default_data_root
+
+                self.folder_edit.setPlaceholderText(default_data_root())
+            except ImportError:
+                pass
+
+    def _on_dataset_activated(self, _index: int) -> None:
+        self._on_dataset_choice_changed()
+        name = self.current_dataset()
+        if name == FOLDER_DATASET and not self.folder_edit.text().strip():
+            self._on_browse()
+        if name not in TORCHVISION_DATASETS:  # torchvision waits for Load: it may need the download box
+            self.load_current()
+
+    def _on_browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the dataset folder", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+            if self.current_dataset() == FOLDER_DATASET:
+                self.load_current()
+
+    # ------------------------------------------------------------------ loading (a job)
+    def load_dataset(self, name: str, options: dict | None = None) -> None:
+        index = self.dataset_combo.findData(name)
+        if index < 0:
+            self.ctx.show_error("Data problem", f"Unknown dataset '{name}'. Available: {', '.join(dataset_names())}.")
+            return
+        self.dataset_combo.setCurrentIndex(index)
+        options = dict(options or {})
+        if "root" in options:
+            self.folder_edit.setText(str(options["root"]))
+        if "size" in options:
+            self.size_spin.setValue(int(options["size"]))
+        if "download" in options:
+            self.download_check.setChecked(bool(options["download"]))
+        self._on_dataset_choice_changed()
+        self.load_current()
+
+    def load_current(self) -> None:
+        name = self.current_dataset()
+        options = self.dataset_options()
+        if name == FOLDER_DATASET and not options.get("root"):
+            self.info_label.setText("Choose a folder with one sub-folder per class (Browse…).")
+            return
+        self._loaded_once = True
+        self.load_button.setEnabled(False)
+        self.info_label.setText(f"Loading {dataset_description(name)}…")
+        self.jobs.start(_Job(dataset_overview_job, name, options, 10))
+
+    def _on_load_progress(self, event) -> None:
+        message = getattr(event, "message", "")
+        if message:
+            self.info_label.setText(message)
+
+    def _on_load_failed(self, title: str, message: str) -> None:
+        self.load_button.setEnabled(True)
+        self.info_label.setText(f"<span style='color:#8a1c0c'><b>{title}:</b> {message}</span>")
+
+    def _on_loaded(self, result) -> None:
+        self.load_button.setEnabled(True)
+        if not isinstance(result, DatasetOverview):
+            return
+        self.overview = result
+        name = self.current_dataset()
+        options = self.dataset_options()
+        self._show_overview(result)
+        self.ctx.dataset_info = {"name": name, "options": options, "input_shape": tuple(result.input_shape),
+                                 "num_classes": result.num_classes, "class_names": list(result.class_names),
+                                 "n_train": result.n_train, "n_val": result.n_val}
+        key = (name, tuple(sorted(options.items())))
+        if key != self.loaded_key or self.ctx.dataset != name:
+            self.loaded_key = key
+            self.ctx.set_dataset(name)
+        self.refresh_preview()
+
+    def _show_overview(self, o: DatasetOverview) -> None:
+        c, h, w = o.input_shape
+        shape = f"{c} x {h} x {w}"
+        text = (f"<b>{o.description or o.name}</b><br>Train <b>{o.n_train:,}</b> · Validation <b>{o.n_val:,}</b> · "
+                f"{o.num_classes} classes · images {shape}")
+        smallest = min(o.train_counts) if o.train_counts else 0
+        text += f" · fewest training images in a class: {smallest}"
+        if o.skipped:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in o.skipped_reasons.items())
+            text += f"<br><span style='color:#8a1c0c'>{o.skipped} file(s) skipped: {reasons}</span>"
+        self.info_label.setText(text)
+        scale = max(1, 28 // max(h, 1))
+        labels = [f"{name} ({o.train_counts[i]}/{o.val_counts[i]})" for i, name in enumerate(o.class_names)]
+        self.sample_grid.set_rows(o.samples, o.per_class, labels, scale)
+        self.sample_grid.setToolTip("Each row is one class: name (training/validation images).")
+        self.mean_view.set_image(self._display(o.mean_image, scale))
+        self.removed_view.set_image(self._display(o.mean_removed, scale))
+        means = ", ".join(f"{v:.3f}" for v in o.channel_mean)
+        stds = ", ".join(f"{v:.3f}" for v in o.channel_std)
+        self.channel_label.setText(f"Per-channel mean: {means}<br>Per-channel std: {stds}")
+
+    @staticmethod
+    def _display(image, scale: int):
+        image = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
+        return nearest_upscale(image, scale)
+
+    # ------------------------------------------------------------------ options and preview
+    def _on_normalization_changed(self, _button, checked: bool) -> None:
+        if checked:
+            self._publish_options()
+
+    def _on_augment_changed(self, *_args) -> None:
+        self._publish_options()
+        self._preview_timer.start()
+
+    def _publish_options(self) -> None:
+        if hasattr(self.ctx, "set_data_options"):
+            self.ctx.set_data_options(self.data_options())
+
+    def resample(self) -> None:
+        self._preview_seed += 1
+        self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        if self.overview is None:
+            return
+        self.preview_jobs.start(_Job(augmentation_preview_job, self.current_dataset(), self.dataset_options(),
+                                     self.augment_options(), 5, 7, self._preview_seed))
+
+    def _on_preview(self, result) -> None:
+        if not isinstance(result, AugmentationPreview):
+            return
+        tiles = result.tiles
+        h = tiles.shape[1]
+        scale = max(1, 28 // max(h, 1))
+        if scale > 1:
+            tiles = nearest_upscale(tiles.transpose(1, 2, 0, 3), scale).transpose(2, 0, 1, 3)
+        self.preview_grid.set_tiles(tiles, columns=result.copies + 1)
+
+    # ------------------------------------------------------------------ lifecycle, workspaces, lessons
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        # Load the default dataset the first time the panel is seen (not at start-up:
+        # the window must not wait for data it may never need).
+        if not self._loaded_once:
+            self.load_current()
+
+    def shutdown(self) -> None:
+        self.preview_jobs.stop()
+        super().shutdown()
+
+    def save_state(self) -> dict:
+        return {"dataset": self.current_dataset(), "options": self.dataset_options(), **self.data_options()}
+
+    def restore_state(self, state: dict) -> None:
+        if not isinstance(state, dict):
+            return
+        self.set_data_options(state)
+        if state.get("dataset"):
+            self.load_dataset(str(state["dataset"]), state.get("options") or {})
+
+    def set_data_options(self, values: dict) -> None:
+        """Apply normalization / augmentation values (TrainSettings names); others are ignored."""
+        if values.get("normalization") in self.normalization_buttons:
+            self.normalization_buttons[values["normalization"]].setChecked(True)
+        widgets = {"hflip": self.hflip_check, "crop": self.crop_spin, "scale": self.scale_spin,
+                   "rotation": self.rotation_spin, "colour_jitter": self.jitter_spin}
+        for name, widget in widgets.items():
+            if name not in values:
+                continue
+            widget.blockSignals(True)
+            if name == "hflip":
+                widget.setChecked(bool(values[name]))
+            else:
+                widget.setValue(values[name])
+            widget.blockSignals(False)
+        self._on_augment_changed()
+
+    def apply_lesson(self, setup: dict) -> None:
+        data_values = dict(setup.get("data") or {})
+        settings = setup.get("settings") or {}
+        for name in ("normalization", *AUGMENT_DEFAULTS):
+            if name in settings and name not in data_values:
+                data_values[name] = settings[name]
+        if data_values:
+            self.set_data_options(data_values)
+        if setup.get("dataset"):
+            self.load_dataset(str(setup["dataset"]), setup.get("dataset_options") or {})
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        self.set_data_options({"normalization": "mean_image", "crop": 3, "rotation": 15.0, "scale": 0.1})
+        if self.overview is None or self.current_dataset() != "mnist5k":
+            self.load_dataset("mnist5k")
+        wait_for(lambda: self.overview is not None and not self.jobs.running, 120)
+        wait_for(lambda: self.preview_grid.count > 0 and not self.preview_jobs.running, 60)

@@ -119,10 +119,11 @@ GROUPS: list[tuple[str, list[Field]]] = [
 class _TrainingJob:
     """Job factory: load the dataset (cached by the engine) in the worker, then train."""
 
-    def __init__(self, spec, dataset: str, settings: TrainSettings):
+    def __init__(self, spec, dataset: str, settings: TrainSettings, options: dict | None = None):
         self.spec = spec.copy()
         self.dataset = dataset
         self.settings = settings
+        self.options = dict(options or {})  # e.g. an image folder's root and size
 
     def __call__(self):
         return self._run()
@@ -130,7 +131,7 @@ class _TrainingJob:
     def _run(self):
         from engine.data import load_dataset
 
-        data = load_dataset(self.dataset)
+        data = load_dataset(self.dataset, **self.options)
         return (yield from train_job(self.spec, data, self.settings))
 
 
@@ -501,7 +502,9 @@ class TrainingPanel(Panel):
         self._reset_live()
         self._settings_of_run = settings
         self.status_label.setText("Loading data and building the model…")
-        self.jobs.start(_TrainingJob(spec, self.ctx.dataset, settings))
+        info = getattr(self.ctx, "dataset_info", None)
+        options = info.get("options") if isinstance(info, dict) and info.get("name") == self.ctx.dataset else None
+        self.jobs.start(_TrainingJob(spec, self.ctx.dataset, settings, options))
         self._status_timer.start()
 
     def toggle_pause(self) -> None:
