@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect"]
+COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect", "predict", "saliency", "fool", "classviz"]
 
 
 def register_all(subparsers) -> None:

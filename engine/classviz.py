@@ -1,0 +1,221 @@
+"""Class visualization: synthesize an image that maximises one class score.
+
+Two styles:
+- "cs231n" (Simonyan et al. as in the cs231n assignment): start from noise (or a
+  photo), gradient ascent on s_y - l2 * ||I||^2 in the model's normalised input
+  space with a normalised gradient step, random roll (jitter) before each step,
+  Gaussian blur every few steps, clamp to the valid pixel range.
+- "lucid" (Olah et al., Feature Visualization): the image is parameterised by a
+  Fourier spectrum scaled by 1/frequency, colours are decorrelated with the
+  ImageNet colour-correlation matrix and squashed by a sigmoid; every step sees a
+  randomly padded, jittered, scaled and rotated copy (transformation robustness);
+  Adam with lr 0.05 maximises the raw class score.
+
+Both yield `ClassVizPreview` events every few steps and return a `ClassVizResult`
+whose probability is measured on the final 8-bit image (what the PNG holds).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import ModelError
+from .events import Throttle
+
+STYLES = {"lucid": "Lucid (Fourier + decorrelated colour + transforms)",
+          "cs231n": "cs231n (gradient ascent + L2 + jitter + blur)"}
+
+
+@dataclass(frozen=True)
+class ClassVizPreview:
+    step: int
+    steps: int
+    image: np.ndarray  # (S, S, 3) uint8
+    target_prob: float
+    score: float  # raw class score (logit)
+    top5: tuple
+
+
+@dataclass(frozen=True)
+class ClassVizResult:
+    class_index: int
+    class_name: str
+    style: str
+    steps: int
+    image: np.ndarray  # (S, S, 3) uint8, what save_png writes
+    final_prob: float  # probability of the class on the 8-bit image
+    top5: tuple
+
+    def summary(self) -> dict:
+        return {"class": self.class_name, "class_index": self.class_index, "style": self.style,
+                "steps": self.steps, "final_prob": round(self.final_prob, 4),
+                "top1": self.top5[0][1] if self.top5 else None}
+
+
+# ---------------------------------------------------------------- Lucid pieces
+# Square root of ImageNet's RGB colour correlation (from Lucid), columns scaled to max norm 1.
+_COLOR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32)
+_COLOR_SQRT /= np.max(np.linalg.norm(_COLOR_SQRT, axis=0))
+
+
+class FourierImage:
+    """Image = sigmoid(colour_matrix @ irfft2(spectrum * 1/f)): a learnable spectrum."""
+
+    def __init__(self, size: int, device, generator: torch.Generator, init_std: float = 0.01,
+                 decay_power: float = 1.0, photo01: torch.Tensor | None = None):
+        self.size = size
+        fy = np.fft.fftfreq(size)[:, None]
+        fx = np.fft.rfftfreq(size)[None, :]
+        frequencies = np.sqrt(fx * fx + fy * fy)
+        # Lucid scales by sqrt(w*h) and uses an unnormalised inverse FFT: together the "ortho" norm.
+        scale = 1.0 / np.maximum(frequencies, 1.0 / size) ** decay_power
+        self.scale = torch.tensor(scale, dtype=torch.float32, device=device)[None, :, :]
+        self.color = torch.tensor(_COLOR_SQRT, device=device)
+        if photo01 is None:
+            spectrum = torch.randn((3, size, size // 2 + 1, 2), generator=generator) * init_std
+            self.spectrum = spectrum.to(device).requires_grad_(True)
+        else:
+            self.spectrum = self._spectrum_of(photo01.to(device)).requires_grad_(True)
+
+    def _spatial(self) -> torch.Tensor:
+        complex_spectrum = torch.view_as_complex(self.spectrum.contiguous()) * self.scale
+        return torch.fft.irfft2(complex_spectrum, s=(self.size, self.size), norm="ortho") / 4.0
+
+    def image(self) -> torch.Tensor:
+        """(1, 3, S, S) in [0, 1]."""
+        decorrelated = torch.einsum("ij,jhw->ihw", self.color, self._spatial())
+        return torch.sigmoid(decorrelated).unsqueeze(0)
+
+    def _spectrum_of(self, photo01: torch.Tensor) -> torch.Tensor:
+        """Invert image(): the spectrum whose image is (nearly) the photo."""
+        logits = torch.logit(photo01[0].clamp(0.02, 0.98))
+        spatial = torch.einsum("ij,jhw->ihw", torch.linalg.inv(self.color), logits) * 4.0
+        spectrum = torch.fft.rfft2(spatial, norm="ortho") / self.scale
+        return torch.view_as_real(spectrum).detach().clone()
+
+
+def _random_transform(x: torch.Tensor, generator: torch.Generator, pad: int = 12, jitter: int = 8,
+                      scales=(0.9, 0.95, 1.0, 1.05, 1.1), max_angle: float = 10.0) -> torch.Tensor:
+    """Lucid's standard transforms: pad (grey), jitter, random scale, random rotate, jitter."""
+
+    def randint(low, high):
+        return int(torch.randint(low, high + 1, (1,), generator=generator))
+
+    x = F.pad(x, (pad, pad, pad, pad), mode="constant", value=0.5)
+    dx, dy = randint(0, 2 * jitter), randint(0, 2 * jitter)
+    size = x.shape[-1] - 2 * jitter
+    x = x[..., dy:dy + size, dx:dx + size]
+    scale = scales[randint(0, len(scales) - 1)]
+    angle = math.radians(randint(-int(max_angle), int(max_angle)))
+    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
+    theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=x.dtype, device=x.device)[None]
+    out_size = max(16, int(round(size * scale)))
+    grid = F.affine_grid(theta, [1, 3, out_size, out_size], align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    small = 4
+    dx, dy = randint(0, small), randint(0, small)
+    return x[..., dy:out_size - small + dy, dx:out_size - small + dx]
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    from torchvision.transforms.functional import gaussian_blur
+
+    radius = max(1, int(math.ceil(3 * sigma)))
+    return gaussian_blur(x, [2 * radius + 1, 2 * radius + 1], [sigma, sigma])
+
+
+# ---------------------------------------------------------------- the job
+def class_visualization_job(classifier, target: int | str, style: str = "lucid", steps: int = 200,
+                            start_image: np.ndarray | None = None, seed: int = 0, preview_every: int = 5,
+                            lr: float | None = None, l2: float = 1e-3, max_jitter: int = 16,
+                            blur_every: int = 10, blur_sigma: float = 0.5, emit_interval_s: float = 0.05):
+    """Job: ClassVizPreview events every `preview_every` steps; returns a ClassVizResult.
+
+    `lr` defaults to each style's reference value (cs231n 25 on the normalised
+    gradient, Lucid 0.05 for Adam). `start_image`: optional (H, W, 3) uint8 photo.
+    """
+    from .pretrained import class_name, find_class, top_k
+
+    style = style.strip().lower()
+    if style not in STYLES:
+        raise ModelError(f"Unknown class-visualization style '{style}'. Choose one of: {', '.join(STYLES)}.")
+    if steps < 1:
+        raise ModelError("Class visualization needs at least one step.")
+    index = find_class(target)
+    device = classifier.device
+    size = classifier.input_size
+    model = classifier.model
+    generator = torch.Generator().manual_seed(int(seed))
+    photo = None if start_image is None else classifier.preprocess(start_image).to(device)
+    mean = torch.tensor(classifier.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(classifier.std, device=device).view(1, 3, 1, 1)
+
+    if style == "lucid":
+        parameterization = FourierImage(size, device, generator, photo01=photo)
+        optimizer = torch.optim.Adam([parameterization.spectrum], lr=0.05 if lr is None else lr)
+        current_image = parameterization.image
+    else:
+        # cs231n works on the normalised image X = (x - mean) / std, clamped to the valid range.
+        low, high = (0 - mean) / std, (1 - mean) / std
+        if photo is None:
+            start = torch.rand((1, 3, size, size), generator=generator).to(device) * 0.2 + 0.4  # grey noise
+        else:
+            start = photo
+        normalised = ((start - mean) / std).requires_grad_(True)
+        step_size = 25.0 if lr is None else lr
+
+        def current_image():
+            return normalised * std + mean
+
+    throttle = Throttle(emit_interval_s)
+
+    def preview(step: int) -> ClassVizPreview:
+        with torch.no_grad():
+            image01 = current_image().detach()
+            probs = torch.softmax(model(_quantize(image01)), dim=1)[0]
+            score = float(model(image01)[0, index])
+        return ClassVizPreview(step, steps, classifier.to_uint8(image01), float(probs[index]), score,
+                               tuple(tuple(p) for p in top_k(probs.cpu().numpy(), 5)))
+
+    yield preview(0)
+    throttle.ready(force=True)
+    with torch.enable_grad():
+        for step in range(1, steps + 1):
+            if style == "lucid":
+                optimizer.zero_grad()
+                score = model(_random_transform(parameterization.image(), generator))[0, index]
+                (-score).backward()
+                optimizer.step()
+            else:
+                ox, oy = (int(v) for v in torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator))
+                rolled = torch.roll(normalised, shifts=(oy, ox), dims=(2, 3))
+                objective = model(rolled * std + mean)[0, index] - l2 * rolled.pow(2).sum()
+                (gradient,) = torch.autograd.grad(objective, normalised)
+                with torch.no_grad():
+                    normalised += step_size * gradient / (gradient.norm() + 1e-12)
+                    normalised.copy_(torch.max(torch.min(normalised, high), low))
+                    if blur_every and step % blur_every == 0 and step < steps:
+                        normalised.copy_(_gaussian_blur(normalised, blur_sigma))
+            if step == steps or (step % max(1, preview_every) == 0 and throttle.ready()):
+                yield preview(step)
+
+    with torch.no_grad():
+        final_uint8 = classifier.to_uint8(current_image())
+        probs = classifier.probabilities(final_uint8)[0]
+    return ClassVizResult(index, class_name(index), style, steps, final_uint8, float(probs[index]),
+                          tuple(tuple(p) for p in top_k(probs, 5)))
+
+
+def _quantize(x01: torch.Tensor) -> torch.Tensor:
+    return torch.round(x01.clamp(0, 1) * 255.0) / 255.0
+
+
+def class_visualization(classifier, target, **options) -> ClassVizResult:
+    """Run to the end (CLI, tests)."""
+    from .events import run_to_end
+
+    return run_to_end(class_visualization_job(classifier, target, **options))
