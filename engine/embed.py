@@ -61,6 +61,22 @@ class FeatureSet:
         return len(self.labels)
 
 
+@dataclass(frozen=True)
+class FeaturesReady:
+    """The sampled images, labels and predictions, sent before the layout starts so
+    the plot can colour and link points while t-SNE animates. The engine does not
+    touch `features` after yielding it."""
+
+    features: FeatureSet
+
+
+@dataclass(frozen=True)
+class ModelReady:
+    """A model trained on the fly (no trained model was given)."""
+
+    run: object  # engine.checkpoint.TrainedRun
+
+
 @dataclass
 class EmbeddingResult:
     xy: np.ndarray  # (N, 2) float32
@@ -353,6 +369,7 @@ def feature_space_job(model: nn.Module | None, data: ImageData, layer: str | Non
     the two t-SNE runs advance in turns so both plots animate together.
     Returns a FeatureSpaceResult."""
     feature_set = yield from features_job(model, data, layer, split, sample_size, seed)
+    yield FeaturesReady(feature_set)
     yield LogLine(f"{len(feature_set)} images, layer {feature_set.layer}: {feature_set.features.shape[1]} features")
     main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer, backend)
     if not compare_pixels:
@@ -364,6 +381,18 @@ def feature_space_job(model: nn.Module | None, data: ImageData, layer: str | Non
     other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS, backend)
     results = yield from _interleave({"features": main, "pixels": other})
     return FeatureSpaceResult(feature_set, results["features"], pixel_set, results["pixels"])
+
+
+def feature_space_for_run(run, dataset: str | None = None, **options) -> Iterator:
+    """feature_space_job for a TrainedRun; with run=None a quick LeNet-5 is trained
+    first (announced with ModelReady). Returns a FeatureSpaceResult."""
+    from .data import load_dataset
+
+    if run is None:
+        run = yield from quick_trained_run(dataset or "mnist5k")
+        yield ModelReady(run)
+    data = load_dataset(dataset or run.dataset or "mnist5k")
+    return (yield from feature_space_job(run.model, data, **options))
 
 
 def _interleave(jobs: dict[str, Iterator]) -> Iterator:
