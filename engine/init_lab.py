@@ -93,7 +93,10 @@ def run_init_lab(config: InitLabConfig = InitLabConfig()) -> InitLabResult:
     initialize_stack(model, config.init, generator)
     model.train()  # batch norm normalizes with this batch's statistics, as in the lecture
     data = torch.randn(config.samples, config.width, generator=generator)
-    stats = collect_layer_stats(model, data, bins=config.bins)
+    # Histograms on one x range for every layer, as in the lecture's figure, so a
+    # collapse shows as a spike at 0 and saturation as bars at the ends.
+    hist_range = (-1.0, 1.0) if config.nonlinearity == "tanh" else "shared"
+    stats = collect_layer_stats(model, data, bins=config.bins, hist_range=hist_range)
     keep = [i for i, name in enumerate(stats.layer_names) if name.startswith(config.nonlinearity)]
     hidden = LayerStats(
         layer_names=tuple(f"layer {n + 1}" for n in range(len(keep))),

@@ -45,25 +45,29 @@ def _normalized(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return normalize(x) if normalize is not None else x
 
 
-def layer_activations(model: nn.Module, x: torch.Tensor, upto: str | None = None) -> dict[str, np.ndarray]:
-    """Every layer's output for one input (C, H, W) or a batch (N, C, H, W).
-
-    Forward hooks record each named layer; `upto` stops after that layer (cheaper
-    for deep layers of big inputs is not needed, early layers are). For a single
-    input the batch axis is dropped: conv outputs are (C, H, W), dense ones (F,)."""
-    single = x.dim() == 3
-    batch = x.unsqueeze(0) if single else x
-    layers = feature_layers(model)
-    recorded: dict[str, np.ndarray] = {}
+def layer_outputs(model: nn.Module, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
+    """Every named layer's output tensor (batch axis kept), in order; stops after `upto`."""
+    batch = x.unsqueeze(0) if x.dim() == 3 else x
+    recorded: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         out = _normalized(model, batch)
-        for name, module in layers:
+        for name, module in feature_layers(model):
             out = module(out)
-            value = out.detach().cpu().float().numpy()
-            recorded[name] = value[0].copy() if single else value.copy()
+            recorded[name] = out.detach()
             if name == upto:
                 break
     return recorded
+
+
+def layer_activations(model: nn.Module, x: torch.Tensor, upto: str | None = None) -> dict[str, np.ndarray]:
+    """Every layer's output for one input (C, H, W) or a batch (N, C, H, W) as numpy.
+
+    For a single input the batch axis is dropped: conv outputs are (C, H, W),
+    dense ones (F,). The arrays own fresh memory (each layer's output is a new
+    tensor no later layer modifies), so nothing is copied twice."""
+    single = x.dim() == 3
+    return {name: (value[0] if single else value).cpu().float().numpy()
+            for name, value in layer_outputs(model, x, upto).items()}
 
 
 # ----------------------------------------------------------------- filters
@@ -162,34 +166,46 @@ def _dense_as_square(values: np.ndarray) -> np.ndarray:
     return padded.reshape(1, side, side)
 
 
-def render_feature_maps(activations: dict[str, np.ndarray], per_map: bool = False) -> list[FeatureMaps]:
+def _scale_to_uint8(values: np.ndarray, low, high) -> np.ndarray:
+    span = np.where(high > low, high - low, 1.0)
+    scaled = np.subtract(values, low, dtype=np.float32)
+    scaled *= (255.0 / span).astype(np.float32)
+    scaled += 0.5
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    return scaled.astype(np.uint8)
+
+
+def render_layer(name: str, raw: torch.Tensor | np.ndarray, per_map: bool = False) -> FeatureMaps:
+    """One layer's output (C, H, W) or (F,) as uint8 maps: the hot path of the
+    Activations panel for 224x224 inputs, so it makes few passes over the data
+    (min and max are NaN/inf-aware for free: a non-finite value shows up in them)."""
+    raw = raw.detach().cpu().float().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw, np.float32)
+    spatial = raw.ndim == 3
+    values = raw if spatial else _dense_as_square(raw.reshape(-1))
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        finite = values[np.isfinite(values)]
+        low = finite.min() if finite.size else np.float32(0.0)
+        high = finite.max() if finite.size else np.float32(1.0)
+        values = np.nan_to_num(values, nan=low, posinf=high, neginf=low)
+    if per_map and spatial:
+        flat = values.reshape(values.shape[0], -1)
+        maps = _scale_to_uint8(flat, flat.min(axis=1, keepdims=True), flat.max(axis=1, keepdims=True))
+        maps = maps.reshape(values.shape)
+    else:
+        maps = _scale_to_uint8(values, low, high)
+    return FeatureMaps(name, maps, raw, float(low), float(high), spatial)
+
+
+def render_feature_maps(activations: dict[str, np.ndarray | torch.Tensor], per_map: bool = False) -> list[FeatureMaps]:
     """uint8 maps for every layer. One colour scale per layer (so weak channels
     look weak), or per map (`per_map`) to see the pattern in every channel."""
-    rendered = []
-    for name, raw in activations.items():
-        raw = np.asarray(raw, dtype=np.float32)
-        spatial = raw.ndim == 3
-        values = raw if spatial else _dense_as_square(raw.reshape(-1))
-        finite = values[np.isfinite(values)]
-        low = float(finite.min()) if finite.size else 0.0
-        high = float(finite.max()) if finite.size else 1.0
-        if per_map and spatial:
-            flat = values.reshape(values.shape[0], -1)
-            lows, highs = flat.min(axis=1, keepdims=True), flat.max(axis=1, keepdims=True)
-            span = np.where(highs > lows, highs - lows, 1.0)
-            scaled = ((flat - lows) / span).reshape(values.shape)
-        else:
-            span = high - low if high > low else 1.0
-            scaled = (values - low) / span
-        scaled = np.nan_to_num(scaled, nan=0.0)
-        maps = (np.clip(scaled, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        rendered.append(FeatureMaps(name, maps, raw, low, high, spatial))
-    return rendered
+    return [render_layer(name, torch.as_tensor(raw), per_map) for name, raw in activations.items()]
 
 
 def feature_maps_for(model: nn.Module, image: torch.Tensor, per_map: bool = False) -> list[FeatureMaps]:
     """Every layer's feature maps of one (C, H, W) [0, 1] input, rendering-ready."""
-    return render_feature_maps(layer_activations(model, image), per_map)
+    return [render_layer(name, out[0], per_map) for name, out in layer_outputs(model, image).items()]
 
 
 # ----------------------------------------------------------------- inputs

@@ -58,10 +58,17 @@ def observed_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, module) for name, module in model.named_modules() if name and not list(module.children())]
 
 
-def histogram(values: torch.Tensor, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Counts and edges of a flattened tensor over its own range (a single value
-    gets a small symmetric range so the bar is still drawn)."""
+def histogram(values: torch.Tensor, bins: int,
+              value_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and edges of a flattened tensor over its own range, or over
+    `value_range` (values outside it are not counted). A single value gets a
+    small symmetric range so the bar is still drawn."""
     flat = values.detach().float().flatten()
+    if value_range is not None:
+        low, high = float(value_range[0]), float(value_range[1])
+        if high > low:
+            counts = torch.histc(flat, bins=bins, min=low, max=high)
+            return counts.to(torch.int64).numpy().copy(), np.linspace(low, high, bins + 1)
     low, high = float(flat.min()), float(flat.max())
     if not np.isfinite(low) or not np.isfinite(high):
         flat = flat[torch.isfinite(flat)]
@@ -82,12 +89,16 @@ def _moments(values: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_grads: bool = False,
-                        y: torch.Tensor | None = None) -> LayerStats:
+                        y: torch.Tensor | None = None,
+                        hist_range: tuple[float, float] | str | None = None) -> LayerStats:
     """Run one forward pass on `x` and describe every layer's output.
 
     with_grads=True also runs a backward pass of the cross-entropy loss (against
     `y`, or the model's own predictions when no labels are given) and describes
-    the gradient arriving at each layer's output. The model's parameter
+    the gradient arriving at each layer's output. `hist_range` puts every
+    activation histogram on one x range: a (low, high) pair, or "shared" for
+    the smallest and largest value over all layers (None: each layer its own
+    range). The model's parameter
     gradients are left as they were, and train/eval mode is not changed."""
     layers = observed_layers(model)
     outputs: dict[str, torch.Tensor] = {}
@@ -125,7 +136,10 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
     names = tuple(name for name, _ in layers if name in outputs)
     acts = [outputs[name].detach() for name in names]
     act_mean, act_std = _moments(acts)
-    hists = tuple(histogram(a, bins) for a in acts)
+    if hist_range == "shared" and acts:
+        finite = [a[torch.isfinite(a)] for a in acts]
+        hist_range = (min(float(a.min()) for a in finite if a.numel()), max(float(a.max()) for a in finite if a.numel()))
+    hists = tuple(histogram(a, bins, hist_range) for a in acts)
     grad_mean = grad_std = grad_hists = None
     if with_grads:
         grads = [outputs[name].grad if outputs[name].grad is not None else torch.zeros_like(outputs[name])

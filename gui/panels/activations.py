@@ -1,7 +1,276 @@
-"""Activations panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Activations panel: pick an input (dataset sample, image file, drag-and-drop or
+a digit drawn with the mouse) and see every layer's feature maps; click a map to
+enlarge it next to the input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QScrollArea, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+
+from engine.events import Progress
+from engine.imaging import nearest_upscale
+from gui.panels.base import Panel
+from gui.widgets.draw_canvas import DrawCanvas
+from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.run_hint import NoModelHint, ensure_demo_run
 
 
-class ActivationsPanel(PlaceholderPanel):
+def activations_job(model, source: str, payload, input_shape, per_map: bool):
+    """Prepare the input and every layer's maps off the GUI thread."""
+    from engine.errors import DataError
+    from engine.images import load_image
+    from engine.introspect import drawn_digit_to_input, feature_maps_for, image_to_input, input_to_display
+
+    yield Progress(0, 1, "Computing feature maps")
+    if source == "sample":
+        x = payload
+    elif source == "file":
+        x = image_to_input(load_image(payload), input_shape)
+    elif source == "image":
+        x = image_to_input(payload, input_shape)
+    elif source == "drawing":
+        x = drawn_digit_to_input(payload, input_shape)
+    else:
+        raise DataError(f"Unknown input source {source}.")
+    model.eval()
+    return input_to_display(x), feature_maps_for(model, x, per_map)
+
+
+class ActivationsPanel(Panel):
     title = "Activations"
-    description = "Feature maps of every layer for one input."
+    description = "Every layer's feature maps for one input."
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.run = None
+        self.data = None
+        self.maps = []  # engine.introspect.FeatureMaps per layer
+        self.input_image: np.ndarray | None = None
+        self.caption = ""
+        self.selected: tuple[str, int] | None = None
+        self.layer_grids: dict[str, ImageGrid] = {}
+        self.setAcceptDrops(True)
+
+        outer = QVBoxLayout(self)
+        self.stack = QStackedWidget()
+        self.hint = NoModelHint(ctx)
+        self.stack.addWidget(self.hint)
+        content = QWidget()
+        row = QHBoxLayout(content)
+
+        left = QVBoxLayout()
+        source_box = QGroupBox("Input")
+        source = QGridLayout(source_box)
+        source.addWidget(QLabel("Validation image #"), 0, 0)
+        self.index_spin = QSpinBox()
+        self.index_spin.setRange(0, 0)
+        self.index_spin.valueChanged.connect(self.show_sample)
+        source.addWidget(self.index_spin, 0, 1)
+        self.prev_button = QPushButton("◀ Previous")
+        self.prev_button.clicked.connect(self._previous)
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.clicked.connect(self._next)
+        source.addWidget(self.prev_button, 1, 0)
+        source.addWidget(self.next_button, 1, 1)
+        self.open_button = QPushButton("Open image file…")
+        self.open_button.clicked.connect(self._open_file)
+        source.addWidget(self.open_button, 2, 0, 1, 2)
+        drop = QLabel("…or drop an image file here")
+        drop.setAlignment(Qt.AlignCenter)
+        source.addWidget(drop, 3, 0, 1, 2)
+        left.addWidget(source_box)
+
+        draw_box = QGroupBox("Draw a digit")
+        draw = QVBoxLayout(draw_box)
+        self.canvas = DrawCanvas()
+        self.canvas.drawing_finished.connect(self.show_drawing)
+        draw.addWidget(self.canvas, 0, Qt.AlignHCenter)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        draw.addWidget(self.clear_button)
+        left.addWidget(draw_box)
+        self.per_map_check = QCheckBox("Scale each map on its own")
+        self.per_map_check.setToolTip("Off: one colour scale per layer (weak maps look dark). On: every map "
+                                      "stretched to its own range.")
+        self.per_map_check.toggled.connect(self.recompute)
+        left.addWidget(self.per_map_check)
+        left.addStretch(1)
+        row.addLayout(left, 0)
+
+        middle = QVBoxLayout()
+        self.input_view = ImageView("Input")
+        self.enlarged_view = ImageView("Click a feature map to enlarge it")
+        middle.addWidget(self.input_view, 1)
+        middle.addWidget(self.enlarged_view, 1)
+        row.addLayout(middle, 1)
+
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.maps_host = QWidget()
+        self.maps_layout = QVBoxLayout(self.maps_host)
+        self.scroll.setWidget(self.maps_host)
+        row.addWidget(self.scroll, 2)
+        self.stack.addWidget(content)
+        outer.addWidget(self.stack, 1)
+
+        self._pending: tuple[str, object, str] | None = None
+        self.jobs.succeeded.connect(self.on_maps_ready)
+        ctx.run_changed.connect(self.on_run_changed)
+        if ctx.run is not None:
+            self.on_run_changed(ctx.run)
+
+    # ------------------------------------------------------------ model and data
+    def on_run_changed(self, run) -> None:
+        from engine.data import load_dataset
+        from engine.errors import ConvScopeError
+
+        if run is None:
+            return
+        self.run = run
+        try:
+            self.data = load_dataset(run.dataset)
+        except ConvScopeError as exc:
+            self.data = None
+            self.ctx.show_error(exc.title, str(exc))
+        self.index_spin.blockSignals(True)
+        self.index_spin.setRange(0, max(0, len(self.data.val_x) - 1) if self.data is not None else 0)
+        self.index_spin.blockSignals(False)
+        self._build_layer_grids()
+        self.stack.setCurrentIndex(1)
+        if self._pending is None or self._pending[0] == "sample":
+            self.show_sample(self.index_spin.value())
+        else:
+            self.recompute()
+
+    def _build_layer_grids(self) -> None:
+        while self.maps_layout.count():
+            item = self.maps_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.layer_grids = {}
+        for name, _module in self.run.model.named_layers():
+            grid = ImageGrid(name)
+            grid.setMinimumHeight(230)
+            grid.tile_clicked.connect(self._on_tile_clicked)
+            self.layer_grids[name] = grid
+            self.maps_layout.addWidget(grid)
+        self.maps_layout.addStretch(1)
+
+    # ------------------------------------------------------------ inputs
+    def show_sample(self, index: int) -> None:
+        if self.data is None:
+            return
+        index = int(min(max(index, 0), len(self.data.val_x) - 1))
+        label = self.data.class_names[int(self.data.val_y[index])]
+        self._start("sample", self.data.val_x[index], f"Validation image #{index} (label {label})")
+
+    def _previous(self) -> None:
+        self.index_spin.setValue(max(0, self.index_spin.value() - 1))
+
+    def _next(self) -> None:
+        self.index_spin.setValue(min(self.index_spin.maximum(), self.index_spin.value() + 1))
+
+    def _open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif "
+                                              "*.tif *.tiff *.webp);;All files (*)")
+        if path:
+            self.show_file(path)
+
+    def show_file(self, path: str) -> None:
+        self._start("file", str(path), Path(path).name)
+
+    def show_image(self, image: np.ndarray, caption: str = "image") -> None:
+        self._start("image", np.asarray(image), caption)
+
+    def show_drawing(self) -> None:
+        if self.canvas.is_empty():
+            return
+        self._start("drawing", self.canvas.drawing(), "Your drawing")
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.show_file(urls[0].toLocalFile())
+            event.acceptProposedAction()
+
+    def recompute(self, *_args) -> None:
+        if self._pending is not None:
+            self._start(*self._pending)
+
+    def _start(self, source: str, payload, caption: str) -> None:
+        self._pending = (source, payload, caption)
+        if self.run is None:
+            return
+        model, shape, per_map = self.run.model, tuple(self.run.spec.input_shape), self.per_map_check.isChecked()
+        self.caption = caption
+        self.jobs.start(lambda: activations_job(model, source, payload, shape, per_map))
+
+    # ------------------------------------------------------------ results
+    def on_maps_ready(self, result) -> None:
+        image, maps = result
+        self.input_image = image
+        self.maps = maps
+        self.input_view.set_image(nearest_upscale(image, max(1, 224 // max(image.shape[:2]))))
+        self.input_view.set_caption(f"Input: {self.caption}")
+        self.ctx.set_input_image(image, self.caption)
+        for fm in maps:
+            grid = self.layer_grids.get(fm.layer)
+            if grid is None:
+                continue
+            grid.set_tiles(fm.maps, pad=1 if fm.maps.shape[-1] < 16 else 2)
+            shape = "×".join(str(v) for v in fm.raw.shape)
+            kind = f"{fm.maps.shape[0]} maps" if fm.spatial else f"{fm.raw.size} units (as a square)"
+            grid.set_caption(f"<b>{fm.layer}</b> · {shape} · {kind} · range [{fm.vmin:.2f}, {fm.vmax:.2f}]")
+        if self.selected is not None:
+            self._show_enlarged(*self.selected)
+
+    def _on_tile_clicked(self, index: int) -> None:
+        grid = self.sender()
+        layer = next((name for name, g in self.layer_grids.items() if g is grid), None)
+        if layer is not None:
+            self._show_enlarged(layer, index)
+
+    def _show_enlarged(self, layer: str, index: int) -> None:
+        fm = next((m for m in self.maps if m.layer == layer), None)
+        if fm is None or index >= fm.maps.shape[0]:
+            return
+        self.selected = (layer, index)
+        tile = fm.maps[index]
+        self.enlarged_view.set_image(nearest_upscale(tile, max(1, 224 // max(tile.shape))))
+        what = f"map {index}" if fm.spatial else "all units"
+        self.enlarged_view.set_caption(f"{layer}, {what} (bright = strong activation)")
+
+    # ------------------------------------------------------------ hooks
+    def save_state(self) -> dict:
+        return {"index": self.index_spin.value(), "per_map": self.per_map_check.isChecked()}
+
+    def restore_state(self, state: dict) -> None:
+        self.per_map_check.setChecked(bool(state.get("per_map", False)))
+        self.index_spin.setValue(int(state.get("index", 0)))
+
+    def apply_lesson(self, setup: dict) -> None:
+        self.restore_state(setup)
+        if setup.get("image_file"):
+            self.show_file(setup["image_file"])
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        ensure_demo_run(self)
+        if self.run is None:
+            return
+        self.index_spin.setValue(3)
+        self.show_sample(3)
+        wait_for(lambda: bool(self.maps), 30)
+        self.jobs.wait(3000)
+        wait_for(lambda: False, 0.3)
+        first = next(iter(self.layer_grids), None)
+        if first is not None:
+            self._show_enlarged(first, 0)

@@ -1,7 +1,189 @@
-"""Filters panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Filters panel: every conv layer's learned filters as a tile grid on one shared
+colour scale, refreshed live while training (watch edge detectors form), next
+to the same layer at initialization."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout,
+                               QWidget)
+
+from engine.imaging import nearest_upscale
+from engine.introspect import colour_bar, conv_weights, filter_grid
+from gui.panels.base import Panel
+from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.run_hint import NoModelHint, ensure_demo_run
+
+MODES = [("auto", "First layer as pictures, deeper as channel mean"), ("mean", "Mean over input channels"),
+         ("per_input", "Every input channel (one filter per row)")]
 
 
-class FiltersPanel(PlaceholderPanel):
+class FiltersPanel(Panel):
     title = "Filters"
-    description = "Every conv layer's learned filters."
+    description = "Every conv layer's learned filters, live while training."
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.weights: dict[str, np.ndarray] = {}  # current filters, layer -> (out, in, k, k)
+        self.initial: dict[str, np.ndarray] = {}  # filters at step 0 of the latest training
+        self.step: int | None = None
+        self._dirty = False
+
+        layout = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Layer:"))
+        self.layer_combo = QComboBox()
+        self.layer_combo.currentIndexChanged.connect(self._mark_dirty)
+        controls.addWidget(self.layer_combo)
+        controls.addWidget(QLabel("Show:"))
+        self.mode_combo = QComboBox()
+        for key, label in MODES:
+            self.mode_combo.addItem(label, key)
+        self.mode_combo.currentIndexChanged.connect(self._mark_dirty)
+        controls.addWidget(self.mode_combo)
+        controls.addWidget(QLabel("Zoom:"))
+        self.zoom_spin = QSpinBox()
+        self.zoom_spin.setRange(1, 32)
+        self.zoom_spin.setValue(8)
+        self.zoom_spin.valueChanged.connect(self._mark_dirty)
+        controls.addWidget(self.zoom_spin)
+        self.compare_check = QCheckBox("Compare with initialization")
+        self.compare_check.setChecked(True)
+        self.compare_check.toggled.connect(self._mark_dirty)
+        controls.addWidget(self.compare_check)
+        controls.addStretch(1)
+        layout.addLayout(controls)
+
+        self.stack = QStackedWidget()
+        self.hint = NoModelHint(ctx)
+        self.stack.addWidget(self.hint)
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        grids = QHBoxLayout()
+        self.grid = ImageGrid("Current filters")
+        self.initial_grid = ImageGrid("At initialization")
+        grids.addWidget(self.grid, 1)
+        grids.addWidget(self.initial_grid, 1)
+        content_layout.addLayout(grids, 1)
+        legend = QHBoxLayout()
+        self.legend_low = QLabel("−")
+        self.legend = ImageView("")
+        self.legend.setFixedHeight(60)
+        self.legend_high = QLabel("+")
+        legend.addWidget(self.legend_low)
+        legend.addWidget(self.legend, 1)
+        legend.addWidget(self.legend_high)
+        content_layout.addLayout(legend)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        content_layout.addWidget(self.info)
+        self.stack.addWidget(content)
+        layout.addWidget(self.stack, 1)
+
+        self.timer = QTimer(self)  # redraw at most 5 times a second, however fast snapshots arrive
+        self.timer.setInterval(200)
+        self.timer.timeout.connect(self._redraw_if_dirty)
+        self.timer.start()
+        ctx.run_changed.connect(self.on_run_changed)
+        ctx.training_event.connect(self.on_training_event)
+        if ctx.run is not None:
+            self.on_run_changed(ctx.run)
+
+    # ------------------------------------------------------------ inputs
+    def on_run_changed(self, run) -> None:
+        if run is None:
+            return
+        self.set_weights(conv_weights(run.model), step=None)
+
+    def on_training_event(self, event) -> None:
+        filters = getattr(event, "filters", None)
+        if not isinstance(filters, dict) or type(event).__name__ != "FiltersSnapshot":
+            return
+        if event.step == 0 or not self.initial:
+            self.initial = {k: np.asarray(v) for k, v in filters.items()}
+        self.set_weights(filters, step=event.step)
+
+    def set_weights(self, weights: dict, step: int | None) -> None:
+        self.weights = {k: np.asarray(v) for k, v in weights.items() if np.asarray(v).ndim == 4}
+        self.step = step
+        names = list(self.weights)
+        if names != [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())]:
+            current = self.layer_combo.currentText()
+            self.layer_combo.blockSignals(True)
+            self.layer_combo.clear()
+            self.layer_combo.addItems(names)
+            if current in names:
+                self.layer_combo.setCurrentText(current)
+            self.layer_combo.blockSignals(False)
+        self.stack.setCurrentIndex(1 if self.weights else 0)
+        if not self.weights:
+            self.hint.label.setText("This model has no convolutional layers, so it has no filters to show.")
+        self._dirty = True
+
+    def _mark_dirty(self, *_args) -> None:
+        self._dirty = True
+
+    # ------------------------------------------------------------ drawing
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.redraw()
+
+    def redraw(self) -> None:
+        layer = self.layer_combo.currentText()
+        if layer not in self.weights:
+            return
+        mode = self.mode_combo.currentData()
+        zoom = self.zoom_spin.value()
+        initial = self.initial.get(layer) if self.compare_check.isChecked() else None
+        if initial is not None and initial.shape != self.weights[layer].shape:
+            initial = None
+        # One colour scale for both grids, so the change is visible as contrast.
+        bound = float(np.abs(self.weights[layer]).max())
+        if initial is not None:
+            bound = max(bound, float(np.abs(initial).max()))
+        current = filter_grid(layer, self.weights[layer], mode, zoom, scale=bound)
+        self.grid.set_tiles(current.tiles, current.columns, pad=max(1, zoom // 3))
+        out_c, in_c, k, _ = current.shape
+        when = "trained model" if self.step is None else f"training step {self.step}"
+        self.grid.set_caption(f"{layer}: {out_c} filters of {in_c}×{k}×{k} ({when})")
+        self.initial_grid.setVisible(initial is not None)
+        if initial is not None:
+            start = filter_grid(layer, initial, mode, zoom, scale=bound)
+            self.initial_grid.set_tiles(start.tiles, start.columns, pad=max(1, zoom // 3))
+            self.initial_grid.set_caption(f"{layer} at initialization (step 0), same colour scale")
+        self.legend.set_image(nearest_upscale(colour_bar(bound, 8, 256), 1))
+        self.legend_low.setText(f"{-bound:+.3f}")
+        self.legend_high.setText(f"{bound:+.3f}")
+        mode_text = {"rgb": "colour filters (R, G, B weights)", "grey": "grey filters",
+                     "mean": "mean over the input channels", "per_input": "one row per filter, one column per input channel"}
+        self.info.setText(f"Mid-grey = 0, white = positive, black = negative weights; {mode_text[current.mode]}.")
+
+    # ------------------------------------------------------------ hooks
+    def save_state(self) -> dict:
+        return {"layer": self.layer_combo.currentText(), "mode": self.mode_combo.currentData(),
+                "zoom": self.zoom_spin.value(), "compare": self.compare_check.isChecked()}
+
+    def restore_state(self, state: dict) -> None:
+        if state.get("layer"):
+            self.layer_combo.setCurrentText(str(state["layer"]))
+        index = self.mode_combo.findData(state.get("mode", "auto"))
+        if index >= 0:
+            self.mode_combo.setCurrentIndex(index)
+        self.zoom_spin.setValue(int(state.get("zoom", self.zoom_spin.value())))
+        self.compare_check.setChecked(bool(state.get("compare", True)))
+        self._dirty = True
+
+    def apply_lesson(self, setup: dict) -> None:
+        self.restore_state(setup)
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        if self.ctx.run is None:
+            # Train briefly with the real trainer; its FiltersSnapshot events give the step-0 filters.
+            ensure_demo_run(self, on_event=self.on_training_event)
+        if self.ctx.run is not None:
+            self.on_run_changed(self.ctx.run)
+        wait_for(lambda: False, 0.5)
+        self.redraw()

@@ -1,7 +1,208 @@
-"""Layer statistics panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Layer statistics panel: per-layer activation mean / std, histograms and
+gradient statistics, over training time (LayerStatsSnapshot events of the
+trainer), or measured on the current model on demand."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout
+
+from engine.events import Progress
+from engine.layer_stats import LayerStatsSnapshot
+from gui import theme
+from gui.panels.base import Panel
+from gui.widgets.run_hint import ensure_demo_run
+
+HIST_COLUMNS = 6
 
 
-class LayerStatsPanel(PlaceholderPanel):
+def measure_job(model, x, y):
+    from engine.layer_stats import collect_layer_stats
+
+    yield Progress(0, 1, "Measuring")
+    was_training = model.training
+    model.eval()
+    try:
+        stats = collect_layer_stats(model, x, with_grads=True, y=y)
+    finally:
+        model.train(was_training)
+    return LayerStatsSnapshot(-1, -1, stats)
+
+
+def _time_colour(i: int, n: int) -> QColor:
+    """Early snapshots light, the latest dark blue: time reads as depth of colour."""
+    t = 1.0 if n <= 1 else i / (n - 1)
+    start, end = QColor("#9ecae1"), QColor("#08306b")
+    return QColor(int(start.red() + (end.red() - start.red()) * t), int(start.green() + (end.green() - start.green()) * t),
+                  int(start.blue() + (end.blue() - start.blue()) * t))
+
+
+class LayerStatsPanel(Panel):
     title = "Layer statistics"
     description = "Per-layer activation and gradient statistics over training."
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.snapshots: list[LayerStatsSnapshot] = []
+        self.run = None
+        self._dirty = False
+
+        layout = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        self.status = QLabel("Train with “Track layer statistics” on, or measure the current model.")
+        self.status.setWordWrap(True)
+        controls.addWidget(self.status, 1)
+        self.measure_button = QPushButton("Measure current model")
+        self.measure_button.clicked.connect(self.measure)
+        self.measure_button.setEnabled(False)
+        controls.addWidget(self.measure_button)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        controls.addWidget(self.clear_button)
+        layout.addLayout(controls)
+
+        plots = QHBoxLayout()
+        self.act_plot = pg.PlotWidget(title="Activation std per layer")
+        self.act_plot.setLabel("bottom", "layer")
+        self.act_plot.setLabel("left", "std of the layer's output")
+        self.act_plot.addLegend(offset=(-10, 10))
+        self.act_plot.showGrid(x=True, y=True, alpha=0.3)
+        self.grad_plot = pg.PlotWidget(title="Gradient std per layer (d loss / d output)")
+        self.grad_plot.setLabel("bottom", "layer")
+        self.grad_plot.setLabel("left", "std of the gradient")
+        self.grad_plot.setLogMode(y=True)
+        self.grad_plot.showGrid(x=True, y=True, alpha=0.3)
+        plots.addWidget(self.act_plot, 1)
+        plots.addWidget(self.grad_plot, 1)
+        layout.addLayout(plots, 3)
+
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("Histograms at:"))
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.valueChanged.connect(self._mark_dirty)
+        slider_row.addWidget(self.slider, 1)
+        self.snapshot_label = QLabel("")
+        slider_row.addWidget(self.snapshot_label)
+        layout.addLayout(slider_row)
+        self.hist_view = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.hist_view, 3)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(250)
+        self.timer.timeout.connect(self._redraw_if_dirty)
+        self.timer.start()
+        self.jobs.succeeded.connect(self.add_snapshot)
+        ctx.training_event.connect(self.on_training_event)
+        ctx.run_changed.connect(self.on_run_changed)
+        if ctx.run is not None:
+            self.on_run_changed(ctx.run)
+
+    # ------------------------------------------------------------ inputs
+    def on_run_changed(self, run) -> None:
+        self.run = run
+        self.measure_button.setEnabled(run is not None)
+
+    def on_training_event(self, event) -> None:
+        if isinstance(event, LayerStatsSnapshot):
+            if event.step == 0 and self.snapshots and self.snapshots[-1].step != 0:
+                self.snapshots = []  # a new training run starts a new history
+            self.add_snapshot(event)
+
+    def add_snapshot(self, snapshot: LayerStatsSnapshot) -> None:
+        if self.snapshots and self.snapshots[0].stats.layer_names != snapshot.stats.layer_names:
+            self.snapshots = []
+        follow = self.slider.value() == self.slider.maximum()
+        self.snapshots.append(snapshot)
+        self.slider.setRange(0, len(self.snapshots) - 1)
+        if follow:
+            self.slider.setValue(len(self.snapshots) - 1)
+        self._dirty = True
+
+    def measure(self) -> None:
+        from engine.data import load_dataset
+        from engine.errors import ConvScopeError
+
+        if self.run is None:
+            return
+        try:
+            data = load_dataset(self.run.dataset)
+        except ConvScopeError as exc:
+            self.ctx.show_error(exc.title, str(exc))
+            return
+        model, x, y = self.run.model, data.val_x[:256], data.val_y[:256]
+        self.jobs.start(lambda: measure_job(model, x, y))
+
+    def clear(self) -> None:
+        self.snapshots = []
+        self.slider.setRange(0, 0)
+        self._dirty = True
+
+    def _mark_dirty(self, *_args) -> None:
+        self._dirty = True
+
+    # ------------------------------------------------------------ drawing
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.redraw()
+
+    @staticmethod
+    def _label(snapshot: LayerStatsSnapshot) -> str:
+        if snapshot.step < 0:
+            return "current model"
+        return "initialization" if snapshot.step == 0 else f"epoch {snapshot.epoch + 1} (step {snapshot.step})"
+
+    def redraw(self) -> None:
+        self.act_plot.clear()
+        self.grad_plot.clear()
+        self.hist_view.clear()
+        if not self.snapshots:
+            self.snapshot_label.setText("")
+            return
+        names = self.snapshots[-1].stats.layer_names
+        ticks = [list(enumerate(names))]
+        self.act_plot.getAxis("bottom").setTicks(ticks)
+        self.grad_plot.getAxis("bottom").setTicks(ticks)
+        x = np.arange(len(names))
+        n = len(self.snapshots)
+        shown = range(n) if n <= 8 else sorted(set(np.linspace(0, n - 1, 8).round().astype(int)))
+        width = theme.plot_line_width()
+        for i in shown:
+            snap = self.snapshots[i]
+            pen = pg.mkPen(_time_colour(i, n), width=width * (1.6 if i == n - 1 else 1.0))
+            self.act_plot.plot(x, snap.stats.act_std, pen=pen, symbol="o", symbolSize=6,
+                               symbolBrush=_time_colour(i, n), name=self._label(snap))
+            if snap.stats.grad_std is not None:
+                grad = np.maximum(snap.stats.grad_std, 1e-12)
+                self.grad_plot.plot(x, grad, pen=pen, symbol="o", symbolSize=6, symbolBrush=_time_colour(i, n))
+        chosen = self.snapshots[min(self.slider.value(), n - 1)]
+        self.snapshot_label.setText(self._label(chosen))
+        for index, (counts, edges) in enumerate(chosen.stats.histograms):
+            plot = self.hist_view.addPlot(row=index // HIST_COLUMNS, col=index % HIST_COLUMNS)
+            plot.setTitle(f"{names[index]}  μ={chosen.stats.act_mean[index]:.2f} σ={chosen.stats.act_std[index]:.2f}",
+                          size="9pt")
+            plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=theme.colour(0), pen=pg.mkPen(theme.colour(0)))
+            plot.hideAxis("left")
+            plot.setMouseEnabled(False, False)
+
+    # ------------------------------------------------------------ hooks
+    def save_state(self) -> dict:
+        return {"snapshot": self.slider.value()}
+
+    def restore_state(self, state: dict) -> None:
+        self.slider.setValue(int(state.get("snapshot", self.slider.value())))
+
+    def apply_lesson(self, setup: dict) -> None:
+        if setup.get("measure"):
+            self.measure()
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        # A short real training with layer statistics tracked (initialization + 2 epochs).
+        ensure_demo_run(self, track_layer_stats=True, on_event=self.on_training_event)
+        wait_for(lambda: False, 0.5)
+        self.redraw()

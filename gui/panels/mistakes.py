@@ -1,7 +1,176 @@
-"""Mistakes panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Mistakes panel: the confusion matrix on the validation set and a gallery of
+the most confidently wrong examples (true class, prediction, confidence)."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from engine.events import Progress
+from engine.imaging import nearest_upscale
+from gui.panels.base import Panel
+from gui.widgets.run_hint import NoModelHint, ensure_demo_run
+
+ICON_SIZE = 96
 
 
-class MistakesPanel(PlaceholderPanel):
+def _pixmap(image: np.ndarray) -> QPixmap:
+    image = np.ascontiguousarray(image if image.shape[2] == 3 else np.repeat(image, 3, axis=2))
+    h, w, _ = image.shape
+    qimage = QImage(image.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+    return QPixmap.fromImage(qimage)
+
+
+class MistakesPanel(Panel):
     title = "Mistakes"
-    description = "Confusion matrix and the most confidently wrong examples."
+    description = "Confusion matrix and the most confidently wrong validation images."
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.run = None
+        self.result = None
+        self._texts: list[pg.TextItem] = []
+
+        layout = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        self.evaluate_button = QPushButton("Evaluate on the validation set")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        controls.addWidget(self.evaluate_button)
+        controls.addWidget(QLabel("Wrong examples shown:"))
+        self.count_spin = QSpinBox()
+        self.count_spin.setRange(1, 200)
+        self.count_spin.setValue(32)
+        controls.addWidget(self.count_spin)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        controls.addWidget(self.progress, 1)
+        layout.addLayout(controls)
+        self.summary = QLabel("")
+        layout.addWidget(self.summary)
+
+        self.stack = QStackedWidget()
+        self.hint = NoModelHint(ctx)
+        self.stack.addWidget(self.hint)
+        content = QWidget()
+        row = QHBoxLayout(content)
+        self.matrix_plot = pg.PlotWidget(title="Confusion matrix (rows: true class, columns: predicted)")
+        self.matrix_plot.setLabel("bottom", "predicted class")
+        self.matrix_plot.setLabel("left", "true class")
+        self.matrix_plot.setAspectLocked(True)
+        self.matrix_plot.invertY(True)
+        self.matrix_plot.setMouseEnabled(False, False)
+        self.matrix_image = pg.ImageItem()
+        self.matrix_image.setColorMap(pg.colormap.get("CET-L12") if "CET-L12" in pg.colormap.listMaps() else
+                                      pg.ColorMap([0, 1], [QColor("#f7fbff"), QColor("#08306b")]))
+        self.matrix_plot.addItem(self.matrix_image)
+        row.addWidget(self.matrix_plot, 1)
+        gallery_box = QVBoxLayout()
+        gallery_box.addWidget(QLabel("Most confidently wrong (most confident first):"))
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListWidget.IconMode)
+        self.gallery.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.gallery.setResizeMode(QListWidget.Adjust)
+        self.gallery.setMovement(QListWidget.Static)
+        self.gallery.setSpacing(6)
+        self.gallery.setWordWrap(True)
+        gallery_box.addWidget(self.gallery, 1)
+        row.addLayout(gallery_box, 1)
+        self.stack.addWidget(content)
+        layout.addWidget(self.stack, 1)
+
+        self.jobs.event.connect(self.on_event)
+        self.jobs.succeeded.connect(self.show_result)
+        self.jobs.running_changed.connect(self._on_running)
+        ctx.run_changed.connect(self.on_run_changed)
+        if ctx.run is not None:
+            self.on_run_changed(ctx.run)
+
+    def on_run_changed(self, run) -> None:
+        if run is None:
+            return
+        self.run = run
+        self.stack.setCurrentIndex(1)
+        self.evaluate()
+
+    def evaluate(self) -> None:
+        from engine.introspect import run_mistakes
+
+        if self.run is None:
+            return
+        run, count = self.run, self.count_spin.value()
+        self.jobs.start(lambda: run_mistakes(run, count))
+
+    def _on_running(self, running: bool) -> None:
+        self.evaluate_button.setEnabled(not running)
+
+    def on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.progress.setValue(int(event.fraction * 1000))
+            self.progress.setFormat(event.message)
+
+    def show_result(self, result) -> None:
+        self.result = result
+        self.progress.setValue(1000)
+        self.progress.setFormat("Done")
+        matrix = result.confusion
+        k = len(result.class_names)
+        # Log-like scale so the off-diagonal errors are visible next to the large diagonal.
+        self.matrix_image.setImage(np.log1p(matrix.T.astype(np.float32)), levels=(0, np.log1p(max(1, matrix.max()))))
+        for item in self._texts:
+            self.matrix_plot.removeItem(item)
+        self._texts = []
+        high = np.log1p(max(1, matrix.max()))
+        font = QFont()
+        font.setPointSizeF(max(7.0, 14.0 - 0.4 * k))
+        if k <= 30:
+            for i in range(k):
+                for j in range(k):
+                    value = int(matrix[i, j])
+                    dark = np.log1p(value) > 0.55 * high
+                    text = pg.TextItem(str(value), color="w" if dark else "k", anchor=(0.5, 0.5))
+                    text.setFont(font)
+                    text.setPos(j + 0.5, i + 0.5)
+                    self.matrix_plot.addItem(text)
+                    self._texts.append(text)
+        ticks = [[(i + 0.5, name) for i, name in enumerate(result.class_names)]]
+        self.matrix_plot.getAxis("bottom").setTicks(ticks)
+        self.matrix_plot.getAxis("left").setTicks(ticks)
+        self.matrix_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        wrong = int(matrix.sum() - np.trace(matrix))
+        self.summary.setText(f"<b>{self.run.name if self.run else ''}</b> on {int(matrix.sum())} validation images: "
+                             f"accuracy {result.accuracy:.1%}, {wrong} wrong.")
+        self.gallery.clear()
+        for image, true, pred, conf, p_true in zip(result.images, result.true_labels, result.predicted,
+                                                   result.confidence, result.true_probability):
+            big = nearest_upscale(image, max(1, ICON_SIZE // max(image.shape[:2])))
+            item = QListWidgetItem(QIcon(_pixmap(big)),
+                                   f"true {result.class_names[true]}\npred {result.class_names[pred]} {conf:.0%}")
+            item.setToolTip(f"True class {result.class_names[true]} got {p_true:.1%}; "
+                            f"predicted {result.class_names[pred]} with {conf:.1%}.")
+            item.setTextAlignment(Qt.AlignHCenter)
+            self.gallery.addItem(item)
+
+    def save_state(self) -> dict:
+        return {"count": self.count_spin.value()}
+
+    def restore_state(self, state: dict) -> None:
+        self.count_spin.setValue(int(state.get("count", self.count_spin.value())))
+
+    def apply_lesson(self, setup: dict) -> None:
+        self.restore_state(setup)
+        if self.run is not None:
+            self.evaluate()
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        ensure_demo_run(self)
+        if self.run is None:
+            return
+        if self.result is None:
+            self.evaluate()
+        wait_for(lambda: self.result is not None, 60)
+        self.jobs.wait(3000)

@@ -1,7 +1,190 @@
-"""Top patches panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Top patches panel (Zeiler & Fergus): for a chosen layer, the dataset patches
+that excite each channel most, cropped to the unit's receptive field; all
+channels of the layer at once, and one channel enlarged."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from engine.events import Progress
+from engine.imaging import nearest_upscale
+from gui.panels.base import Panel
+from gui.widgets.image_view import ImageGrid
+from gui.widgets.run_hint import NoModelHint, ensure_demo_run
 
 
-class TopPatchesPanel(PlaceholderPanel):
+class TopPatchesPanel(Panel):
     title = "Top patches"
-    description = "Dataset patches that excite each channel most."
+    description = "The dataset patches that excite each channel most (Zeiler & Fergus)."
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.run = None
+        self.result = None  # engine.introspect.TopPatches
+
+        layout = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Layer:"))
+        self.layer_combo = QComboBox()
+        controls.addWidget(self.layer_combo)
+        controls.addWidget(QLabel("Patches per channel:"))
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(1, 36)
+        self.k_spin.setValue(9)
+        controls.addWidget(self.k_spin)
+        controls.addWidget(QLabel("Images scanned:"))
+        self.limit_spin = QSpinBox()
+        self.limit_spin.setRange(100, 100000)
+        self.limit_spin.setSingleStep(500)
+        self.limit_spin.setValue(4000)
+        controls.addWidget(self.limit_spin)
+        self.find_button = QPushButton("Find top patches")
+        self.find_button.clicked.connect(self.find)
+        controls.addWidget(self.find_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.jobs.stop)
+        self.stop_button.setEnabled(False)
+        controls.addWidget(self.stop_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        controls.addWidget(self.progress, 1)
+        layout.addLayout(controls)
+
+        self.stack = QStackedWidget()
+        self.hint = NoModelHint(ctx)
+        self.stack.addWidget(self.hint)
+        content = QWidget()
+        row = QHBoxLayout(content)
+        self.all_grid = ImageGrid("All channels: click one to enlarge it")
+        self.all_grid.tile_clicked.connect(self.select_channel)
+        row.addWidget(self.all_grid, 3)
+        right = QVBoxLayout()
+        channel_row = QHBoxLayout()
+        channel_row.addWidget(QLabel("Channel:"))
+        self.channel_spin = QSpinBox()
+        self.channel_spin.setRange(0, 0)
+        self.channel_spin.valueChanged.connect(self.select_channel)
+        channel_row.addWidget(self.channel_spin)
+        channel_row.addStretch(1)
+        right.addLayout(channel_row)
+        self.channel_grid = ImageGrid("")
+        right.addWidget(self.channel_grid, 1)
+        self.values_label = QLabel("")
+        self.values_label.setWordWrap(True)
+        right.addWidget(self.values_label)
+        row.addLayout(right, 2)
+        self.stack.addWidget(content)
+        layout.addWidget(self.stack, 1)
+
+        self.jobs.event.connect(self.on_event)
+        self.jobs.succeeded.connect(self.on_result)
+        self.jobs.running_changed.connect(self._on_running)
+        ctx.run_changed.connect(self.on_run_changed)
+        if ctx.run is not None:
+            self.on_run_changed(ctx.run)
+
+    def on_run_changed(self, run) -> None:
+        from engine.introspect import spatial_layer_names
+
+        if run is None:
+            return
+        self.jobs.stop()
+        self.run = run
+        self.result = None
+        self.all_grid.clear()
+        self.channel_grid.clear()
+        layers = spatial_layer_names(run.model)
+        current = self.layer_combo.currentText()
+        self.layer_combo.clear()
+        self.layer_combo.addItems(layers)
+        convs = [n for n in layers if n.startswith("conv")]
+        if current in layers:
+            self.layer_combo.setCurrentText(current)
+        elif len(convs) > 1:
+            self.layer_combo.setCurrentText(convs[1])  # conv2: patterns richer than edges
+        elif convs:
+            self.layer_combo.setCurrentText(convs[0])
+        self.stack.setCurrentIndex(1 if layers else 0)
+        if not layers:
+            self.hint.label.setText("This model has no convolutional layers: its units see the whole image, "
+                                    "so there are no patches to crop.")
+        self.values_label.setText("Press “Find top patches” to scan the training images.")
+
+    def find(self) -> None:
+        from engine.introspect import run_top_patches
+
+        layer = self.layer_combo.currentText()
+        if self.run is None or not layer:
+            return
+        run, k, limit = self.run, self.k_spin.value(), self.limit_spin.value()
+        self.progress.setValue(0)
+        self.jobs.start(lambda: run_top_patches(run, layer, k=k, limit=limit))
+
+    def _on_running(self, running: bool) -> None:
+        self.find_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    def on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.progress.setValue(int(event.fraction * 1000))
+            self.progress.setFormat(event.message)
+
+    def on_result(self, result) -> None:
+        self.result = result
+        self.progress.setValue(1000)
+        self.progress.setFormat(f"Scanned {self.limit_spin.value()} images")
+        zoom = max(1, 40 // result.receptive_field)
+        blocks, columns = result.all_channels_mosaic(upscale=zoom)
+        self.all_grid.set_tiles(blocks, columns, pad=6)
+        self.all_grid.set_caption(f"{result.layer}: top {result.patches.shape[1]} patches of each of "
+                                  f"{result.channels} channels ({result.receptive_field}×{result.receptive_field} "
+                                  "px receptive field). Click a block to enlarge it.")
+        self.channel_spin.blockSignals(True)
+        self.channel_spin.setRange(0, result.channels - 1)
+        self.channel_spin.blockSignals(False)
+        self.select_channel(min(self.channel_spin.value(), result.channels - 1))
+
+    def select_channel(self, channel: int) -> None:
+        if self.result is None or not 0 <= channel < self.result.channels:
+            return
+        if self.channel_spin.value() != channel:
+            self.channel_spin.blockSignals(True)
+            self.channel_spin.setValue(channel)
+            self.channel_spin.blockSignals(False)
+        zoom = max(1, 120 // self.result.receptive_field)
+        tiles = self.result.channel_tiles(channel)
+        tiles = tiles.reshape(tiles.shape[:3]) if tiles.shape[-1] == 1 else tiles
+        import numpy as np
+
+        self.channel_grid.set_tiles(np.stack([nearest_upscale(t, zoom) for t in tiles]), pad=4)
+        self.channel_grid.set_caption(f"{self.result.layer}, channel {channel}: strongest first")
+        values = ", ".join(f"{v:.2f}" for v in self.result.values[channel])
+        self.values_label.setText(f"Activations: {values}")
+
+    def save_state(self) -> dict:
+        return {"layer": self.layer_combo.currentText(), "k": self.k_spin.value(), "limit": self.limit_spin.value(),
+                "channel": self.channel_spin.value()}
+
+    def restore_state(self, state: dict) -> None:
+        if state.get("layer"):
+            self.layer_combo.setCurrentText(str(state["layer"]))
+        self.k_spin.setValue(int(state.get("k", self.k_spin.value())))
+        self.limit_spin.setValue(int(state.get("limit", self.limit_spin.value())))
+        self.channel_spin.setValue(int(state.get("channel", 0)))
+
+    def apply_lesson(self, setup: dict) -> None:
+        self.restore_state(setup)
+        if setup.get("run") and self.run is not None:
+            self.find()
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        ensure_demo_run(self)
+        if self.run is None:
+            return
+        self.limit_spin.setValue(2000)
+        self.find()
+        wait_for(lambda: self.result is not None, 60)
+        self.jobs.wait(3000)
+        self.select_channel(3)

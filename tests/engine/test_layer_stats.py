@@ -64,3 +64,15 @@ def test_plain_sequential_is_supported():
     stats = collect_layer_stats(model, torch.randn(5, 4))
     assert stats.layer_names == ("0", "1", "2")
     assert np.all(np.abs(stats.act_mean[1]) <= 1.0)
+
+
+def test_histograms_on_a_fixed_or_shared_range():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4))
+    x = torch.randn(50, 4)
+    fixed = collect_layer_stats(model, x, bins=10, hist_range=(-1.0, 1.0))
+    assert all(edges[0] == -1.0 and edges[-1] == 1.0 for _, edges in fixed.histograms)
+    assert fixed.histograms[1][0].sum() == 200  # tanh outputs all inside [-1, 1]
+    shared = collect_layer_stats(model, x, bins=10, hist_range="shared")
+    firsts = {float(edges[0]) for _, edges in shared.histograms}
+    assert len(firsts) == 1
+    assert sum(int(c.sum()) for c, _ in shared.histograms) == 600
