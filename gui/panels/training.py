@@ -225,7 +225,8 @@ class TrainingPanel(Panel):
                 self.editors[field.name] = editor
                 self.rows[field.name] = (label, editor)
             if title == "Learning-rate schedule":
-                self.lr_plot = LivePlot("Learning rate schedule", "epoch", "learning rate", from_zero=True)
+                self.lr_plot = LivePlot("Learning rate schedule", "epoch", "learning rate", from_zero=True,
+                                        si_prefix=False)
                 self.lr_plot.add_series("planned", 3)
                 self.lr_plot.add_series("used", 0, width=3.5)
                 self.lr_plot.setMinimumHeight(180)
@@ -285,7 +286,8 @@ class TrainingPanel(Panel):
         self.acc_plot.add_series("train", 1, symbol="o")
         self.acc_plot.add_series("validation", 2, symbol="s")
         self.acc_plot.setToolTip("A growing gap between train and validation accuracy is overfitting.")
-        self.run_lr_plot = LivePlot("Learning rate (this run)", "iteration", "learning rate", from_zero=True)
+        self.run_lr_plot = LivePlot("Learning rate (this run)", "iteration", "learning rate", from_zero=True,
+                                     si_prefix=False)
         self.run_lr_plot.add_series("lr", 3)
         self.speed_plot = LivePlot("Throughput", "iteration", "images / s", from_zero=True)
         self.speed_plot.add_series("images/s", 5)
@@ -571,6 +573,9 @@ class TrainingPanel(Panel):
             self._member_offset_epochs = event.member * event.epochs
             self._live.update(member=event.member, members=event.members, epochs=event.epochs,
                               device=event.device, params=event.num_params)
+            if event.member == 0:
+                self._acc_span = event.epochs * event.members
+                self.acc_plot.set_x_span(0, self._acc_span + 0.5)
         elif isinstance(event, MemberFinished):
             self._set_ensemble_row(event.member, f"model {event.member + 1}", event.val_acc)
         elif isinstance(event, EnsembleResult):
@@ -704,9 +709,12 @@ class TrainingPanel(Panel):
             self.loss_plot.add_overlay(key, f"{label} smoothed loss", history["step"], history["smoothed_loss"], colour)
         if history.get("epoch") and history.get("val_acc"):
             epochs = [e + 1 for e in history["epoch"]]
-            self.acc_plot.add_overlay(key, f"{label} validation", epochs, history["val_acc"], colour)
+            self._acc_span = max(getattr(self, "_acc_span", 1), max(epochs))
+            self.acc_plot.set_x_span(0, self._acc_span + 0.5)
+            self.acc_plot.add_overlay(key, f"{label} validation", epochs, history["val_acc"], colour, symbol="s")
             if history.get("train_acc"):
-                self.acc_plot.add_overlay(key, f"{label} train", epochs, history["train_acc"], colour, dashed=False)
+                self.acc_plot.add_overlay(key, f"{label} train", epochs, history["train_acc"], colour, dashed=False,
+                                          symbol="o")
 
     def clear_runs(self) -> None:
         for index in range(len(self.finished_runs)):
@@ -783,10 +791,10 @@ class TrainingPanel(Panel):
         from gui.screenshots import wait_for
 
         # Two short real runs of LeNet-5 on MNIST-5k: with and without batch norm, the first overlaid.
-        self.set_settings({"epochs": 2, "batchnorm": False, "schedule": "cosine", "lr": 0.05, "seed": 0})
+        self.set_settings({"epochs": 1, "batchnorm": False, "schedule": "cosine", "lr": 0.05, "seed": 0})
         self.start_training()
         wait_for(lambda: not self.jobs.running, 120)
-        self.set_settings({"epochs": 3, "batchnorm": True})
+        self.set_settings({"epochs": 2, "batchnorm": True})
         self.start_training()
         wait_for(lambda: not self.jobs.running, 120)
         if self.finished_runs:

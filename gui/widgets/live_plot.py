@@ -58,7 +58,7 @@ class LivePlot(QWidget):
 
     def __init__(self, title: str, x_label: str, y_label: str, log_y: bool = False,
                  refresh_hz: float = 15.0, y_range: tuple[float, float] | None = None, from_zero: bool = False,
-                 parent: QWidget | None = None):
+                 si_prefix: bool = True, parent: QWidget | None = None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -67,8 +67,13 @@ class LivePlot(QWidget):
         self.plot.setTitle(title)
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
+        if not si_prefix:  # learning rates read better as 0.05 than as 50 (x0.001)
+            self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMenuEnabled(False)
+        # Long runs: draw only what is visible, decimated to the pixel width (keeps peaks).
+        self.plot.setDownsampling(auto=True, mode="peak")
+        self.plot.setClipToView(True)
         if log_y:
             self.plot.setLogMode(y=True)
         # y_range fixes the y axis (accuracy: 0..1); from_zero keeps 0 at the bottom so a
@@ -116,6 +121,11 @@ class LivePlot(QWidget):
         series = self._series[name]
         return series.x, series.y
 
+    def set_x_span(self, low: float, high: float) -> None:
+        """Fix the x axis (e.g. to all planned epochs, so one point is not a lonely dot mid-plot)."""
+        self.plot.enableAutoRange(x=False)
+        self.plot.setXRange(low, high, padding=0.02)
+
     def series_names(self) -> list[str]:
         return list(self._series)
 
@@ -143,13 +153,16 @@ class LivePlot(QWidget):
             self.plot.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
 
     # ----- overlays of earlier runs
-    def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True) -> None:
-        pen = pg.mkPen(theme.colour(colour_index), width=theme.plot_line_width() * 0.8,
-                       style=Qt.DashLine if dashed else Qt.SolidLine)
+    def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True,
+                    symbol: str | None = None) -> None:
+        colour = theme.colour(colour_index)
+        pen = pg.mkPen(colour, width=theme.plot_line_width() * 0.8, style=Qt.DashLine if dashed else Qt.SolidLine)
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         finite = np.isfinite(y)
-        item = self.plot.plot(x[finite], y[finite], pen=pen, name=label)
+        kwargs = {"symbol": symbol, "symbolSize": 7, "symbolBrush": None, "symbolPen": pg.mkPen(colour, width=1.5)} \
+            if symbol else {}
+        item = self.plot.plot(x[finite], y[finite], pen=pen, name=label, **kwargs)
         item.setZValue(-1)
         self._overlays.setdefault(key, []).append(item)
 
