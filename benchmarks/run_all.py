@@ -16,6 +16,7 @@ from pathlib import Path
 BENCHMARKS: list[str] = [
     "bench_tsne",
     "bench_startup",
+    "bench_train",
 ]
 
 GPU_BEGIN = "<!-- gpu-check:begin -->"

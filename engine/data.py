@@ -190,3 +190,164 @@ def load_dataset(name: str, **options) -> ImageData:
         raise DataError(f"Dataset '{name}' needs a package that is not installed: {exc}") from exc
     _CACHE[key] = data
     return data
+
+
+# ---------------------------------------------------------------- image folders
+
+def _resize_center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) uint8: shorter side scaled to `size`, then
+    the centre cropped, so nothing is squashed."""
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    scale = size / min(height, width)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    resized = Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def load_image_folder(root: str, size: int = 32, channels: int | None = None, val_fraction: float = 0.2,
+                      max_per_class: int | None = None, seed: int = 0) -> ImageData:
+    """A folder in torchvision ImageFolder layout (root/<class name>/<image files>)
+    loaded into memory at size x size. `channels` 1 or 3; None picks 1 when every
+    image is grey. Unreadable files are skipped; `extra['skipped']` lists
+    (relative path, reason) and `extra['skipped_reasons']` counts them by reason."""
+    from pathlib import Path
+
+    from .images import IMAGE_SUFFIXES, load_image
+
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder.")
+    size = int(size)
+    if not 4 <= size <= 512:
+        raise DataError(f"Image size must be between 4 and 512 pixels, got {size}.")
+    class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not class_dirs:
+        raise DataError(f"{folder} has no class sub-folders. Expected {folder}/<class name>/<images>, "
+                        "one sub-folder per class.")
+    images, labels, class_names, skipped = [], [], [], []
+    reasons: dict[str, int] = {}
+
+    def skip(path, reason_kind: str, reason: str) -> None:
+        skipped.append((str(path.relative_to(folder)), reason))
+        reasons[reason_kind] = reasons.get(reason_kind, 0) + 1
+
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        loaded = 0
+        for path in files:
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                skip(path, "not an image file type", f"{path.name}: not an image file type ({path.suffix or 'no suffix'})")
+                continue
+            if max_per_class is not None and loaded >= max_per_class:
+                break
+            try:
+                image = load_image(path)
+            except DataError as exc:
+                kind = "empty file" if path.stat().st_size == 0 else "unreadable or damaged"
+                skip(path, kind, str(exc))
+                continue
+            images.append(_resize_center_crop(image, size))
+            labels.append(len(class_names))
+            loaded += 1
+        if loaded:
+            class_names.append(class_dir.name)
+        else:
+            # Drop empty classes but keep their images' labels consistent.
+            skip(class_dir, "class folder without readable images", f"{class_dir.name}/: no readable images")
+    if not images:
+        raise DataError(f"No readable images in {folder} ({len(skipped)} file(s) skipped).")
+    if len(class_names) < 2:
+        raise DataError(f"{folder} has only one class with images ('{class_names[0]}'); "
+                        "a classifier needs at least two class sub-folders.")
+    stack = np.stack(images)  # (N, size, size, 3)
+    if channels is None:
+        grey = bool(np.all(stack[..., 0] == stack[..., 1]) and np.all(stack[..., 1] == stack[..., 2]))
+        channels = 1 if grey else 3
+    if channels not in (1, 3):
+        raise DataError(f"Channels must be 1 or 3, got {channels}.")
+    array = stack.astype(np.float32) / 255.0
+    array = array.mean(axis=3, keepdims=True) if channels == 1 else array
+    array = array.transpose(0, 3, 1, 2)
+    counts = np.bincount(np.asarray(labels), minlength=len(class_names))
+    if counts.min() < 2:
+        raise DataError(f"Class '{class_names[int(counts.argmin())]}' has only {counts.min()} image; "
+                        "each class needs at least 2 (one for training, one for validation).")
+    data = from_arrays(f"folder:{folder.name}", array, np.asarray(labels, dtype=np.int64), class_names,
+                       val_fraction=val_fraction, seed=seed,
+                       description=f"{len(array)} images from {folder} ({size}x{size}, {len(class_names)} classes"
+                                   f"{f', {len(skipped)} skipped' if skipped else ''})")
+    data.extra.update({"root": str(folder), "skipped": skipped, "skipped_reasons": reasons})
+    return data
+
+
+# ---------------------------------------------------------------- torchvision datasets on disk
+
+TORCHVISION_DATASETS = {
+    "mnist": ("MNIST", [str(d) for d in range(10)]),
+    "fashion_mnist": ("FashionMNIST", ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                       "Sneaker", "Bag", "Ankle boot"]),
+    "cifar10": ("CIFAR10", ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                            "truck"]),
+}
+
+
+def default_data_root() -> str:
+    """Where torchvision datasets are looked for: $CONVSCOPE_DATA or ~/.convscope/data."""
+    import os
+    from pathlib import Path
+
+    return os.environ.get("CONVSCOPE_DATA") or str(Path.home() / ".convscope" / "data")
+
+
+def load_torchvision_dataset(name: str, root: str | None = None, download: bool = False,
+                             limit: int | None = None, seed: int = 0) -> ImageData:
+    """torchvision MNIST / FashionMNIST / CIFAR10 from a local folder: the official
+    training set for training and the test set for validation. Nothing is downloaded
+    unless download=True. `limit` keeps a random subset of that many training images
+    (and limit // 5 validation images) to save memory and time."""
+    if name not in TORCHVISION_DATASETS:
+        raise DataError(f"Unknown torchvision dataset '{name}'. Known: {', '.join(TORCHVISION_DATASETS)}.")
+    try:
+        import torchvision.datasets as tv
+    except ImportError as exc:
+        raise DataError(f"Dataset '{name}' needs torchvision, which is not installed.") from exc
+    cls_name, class_names = TORCHVISION_DATASETS[name]
+    root = root or default_data_root()
+    cls = getattr(tv, cls_name)
+    try:
+        train = cls(root, train=True, download=bool(download))
+        test = cls(root, train=False, download=bool(download))
+    except RuntimeError as exc:
+        raise DataError(f"{cls_name} is not in {root}. Put the torchvision files there, or allow the download "
+                        f"(needs the network). ({exc})") from exc
+    except OSError as exc:
+        raise DataError(f"{cls_name} could not be downloaded to {root} (is the network there?): {exc}") from exc
+
+    def arrays(split) -> tuple[np.ndarray, np.ndarray]:
+        data = split.data.numpy() if isinstance(split.data, torch.Tensor) else np.asarray(split.data)
+        labels = split.targets.numpy() if isinstance(split.targets, torch.Tensor) else np.asarray(split.targets)
+        return data, labels.astype(np.int64)
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for split, cap in ((train, limit), (test, None if limit is None else max(len(class_names), limit // 5))):
+        data, labels = arrays(split)
+        if cap is not None and cap < len(data):
+            keep = np.sort(rng.choice(len(data), size=int(cap), replace=False))
+            data, labels = data[keep], labels[keep]
+        images = data[:, None] if data.ndim == 3 else data.transpose(0, 3, 1, 2)  # (N, C, H, W)
+        parts.append((torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0), torch.from_numpy(labels)))
+    (train_x, train_y), (val_x, val_y) = parts
+    description = f"torchvision {cls_name} from {root}: {len(train_x)} train / {len(val_x)} test images"
+    return ImageData(name, train_x, train_y, val_x, val_y, list(class_names), description, {"root": str(root)})
+
+
+register_dataset("image_folder", load_image_folder, "Image folder (ImageFolder layout: one sub-folder per class)")
+register_dataset("mnist", lambda **kw: load_torchvision_dataset("mnist", **kw), "MNIST (torchvision, local folder)")
+register_dataset("fashion_mnist", lambda **kw: load_torchvision_dataset("fashion_mnist", **kw),
+                 "Fashion-MNIST (torchvision, local folder)")
+register_dataset("cifar10", lambda **kw: load_torchvision_dataset("cifar10", **kw),
+                 "CIFAR-10 (torchvision, local folder)")

@@ -329,9 +329,13 @@ def _conv_filters(model: ConvNet) -> dict:
 
 
 def _build_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    decay, rest = split_decay_groups(model)
-    groups = [{"params": decay, "weight_decay": float(settings.weight_decay)},
-              {"params": rest, "weight_decay": 0.0}]
+    if settings.weight_decay > 0:
+        # L2 on Conv/Linear weights only: biases and BatchNorm go in a group without decay.
+        decay, rest = split_decay_groups(model)
+        groups = [{"params": decay, "weight_decay": float(settings.weight_decay)},
+                  {"params": rest, "weight_decay": 0.0}]
+    else:
+        groups = [{"params": list(model.parameters()), "weight_decay": 0.0}]  # one group: less per-step work
     if settings.optimizer == "adam":
         return torch.optim.Adam(groups, lr=settings.lr)
     return torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum,
