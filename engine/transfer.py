@@ -501,6 +501,68 @@ def zero_shot_job(test_dir: str | Path, groups: ClassGroups, classifier=None,
                          list(scan.skipped), inside, scan.class_counts())
 
 
+@dataclass(frozen=True)
+class GroupWinner:
+    """The ImageNet class with the highest probability inside one group."""
+
+    index: int
+    name: str
+    prob: float
+
+
+@dataclass
+class SingleImageRemap:
+    """One photo through the remap: group probabilities and which class won inside each group."""
+
+    group_names: list[str]
+    scores: np.ndarray  # (G,) renormalised group probabilities
+    inside: float  # probability of all groups together, before renormalising
+    group_mass: np.ndarray  # (G,) raw summed probability of each group
+    winners: list[GroupWinner]
+    top_classes: list[GroupWinner]  # the 1000-class top 5, for comparison
+
+    @property
+    def prediction(self) -> int:
+        return int(np.argmax(self.scores))
+
+
+def remap_single_image(image: np.ndarray, groups: ClassGroups, classifier=None,
+                       model_name: str = "efficientnet_lite0") -> SingleImageRemap:
+    """The zero-shot remap of one (H, W, 3) uint8 image, with the winning class of each group."""
+    groups.validate()
+    if classifier is None:
+        classifier = _load_default_classifier(model_name)
+    with torch.no_grad():
+        logits = classifier.classifier(classifier.features(classifier.preprocess(image))).float().cpu().numpy()
+    scores, inside = remap_to_groups(logits, groups)
+    probabilities = softmax(logits)[0]
+    names = _class_names(classifier)
+    winners = []
+    for group in groups.groups:
+        best = max(group.classes, key=lambda c: probabilities[c])
+        winners.append(GroupWinner(int(best), names[best], float(probabilities[best])))
+    top = [GroupWinner(int(i), names[i], float(probabilities[i])) for i in np.argsort(-probabilities)[:5]]
+    mass = scores[0] * inside[0]
+    return SingleImageRemap(groups.names, scores[0], float(inside[0]), mass, winners, top)
+
+
+def single_image_job(image: np.ndarray, groups: ClassGroups, classifier=None, model_name: str = "efficientnet_lite0"):
+    """Job wrapper of remap_single_image (loading the model can take seconds)."""
+    yield Progress(0, 1, "Classifying the photo")
+    result = remap_single_image(image, groups, classifier, model_name)
+    yield Progress(1, 1, "Done")
+    return result
+
+
+def _class_names(classifier) -> list[str]:
+    names = getattr(classifier, "class_names", None)
+    if callable(names):
+        names = names()
+    if names:
+        return list(names)
+    return [f"class {i}" for i in range(NUM_IMAGENET_CLASSES)]
+
+
 # ---------------------------------------------------------------------------
 # Fine-tuned head
 # ---------------------------------------------------------------------------
@@ -509,10 +571,11 @@ def zero_shot_job(test_dir: str | Path, groups: ClassGroups, classifier=None,
 class TransferBatchEnd:
     """One optimisation step of the new head (throttled)."""
 
-    step: int
-    epoch: int
+    step: int  # optimisation steps so far (1-based)
+    epoch: int  # 1-based
     loss: float
     lr: float
+    steps_per_epoch: int = 1  # so a plot can put the step on the epoch axis: step / steps_per_epoch
 
 
 @dataclass(frozen=True)
@@ -610,6 +673,7 @@ def train_head(inputs: torch.Tensor, labels: torch.Tensor, num_groups: int, feat
                     float((logits.argmax(1) == labels[index]).float().mean()))
 
     train_tensor_idx = torch.from_numpy(train_idx)
+    steps_per_epoch = max(1, math.ceil(len(train_idx) / batch_size))
     with torch.enable_grad():
         for epoch in range(1, epochs + 1):
             if tail is not None:
@@ -627,7 +691,7 @@ def train_head(inputs: torch.Tensor, labels: torch.Tensor, num_groups: int, feat
                 loss_value = float(loss.detach())
                 history["step_loss"].append(loss_value)
                 if throttle.ready():
-                    yield TransferBatchEnd(step, epoch, loss_value, lr)
+                    yield TransferBatchEnd(step, epoch, loss_value, lr, steps_per_epoch)
             train_loss, train_acc = measure(train_idx)
             val_loss, val_acc = measure(val_idx)
             for name, value in (("train_loss", train_loss), ("train_acc", train_acc),

@@ -20,7 +20,7 @@ from engine.folders import (DAMAGED, EMPTY_FILE, NOT_AN_IMAGE, OUTSIDE_CLASS_FOL
                             scan_image_folder)
 from engine.transfer import (ClassGroup, ClassGroups, TransferBatchEnd, TransferEpochEnd, compact_ranges,
                              evaluate_predictions, feature_cache, finetune_job, load_groups, make_demo_folder,
-                             mark_tiles, remap_to_groups, softmax, zero_shot_job)
+                             mark_tiles, remap_single_image, remap_to_groups, softmax, zero_shot_job)
 
 
 # ---------------------------------------------------------------- a tiny stand-in classifier
@@ -324,3 +324,16 @@ def test_dogfood_cli_prints_json_last(demo_folders, capsys):
     summary = json.loads(last)
     assert summary["n"] == 6 and summary["skipped"] == 4 and summary["cat_acc"] == 1.0
     assert summary["vehicle_acc"] == 1.0 and summary["accuracy"] == 1.0
+
+
+def test_single_photo_remap_names_the_winner_of_each_group(tiny):
+    image = _colour_images((220, 30, 30), 1, 0)[0]
+    result = remap_single_image(image, RED_BLUE, tiny)
+    with torch.no_grad():
+        logits = tiny.net(tiny.preprocess(image)).numpy()
+    probabilities = softmax(logits)[0]
+    assert result.inside == pytest.approx(probabilities[[0, 1, 2]].sum())
+    assert result.scores.sum() == pytest.approx(1.0)
+    assert result.group_mass[1] == pytest.approx(probabilities[2])
+    assert result.winners[0].index == int(np.argmax(probabilities[[0, 1]]))
+    assert result.winners[1].index == 2 and result.top_classes[0].index == int(np.argmax(probabilities))
