@@ -47,6 +47,34 @@ class _DatasetShapeJob:
         yield  # noqa: unreachable: makes this a generator (a job that only returns)
 
 
+class LayerTable(QTableWidget):
+    """The layer table; dragging a row onto another reports (from, to) instead of
+    letting Qt shuffle cells, so the spec stays the single source of truth."""
+
+    row_dragged = Signal(int, int)  # source row, destination row
+
+    def __init__(self, rows: int, columns: int, parent: QWidget | None = None):
+        super().__init__(rows, columns, parent)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.InternalMove)
+        self.setDefaultDropAction(Qt.MoveAction)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        rows = self.selectionModel().selectedRows()
+        if event.source() is not self or not rows:
+            event.ignore()
+            return
+        target = self.rowAt(int(event.position().y()))
+        if target < 0:
+            target = self.rowCount() - 1
+        event.setDropAction(Qt.IgnoreAction)  # the panel rebuilds the rows from the spec
+        event.accept()
+        if target != rows[0].row():
+            self.row_dragged.emit(rows[0].row(), target)
+
+
 class LayerEditor(QGroupBox):
     """Spin boxes generated from LAYER_TYPES[kind].params, with min/max and help tooltips."""
 
@@ -152,7 +180,8 @@ class BuilderPanel(Panel):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        self.table = QTableWidget(0, len(COLUMNS))
+        self.table = LayerTable(0, len(COLUMNS))
+        self.table.row_dragged.connect(self.move_layer)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -183,7 +212,8 @@ class BuilderPanel(Panel):
         self.add_button = self._button("Add", "Insert the chosen layer type below the selected row (Ctrl+N).",
                                        self.add_layer_clicked)
         self.remove_button = self._button("Remove", "Delete the selected layer (Delete).", self.remove_selected)
-        self.up_button = self._button("Move up", "Move the selected layer up (Ctrl+Up).", self.move_up)
+        self.up_button = self._button("Move up", "Move the selected layer up (Ctrl+Up; or drag the row).",
+                                      self.move_up)
         self.down_button = self._button("Move down", "Move the selected layer down (Ctrl+Down).", self.move_down)
         self.duplicate_button = self._button("Duplicate", "Insert a copy of the selected layer below it (Ctrl+D).",
                                              self.duplicate_selected)
@@ -328,6 +358,14 @@ class BuilderPanel(Panel):
         layers = self.spec.layers
         layers[index], layers[index + step] = layers[index + step], layers[index]
         self._changed(index + step)
+
+    def move_layer(self, source: int, target: int) -> None:
+        """Move the layer at row `source` to row `target` (drag and drop)."""
+        layers = self.spec.layers
+        if not (0 <= source < len(layers) and 0 <= target < len(layers)) or source == target:
+            return
+        layers.insert(target, layers.pop(source))
+        self._changed(target)
 
     def duplicate_selected(self) -> None:
         index = self.selected_index()

@@ -88,6 +88,15 @@ def test_add_remove_reorder_duplicate_change_spec_and_table(panel, ctx):
     assert panel.table.rowCount() == len(start)
 
 
+def test_dragging_a_row_moves_the_layer(panel, ctx):
+    start = kinds(ctx.spec)
+    panel.table.selectRow(6)  # flatten
+    panel.table.row_dragged.emit(6, 0)
+    assert kinds(ctx.spec) == ["flatten"] + start[:6] + start[7:]
+    assert panel.table.item(0, LAYER).text() == "Flatten" and panel.selected_index() == 0
+    assert "needs image-shaped input" in panel.table.item(1, PROBLEM).text()  # conv after flatten
+
+
 def test_buttons_enable_with_selection(panel):
     panel.table.selectRow(0)
     assert not panel.up_button.isEnabled() and panel.down_button.isEnabled()
