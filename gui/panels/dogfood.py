@@ -59,6 +59,8 @@ class DogFoodPanel(Panel):
         self._class_names: list[str] | None = None
         self._gallery_order = np.zeros(0, dtype=np.int64)
         self._job_kind = ""
+        self.model_name = "efficientnet_lite0"
+        self.classifier = None  # None: the jobs load `model_name` (tests may set a small stand-in)
         self.jobs_ended = 0  # counts finished jobs (success, failure or stop), so callers can wait on results
         self._demo_dir: tempfile.TemporaryDirectory | None = None
         self._build()
@@ -489,7 +491,7 @@ class DogFoodPanel(Panel):
             return False
         self._job_kind = "zero-shot"
         self.status_label.setText("Zero-shot remap: loading the model…")
-        self.jobs.start(partial(zero_shot_job, test_dir, groups))
+        self.jobs.start(partial(zero_shot_job, test_dir, groups, self.classifier, self.model_name))
         return True
 
     def start_finetune(self) -> bool:
@@ -506,7 +508,8 @@ class DogFoodPanel(Panel):
         for plot in (self.loss_plot, self.acc_plot):
             plot.clear()
         self.status_label.setText("Fine-tuning: loading the model…")
-        self.jobs.start(partial(finetune_job, train_dir, groups, test_dir, epochs=self.epochs_spin.value(),
+        self.jobs.start(partial(finetune_job, train_dir, groups, test_dir, self.classifier, self.model_name,
+                                epochs=self.epochs_spin.value(),
                                 lr=self.lr_spin.value(), unfreeze_last_block=self.unfreeze_check.isChecked()))
         return True
 
@@ -518,7 +521,7 @@ class DogFoodPanel(Panel):
         self.photo_view.set_image(image)
         self.photo_label.setText(f"Classifying {caption}…")
         self._job_kind = "photo"
-        self.jobs.start(partial(single_image_job, image, groups))
+        self.jobs.start(partial(single_image_job, image, groups, self.classifier, self.model_name))
         return True
 
     def _on_classify_photo_clicked(self) -> None:
