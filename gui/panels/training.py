@@ -492,6 +492,11 @@ class TrainingPanel(Panel):
         if spec is None:
             self.ctx.show_error("No network", "Build or load a network in the Network panel first.")
             return
+        bad = next((info for info in analyze(spec) if info.error), None)
+        if bad is not None or not spec.layers:
+            reason = f"Layer {bad.index + 1} ({bad.name}): {bad.error}" if bad else "The network has no layers."
+            self.ctx.show_error("Impossible architecture", f"{reason} Fix it in the Network panel first.")
+            return
         try:
             settings = self.settings()
         except (TypeError, ValueError) as exc:
@@ -791,6 +796,10 @@ class TrainingPanel(Panel):
         from gui.screenshots import wait_for
 
         # Two short real runs of LeNet-5 on MNIST-5k: with and without batch norm, the first overlaid.
+        from engine.spec import load_preset
+
+        if self.ctx.spec is None or self.ctx.spec.name != "LeNet-5" or any(i.error for i in analyze(self.ctx.spec)):
+            self.ctx.set_spec(load_preset("lenet5"))
         self.set_settings({"epochs": 1, "batchnorm": False, "schedule": "cosine", "lr": 0.05, "seed": 0})
         self.start_training()
         wait_for(lambda: not self.jobs.running, 120)

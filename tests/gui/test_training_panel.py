@@ -121,6 +121,17 @@ def test_settings_problems_are_shown_and_block_start(panel, ctx):
     assert not panel.jobs.running and ctx.last_error[0] == "Training settings"
 
 
+def test_impossible_network_is_refused_before_training(panel, ctx):
+    spec = tiny_digits_spec()
+    spec.layers.insert(3, LayerSpec("conv", {"out_channels": 4, "kernel": 7, "padding": 0}))  # 4x4 maps
+    ctx.set_spec(spec)
+    assert "impossible" in panel.context_label.text()
+    panel.start_training()
+    assert not panel.jobs.running
+    title, message = ctx.last_error
+    assert title == "Impossible architecture" and "Layer 4 (conv2)" in message and "larger than" in message
+
+
 def test_form_maps_to_train_settings(panel, ctx):
     ctx.set_data_options({"normalization": "per_channel", "hflip": True, "rotation": 10.0})
     panel.set_settings({"optimizer": "adam", "lr": 0.002, "dropout": None, "seed": None, "batchnorm": True,
