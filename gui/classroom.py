@@ -35,8 +35,13 @@ class Classroom(QObject):
         self._build_busy_indicator()
         self.presentation.toggled.connect(self._on_presentation_toggled)
         if getattr(window, "panels_ready", None) is not None:
-            window.panels_ready.connect(self.set_tab_tooltips)
-        self.set_tab_tooltips()
+            window.panels_ready.connect(self._on_panels_ready)
+        self._on_panels_ready()
+        window.tabs.currentChanged.connect(self.restyle_current_panel)
+        # Temporary status messages must not run into the device / memory labels.
+        for label in (getattr(window, "device_label", None), getattr(window, "memory_label", None)):
+            if label is not None:
+                label.setContentsMargins(12, 0, 4, 0)
         if settings.load_cursor_highlight():
             self.cursor_action.setChecked(True)
 
@@ -57,7 +62,7 @@ class Classroom(QObject):
         self.conv_dock.setObjectName("ConvArithmeticDock")
         self.conv_widget = ConvArithmeticWidget()
         self.conv_dock.setWidget(self.conv_widget)
-        self.window.addDockWidget(Qt.RightDockWidgetArea, self.conv_dock)
+        self.window.addDockWidget(Qt.BottomDockWidgetArea, self.conv_dock)
         self.conv_dock.hide()
 
     def show_conv_arithmetic(self, values: dict | None = None) -> None:
@@ -219,6 +224,21 @@ class Classroom(QObject):
         for panel in getattr(self.window, "panels", []):
             panel.jobs.stop()
         self.refresh_busy()
+
+    def _on_panels_ready(self) -> None:
+        self.set_tab_tooltips()
+        for sub in self.window.findChildren(QTabWidget):
+            if sub.objectName().startswith("group:") and not sub.property("convscope_restyle"):
+                sub.setProperty("convscope_restyle", True)
+                sub.currentChanged.connect(self.restyle_current_panel)
+        for panel in getattr(self.window, "panels", []):
+            theme.restyle_views_in(panel)
+
+    def restyle_current_panel(self, *_args) -> None:
+        """Plots a panel made after the last theme change get the current look when shown."""
+        panel = self.window.current_panel()
+        if panel is not None:
+            theme.restyle_views_in(panel)
 
     # ----- tooltips
     def set_tab_tooltips(self) -> None:

@@ -13,9 +13,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QPushButton, QSplitter,
-                               QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QPushButton, QTextBrowser,
+                               QVBoxLayout, QWidget)
 
 from engine.errors import ConvScopeError
 
@@ -98,7 +98,8 @@ def apply_lesson(window, lesson: Lesson) -> list[str]:
 
 
 class LessonsWidget(QWidget):
-    """List of lessons, the selected lesson's text and its buttons."""
+    """The lesson picker (a compact drop-down, so the explanation gets the room),
+    the selected lesson's text and its buttons."""
 
     setup_requested = Signal(object)  # Lesson
     tool_requested = Signal(object)  # Lesson
@@ -107,33 +108,29 @@ class LessonsWidget(QWidget):
         super().__init__(parent)
         self.lessons = lessons
         layout = QVBoxLayout(self)
-        splitter = QSplitter(Qt.Vertical)
-        self.list = QListWidget()
-        self.list.setToolTip("The lecture in order; pick a topic to read about it.")
+        self.picker = QComboBox()
+        self.picker.setToolTip("The lecture in order; pick a topic to read about it.")
         for number, lesson in enumerate(lessons, start=1):
-            self.list.addItem(f"{number}. {lesson.title}")
-        self.list.currentRowChanged.connect(self._show)
-        splitter.addWidget(self.list)
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(0, 0, 0, 0)
-        self.title_label = QLabel()
-        self.title_label.setWordWrap(True)
-        body_layout.addWidget(self.title_label)
+            self.picker.addItem(f"{number}. {lesson.title}")
+        self.picker.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.picker.setMinimumContentsLength(12)
+        self.picker.currentIndexChanged.connect(self._show)
+        layout.addWidget(self.picker)
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
-        body_layout.addWidget(self.text, 1)
+        self.text.setMinimumHeight(self.fontMetrics().height() * 6)
+        layout.addWidget(self.text, 1)
         self.panels_label = QLabel()
         self.panels_label.setWordWrap(True)
-        body_layout.addWidget(self.panels_label)
+        layout.addWidget(self.panels_label)
         self.setup_button = QPushButton("Set up")
         self.setup_button.setToolTip("Bring the lesson's panels to front with its dataset, network and settings.")
         self.setup_button.clicked.connect(self._on_setup)
-        self.tool_button = QPushButton("Open convolution arithmetic")
+        self.tool_button = QPushButton("Convolution arithmetic")
         self.tool_button.setToolTip("Show the interactive convolution arithmetic widget.")
         self.tool_button.clicked.connect(self._on_tool)
-        body_layout.addWidget(self.setup_button)
-        body_layout.addWidget(self.tool_button)
+        layout.addWidget(self.setup_button)
+        layout.addWidget(self.tool_button)
         nav = QHBoxLayout()
         self.previous_button = QPushButton("◀ Previous")
         self.previous_button.setToolTip("The previous lesson.")
@@ -143,32 +140,28 @@ class LessonsWidget(QWidget):
         self.next_button.clicked.connect(self.next)
         nav.addWidget(self.previous_button)
         nav.addWidget(self.next_button)
-        body_layout.addLayout(nav)
-        splitter.addWidget(body)
-        splitter.setStretchFactor(1, 1)
-        layout.addWidget(splitter)
+        layout.addLayout(nav)
         if lessons:
-            self.list.setCurrentRow(0)
+            self._show(0)
 
     def current(self) -> Lesson | None:
-        row = self.list.currentRow()
+        row = self.picker.currentIndex()
         return self.lessons[row] if 0 <= row < len(self.lessons) else None
 
     def select(self, index: int) -> None:
-        self.list.setCurrentRow(max(0, min(index, len(self.lessons) - 1)))
+        self.picker.setCurrentIndex(max(0, min(index, len(self.lessons) - 1)))
 
     def next(self) -> None:
-        self.select(self.list.currentRow() + 1)
+        self.select(self.picker.currentIndex() + 1)
 
     def previous(self) -> None:
-        self.select(self.list.currentRow() - 1)
+        self.select(self.picker.currentIndex() - 1)
 
     def _show(self, row: int) -> None:
         lesson = self.current()
         if lesson is None:
             return
-        self.title_label.setText(f"<h3>{row + 1}. {lesson.title}</h3>")
-        self.text.setPlainText(lesson.text)
+        self.text.setHtml(f"<h3>{row + 1}. {lesson.title}</h3><p>{lesson.text}</p>")
         panels = [s.panel for s in lesson.steps]
         self.panels_label.setText("Sets up: " + ", ".join(dict.fromkeys(panels)) if panels else "")
         self.tool_button.setVisible(lesson.tool == "conv_arithmetic")

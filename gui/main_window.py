@@ -27,6 +27,7 @@ class PanelHost(QWidget):
 
     def set_panel(self, panel: Panel) -> None:
         self._layout.removeWidget(self._loading)
+        self._loading.hide()  # deleteLater alone waits for the event loop; hide it now
         self._loading.deleteLater()
         self._layout.addWidget(panel)
         self.panel = panel

@@ -48,6 +48,7 @@ def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900
             wait_for(lambda: False, 0.1)
             panel.prepare_screenshot()
             wait_for(lambda: False, 0.3)
+            window.classroom.restyle_current_panel()  # plots made by prepare_screenshot
             path = out / f"{number:02d}_{_slug(panel.title)}.png"
             window.grab().save(str(path))
             written.append(path)
@@ -56,6 +57,30 @@ def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900
         path = out / "00_window.png"
         window.grab().save(str(path))
         written.append(path)
+        if not panels or "Lessons" in panels:
+            written.append(_lessons_screenshot(window, out))
     finally:
         window.close()
     return written
+
+
+def _lessons_screenshot(window, out: Path) -> Path:
+    """The guided-lessons dock and the convolution arithmetic dock beside the Network panel."""
+    from PySide6.QtCore import Qt
+
+    classroom = window.classroom
+    classroom.lessons_dock.show()
+    classroom.lessons_dock.widget_.select(0)
+    classroom.show_conv_arithmetic(classroom.lessons_dock.widget_.current().conv)
+    classroom.conv_widget.play_button.setChecked(False)
+    for _ in range(5):
+        classroom.conv_widget.canvas.step()
+    window.show_panel("Network")
+    window.resizeDocks([classroom.conv_dock], [window.height() // 3], Qt.Vertical)
+    window.resizeDocks([classroom.lessons_dock], [window.width() // 4], Qt.Horizontal)
+    wait_for(lambda: False, 0.3)
+    path = out / "99_lessons.png"
+    window.grab().save(str(path))
+    classroom.lessons_dock.hide()
+    classroom.conv_dock.hide()
+    return path

@@ -145,7 +145,7 @@ def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = 
             item.setStyle(tickFont=tick_font)
             item.label.setFont(label_font)
             item.label.setDefaultTextColor(QColor(theme["plot_fg"]))
-        elif isinstance(item, pg.LabelItem):
+        elif isinstance(item, pg.LabelItem) and not _inside_legend(item):
             item.opts["color"] = theme["plot_fg"]
             item.opts["size"] = f"{point_size(1.1):.1f}pt"
             item.setText(item.text)
@@ -155,6 +155,24 @@ def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = 
             item.setBrush(pg.mkBrush(QColor(theme["plot_bg"]).lighter(100)))
         elif isinstance(item, pg.PlotDataItem):
             _thicken(item, old_line_width if old_line_width is not None else plot_line_width())
+
+
+def _inside_legend(item) -> bool:
+    parent = item.parentItem()
+    while parent is not None:
+        if isinstance(parent, pg.LegendItem):
+            return True
+        parent = parent.parentItem()
+    return False
+
+
+def restyle_views_in(widget: QWidget) -> None:
+    """Style every pyqtgraph view inside `widget` (plots a panel created after the last theme change)."""
+    views = widget.findChildren(pg.GraphicsView)
+    if isinstance(widget, pg.GraphicsView):
+        views.append(widget)
+    for view in views:
+        restyle_graphics_view(view)
 
 
 def _thicken(item: pg.PlotDataItem, old_line_width: float) -> None:

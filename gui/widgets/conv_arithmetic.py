@@ -25,7 +25,7 @@ class SlidingWindowCanvas(QWidget):
         super().__init__(parent)
         self.geometry_: ConvGeometry | None = None
         self.position = 0
-        self.setMinimumSize(320, 200)
+        self.setMinimumSize(240, 160)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         theme.notifier.changed.connect(self.update)
 
@@ -74,8 +74,10 @@ class SlidingWindowCanvas(QWidget):
         tap_colour = QColor(theme.colour(1))
         pad_brush = QBrush(muted, Qt.BDiagPattern)
         painter.setPen(fg)
-        painter.drawText(QRectF(left, 0, padded * cell, label_h), Qt.AlignLeft | Qt.AlignVCenter,
-                         f"Input {g.input_size}x{g.input_size} + padding {g.padding}")
+        label = f"Input {g.input_size}×{g.input_size}, pad {g.padding}"
+        label_w = padded * cell + gap * 0.8
+        painter.drawText(QRectF(left, 0, label_w, label_h), Qt.AlignLeft | Qt.AlignVCenter,
+                         self.fontMetrics().elidedText(label, Qt.ElideRight, int(label_w)))
         for r in range(padded):
             for c in range(padded):
                 rect = QRectF(left + c * cell, top + r * cell, cell, cell)
@@ -98,7 +100,7 @@ class SlidingWindowCanvas(QWidget):
         out_left = left + padded * cell + gap
         painter.setPen(fg)
         painter.drawText(QRectF(out_left, 0, max(out * cell, 200), label_h), Qt.AlignLeft | Qt.AlignVCenter,
-                         f"Output {out}x{out}")
+                         f"Output {out}×{out}")
         out_index = self.position % max(1, out * out)
         for r in range(out):
             for c in range(out):
@@ -122,7 +124,10 @@ class ConvArithmeticWidget(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("ConvArithmetic")
-        layout = QVBoxLayout(self)
+        # Controls on the left, the animation on the right: fits a bottom dock at 250% type.
+        layout = QHBoxLayout(self)
+        left = QVBoxLayout()
+        layout.addLayout(left, 2)
         form = QFormLayout()
         self.spins: dict[str, QSpinBox] = {}
         specs = [
@@ -142,14 +147,13 @@ class ConvArithmeticWidget(QWidget):
             name = QLabel(label)
             name.setToolTip(tip)
             form.addRow(name, spin)
-        layout.addLayout(form)
+        left.addLayout(form)
         self.formula_label = QLabel()
         self.formula_label.setWordWrap(True)
         self.formula_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.formula_label.setToolTip("out = floor((in + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1")
-        layout.addWidget(self.formula_label)
+        left.addWidget(self.formula_label)
         self.canvas = SlidingWindowCanvas()
-        layout.addWidget(self.canvas, 1)
         controls = QHBoxLayout()
         self.play_button = QPushButton("Pause")
         self.play_button.setCheckable(True)
@@ -167,7 +171,9 @@ class ConvArithmeticWidget(QWidget):
         controls.addWidget(self.step_button)
         controls.addWidget(QLabel("Speed"))
         controls.addWidget(self.speed, 1)
-        layout.addLayout(controls)
+        left.addLayout(controls)
+        left.addStretch(1)
+        layout.addWidget(self.canvas, 3)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.canvas.step)
         self._on_speed(self.speed.value())

@@ -27,6 +27,16 @@ def test_lessons_follow_the_lecture_and_name_real_panels():
         assert lesson.focus in titles
 
 
+def _stop_and_drain_jobs(window, qtbot, timeout_ms=120000):
+    """Stop every job the lessons started and wait until their threads have ended
+    (a job that is inside one long call, e.g. loading a dataset, ends when it returns)."""
+    from gui.workers import registry
+
+    for panel in window.panels:
+        panel.jobs.stop()
+    qtbot.waitUntil(lambda: not registry.live(), timeout=timeout_ms)
+
+
 def test_every_lesson_sets_up_its_panels_without_error(window, qtbot):
     dock = window.classroom.lessons_dock
     for index, lesson in enumerate(dock.widget_.lessons):
@@ -36,8 +46,20 @@ def test_every_lesson_sets_up_its_panels_without_error(window, qtbot):
         assert problems == [], (lesson.title, problems)
         assert window.ctx.last_error is None, (lesson.title, window.ctx.last_error)
         assert window.current_panel().title == lesson.focus
-    qtbot.wait(300)  # let jobs the lessons started report early failures
+    _stop_and_drain_jobs(window, qtbot)
     assert window.ctx.last_error is None, window.ctx.last_error
+
+
+@pytest.mark.slow
+def test_every_lesson_runs_the_jobs_it_starts_to_the_end_without_error(window, qtbot):
+    """Slow: waits for each lesson's jobs (dataset loads, pretrained models) to finish."""
+    from gui.workers import registry
+
+    dock = window.classroom.lessons_dock
+    for lesson in dock.widget_.lessons:
+        assert dock.set_up(lesson) == [], lesson.title
+        qtbot.waitUntil(lambda: not registry.live(), timeout=180000)
+        assert window.ctx.last_error is None, (lesson.title, window.ctx.last_error)
 
 
 def test_set_up_button_opens_the_conv_arithmetic_tool_with_the_lesson_values(window, qtbot):
@@ -55,9 +77,10 @@ def test_set_up_button_opens_the_conv_arithmetic_tool_with_the_lesson_values(win
     dock.widget_.next()
     assert dock.widget_.current().title == "LeNet-5"
     assert not dock.widget_.tool_button.isVisibleTo(dock)
+    _stop_and_drain_jobs(window, qtbot)
 
 
-def test_a_failing_panel_is_named_and_the_others_are_still_set_up(window, monkeypatch):
+def test_a_failing_panel_is_named_and_the_others_are_still_set_up(window, qtbot, monkeypatch):
     lesson = next(lesson for lesson in load_lessons() if lesson.id == "lenet5")
     calls = []
     data_panel = window.panel("Data")
@@ -74,6 +97,7 @@ def test_a_failing_panel_is_named_and_the_others_are_still_set_up(window, monkey
     assert calls and calls[0]["settings"]["epochs"] == 5
     assert window.ctx.last_error[0] == "Lesson: LeNet-5"
     assert window.current_panel() is training
+    _stop_and_drain_jobs(window, qtbot)
 
 
 def test_a_broken_lessons_file_is_a_clear_error(tmp_path):
