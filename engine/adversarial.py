@@ -105,7 +105,7 @@ def attack_job(classifier, image, method: str = "iterative", target: int | str |
     `epsilon_255`: FGSM step / PGD budget; for the iterative attack an optional max-change
     budget (None = unbounded, as in the reference). `lr` is in normalised-image units.
     """
-    from .pretrained import class_name, find_class
+    from .pretrained import as_classifier, class_name, find_class
 
     method = method.strip().lower()
     if method not in ATTACKS:
@@ -122,6 +122,7 @@ def attack_job(classifier, image, method: str = "iterative", target: int | str |
     if steps < 1:
         raise ModelError("The attack needs at least one step.")
 
+    classifier = as_classifier(classifier)  # a model name is loaded here, in the job's thread
     device = classifier.device
     model = classifier.model
     std = torch.tensor(classifier.std, device=device).view(1, 3, 1, 1)

@@ -225,13 +225,38 @@ def compute_saliency(classifier, x01: torch.Tensor, method: str, target: int | s
                        normalize_for_display(raw_np, method), raw_np, time.perf_counter() - start)
 
 
+@dataclass(frozen=True)
+class SaliencyInput:
+    """First event of a saliency job: the crop the maps refer to and the class explained."""
+
+    crop: np.ndarray  # (S, S, 3) uint8
+    target: int
+    target_name: str
+    target_prob: float
+    top5: tuple
+
+
 def saliency_job(classifier, image: np.ndarray | torch.Tensor, methods: Sequence[str],
                  target: int | str | None = None):
-    """Job: one SaliencyMap event per method (same image, same class); returns them as a dict."""
-    x01 = image if isinstance(image, torch.Tensor) else classifier.preprocess(image)
+    """Job: SaliencyInput, then one SaliencyMap per method (same image, same class); returns a dict.
+
+    `classifier`: an ImageNetClassifier or a model name (loaded inside the job).
+    """
+    from .pretrained import as_classifier, class_name, find_class, top_k
+
     keys = [method_key(m) for m in methods]
+    if not keys:
+        raise ModelError("Choose at least one saliency method.")
+    yield Progress(0, len(keys), "Loading the model...")
+    classifier = as_classifier(classifier)
+    x01 = image.to(classifier.device) if isinstance(image, torch.Tensor) else classifier.preprocess(image)
+    with torch.no_grad():
+        probs = torch.softmax(classifier.logits(x01), dim=1)[0].cpu().numpy()
+    target = int(probs.argmax()) if target is None or target == "" else find_class(target)
+    yield SaliencyInput(classifier.to_uint8(x01), target, class_name(target), float(probs[target]),
+                        tuple(tuple(p) for p in top_k(probs, 5)))
     results: dict[str, SaliencyMap] = {}
-    yield Progress(0, len(keys), f"Computing {METHODS[keys[0]]}..." if keys else "")
+    yield Progress(0, len(keys), f"Computing {METHODS[keys[0]]}...")
     for done, key in enumerate(keys, start=1):
         result = compute_saliency(classifier, x01, key, target)
         results[key] = result

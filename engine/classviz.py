@@ -138,7 +138,7 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     `lr` defaults to each style's reference value (cs231n 25 on the normalised
     gradient, Lucid 0.05 for Adam). `start_image`: optional (H, W, 3) uint8 photo.
     """
-    from .pretrained import class_name, find_class, top_k
+    from .pretrained import as_classifier, class_name, find_class, top_k
 
     style = style.strip().lower()
     if style not in STYLES:
@@ -146,6 +146,7 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     if steps < 1:
         raise ModelError("Class visualization needs at least one step.")
     index = find_class(target)
+    classifier = as_classifier(classifier)  # a model name is loaded here, in the job's thread
     device = classifier.device
     size = classifier.input_size
     model = classifier.model

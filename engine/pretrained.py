@@ -348,6 +348,40 @@ def load_classifier(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu
     return classifier
 
 
+def as_classifier(classifier_or_name, device: str | torch.device = "cpu") -> ImageNetClassifier:
+    """Jobs accept a loaded classifier or a model name (loaded in the job's own thread)."""
+    if isinstance(classifier_or_name, ImageNetClassifier):
+        return classifier_or_name
+    return load_classifier(classifier_or_name or DEFAULT_MODEL, device)
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """Top-k of one image, with the model's input crop as the model saw it."""
+
+    model: str
+    crop: np.ndarray  # (S, S, 3) uint8
+    top: tuple  # ((index, name, prob), ...)
+    seconds: float
+
+
+def predict_job(image: np.ndarray, model: str | ImageNetClassifier = DEFAULT_MODEL, k: int = 5):
+    """Job: load the model (first time: a few seconds), classify one image; returns a PredictionResult."""
+    import time
+
+    from .events import Progress
+
+    yield Progress(0, 1, "Loading the model..." if not isinstance(model, ImageNetClassifier) else "Classifying...")
+    classifier = as_classifier(model)
+    start = time.perf_counter()
+    x01 = classifier.preprocess(image)
+    top = tuple(tuple(p) for p in classifier.predict(x01, k))
+    result = PredictionResult(classifier.name, classifier.to_uint8(x01), top, time.perf_counter() - start)
+    yield result
+    yield Progress(1, 1, f"{classifier.label}: {top[0][1]} ({top[0][2]:.1%})")
+    return result
+
+
 def _build(name: str, device: torch.device) -> ImageNetClassifier:
     if name == DEFAULT_MODEL:
         return _build_efficientnet_lite0(device)

@@ -1,7 +1,222 @@
-"""Class visualization panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Class visualization panel: what image does the network think is most "flamingo"?
+
+Gradient ascent on one class score, from noise (or the current photo), in two
+styles: cs231n (L2 penalty, jitter, periodic blur, clamp) and Lucid (Fourier
+parameterisation, decorrelated colour, random transforms, Adam). Live preview
+every few steps; stop any time; save the PNG. The engine job does all the math.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from engine.classviz import STYLES, ClassVizPreview, ClassVizResult, class_visualization_job
+from engine.errors import ConvScopeError
+from gui.panels.base import Panel
+from gui.widgets.class_picker import ClassPicker
+from gui.widgets.image_view import ImageView
+from gui.widgets.live_plot import LivePlot
+from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.prediction_bars import PredictionBars
 
 
-class ClassVizPanel(PlaceholderPanel):
+class ClassVizPanel(Panel):
     title = "Class visualization"
-    description = "Synthesize an image that maximizes a class score."
+    description = "Synthesize the image that maximises a class score."
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.photo: np.ndarray | None = None
+        self.photo_caption = ""
+        self.preview: ClassVizPreview | None = None
+        self.result: ClassVizResult | None = None
+        self.runs_done = 0
+        self._build()
+        self.jobs.event.connect(self._on_event)
+        self.jobs.succeeded.connect(self._on_succeeded)
+        self.jobs.stopped.connect(self._on_stopped)
+        self.jobs.failed.connect(self._on_ended)
+        self.jobs.running_changed.connect(self._on_running_changed)
+        ctx.input_image_changed.connect(self._on_context_image)
+        ctx.imagenet_image_requested.connect(self._on_context_image)
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Class:"))
+        self.class_picker = ClassPicker()
+        self.class_picker.set_class(130)  # flamingo
+        row.addWidget(self.class_picker)
+        row.addWidget(QLabel("Style:"))
+        self.style = QComboBox()
+        for key, label in STYLES.items():
+            self.style.addItem(label, key)
+        row.addWidget(self.style)
+        row.addWidget(QLabel("Steps:"))
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 5000)
+        self.steps.setValue(200)
+        row.addWidget(self.steps)
+        row.addWidget(QLabel("Seed:"))
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 99999)
+        row.addWidget(self.seed)
+        self.from_photo = QCheckBox("Start from the current photo")
+        self.from_photo.setEnabled(False)
+        self.from_photo.setToolTip("Pick a photo in Predict (or any ImageNet panel) first")
+        row.addWidget(self.from_photo)
+        row.addWidget(QLabel("Model:"))
+        self.model_choice = ModelChooser()
+        row.addWidget(self.model_choice)
+        row.addStretch(1)
+        outer.addLayout(row)
+
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Start")
+        self.run_button.clicked.connect(self.start)
+        row.addWidget(self.run_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.jobs.stop)
+        row.addWidget(self.stop_button)
+        self.save_button = QPushButton("Save PNG…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_png_dialog)
+        row.addWidget(self.save_button)
+        self.status = QLabel("Pick a class and press Start.")
+        self.status.setWordWrap(True)
+        row.addWidget(self.status, 1)
+        outer.addLayout(row)
+
+        splitter = QSplitter(Qt.Horizontal)
+        self.view = ImageView("Synthesized image")
+        splitter.addWidget(self.view)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        self.bars = PredictionBars("What the model sees")
+        right_layout.addWidget(self.bars, 1)
+        self.curve = LivePlot("Class probability while optimising", "step", "probability", y_range=(0, 1))
+        self.curve.add_series("class probability", 3)
+        right_layout.addWidget(self.curve, 1)
+        splitter.addWidget(right)
+        splitter.setSizes([650, 550])
+        outer.addWidget(splitter, 1)
+
+    def _on_context_image(self, image, caption: str = "") -> None:
+        if image is None:
+            return
+        self.photo = np.asarray(image)
+        self.photo_caption = caption
+        self.from_photo.setEnabled(True)
+        self.from_photo.setText(f"Start from the current photo ({caption or 'image'})")
+
+    def start(self) -> None:
+        target = self.class_picker.class_index()
+        style = self.style.currentData()
+        steps = self.steps.value()
+        seed = self.seed.value()
+        start = self.photo if self.from_photo.isChecked() and self.photo is not None else None
+        model = self.model_choice.model_name()
+        self.result = None
+        self.save_button.setEnabled(False)
+        self.curve.clear()
+        self.curve.set_x_span(0, steps)
+        self.status.setText("Loading the model…")
+        self.jobs.start(lambda: class_visualization_job(model, target, style=style, steps=steps, start_image=start,
+                                                        seed=seed, preview_every=5))
+
+    def _on_event(self, event) -> None:
+        if not isinstance(event, ClassVizPreview):
+            return
+        self.preview = event
+        name = self.class_picker.currentText().split(": ", 1)[-1]
+        self.view.set_image(event.image)
+        self.view.set_caption(f"'{name}', step {event.step}/{event.steps}: p = {event.target_prob:.3f}")
+        self.bars.set_predictions(event.top5, highlight=self.class_picker.class_index())
+        self.curve.append("class probability", event.step, event.target_prob)
+        self.status.setText(f"Step {event.step} of {event.steps}: class score {event.score:.1f}, "
+                            f"probability {event.target_prob:.3f}")
+        self.save_button.setEnabled(True)
+
+    def _on_succeeded(self, result) -> None:
+        self.runs_done += 1
+        if isinstance(result, ClassVizResult):
+            self.result = result
+            self.view.set_caption(f"'{result.class_name}' after {result.steps} steps ({result.style}): "
+                                  f"p = {result.final_prob:.3f} on the saved 8-bit image")
+            self.status.setText(f"Done: the model sees '{result.top5[0][1]}' with p = {result.top5[0][2]:.3f}.")
+
+    def _on_stopped(self) -> None:
+        self.runs_done += 1
+        self.status.setText("Stopped: the last preview can still be saved.")
+
+    def _on_ended(self, *_args) -> None:
+        self.runs_done += 1
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    def current_image(self) -> np.ndarray | None:
+        if self.result is not None:
+            return self.result.image
+        return None if self.preview is None else self.preview.image
+
+    def save_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the class visualization", "class_visualization.png",
+                                              "PNG (*.png)")
+        if path:
+            self.save_png(path)
+
+    def save_png(self, path: str) -> None:
+        from engine.images import save_png
+
+        image = self.current_image()
+        if image is None:
+            return
+        try:
+            save_png(path, image)
+        except (OSError, ConvScopeError) as exc:
+            self.ctx.show_error("Could not save", f"{path}: {exc}")
+            return
+        self.ctx.status(f"Saved {path}")
+
+    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    def save_state(self) -> dict:
+        return {"target": self.class_picker.class_index(), "style": self.style.currentData(),
+                "steps": self.steps.value(), "seed": self.seed.value(), "from_photo": self.from_photo.isChecked(),
+                "model": self.model_choice.model_name()}
+
+    def restore_state(self, state: dict) -> None:
+        if int(state.get("target", -1)) >= 0:
+            self.class_picker.set_class(int(state["target"]))
+        position = self.style.findData(state.get("style", "lucid"))
+        if position >= 0:
+            self.style.setCurrentIndex(position)
+        self.steps.setValue(int(state.get("steps", 200)))
+        self.seed.setValue(int(state.get("seed", 0)))
+        self.from_photo.setChecked(bool(state.get("from_photo", False)) and self.from_photo.isEnabled())
+        if state.get("model"):
+            self.model_choice.set_model_name(state["model"])
+
+    def apply_lesson(self, setup: dict) -> None:
+        """setup: {"target": "king penguin", "style": "cs231n", "steps": 100, "run": true}."""
+        from engine.pretrained import find_class
+
+        state = self.save_state()
+        state.update({k: v for k, v in setup.items() if k in ("style", "steps", "seed", "from_photo")})
+        if setup.get("target") is not None:
+            state["target"] = find_class(setup["target"])
+        self.restore_state(state)
+        if setup.get("run"):
+            self.start()
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        self.apply_lesson({"target": "flamingo", "style": "lucid", "steps": 60})
+        done = self.runs_done
+        self.start()
+        wait_for(lambda: self.runs_done > done and not self.jobs.running, 400)

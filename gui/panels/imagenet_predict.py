@@ -1,7 +1,159 @@
-"""Predict panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Predict panel: what does a pretrained ImageNet classifier see in a photo?
+
+Bundled photos, any file, drag-and-drop or paste; the 224 px crop the model
+actually sees and its top-5 as bars, updated for every image. The image becomes
+the app's current input, so Saliency / Adversarial pick it up.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+
+from engine.events import Progress
+from engine.images import bundled_photos
+from engine.pretrained import PredictionResult, predict_job
+from gui.panels.base import Panel
+from gui.widgets.image_source import ImageSourceBar, dropped_path
+from gui.widgets.image_view import ImageView
+from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.prediction_bars import PredictionBars
 
 
-class ImageNetPredictPanel(PlaceholderPanel):
+class ImageNetPredictPanel(Panel):
     title = "Predict"
     description = "Top-5 predictions of a pretrained ImageNet classifier."
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.image: np.ndarray | None = None
+        self.caption = ""
+        self.result: PredictionResult | None = None
+        self.predictions_done = 0  # counts finished predictions (tests and screenshots wait on it)
+        self._broadcasting = False
+        self.setAcceptDrops(True)
+        self._build()
+        self.jobs.event.connect(self._on_event)
+        self.jobs.succeeded.connect(self._on_succeeded)
+        ctx.input_image_changed.connect(self._on_context_image)
+        ctx.imagenet_image_requested.connect(self._on_context_image)
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.source = ImageSourceBar()
+        self.source.image_chosen.connect(self._on_image_chosen)
+        self.source.failed.connect(self.ctx.show_error)
+        top.addWidget(self.source, 1)
+        top.addWidget(QLabel("Model:"))
+        self.model_choice = ModelChooser()
+        self.model_choice.currentIndexChanged.connect(self._on_model_changed)
+        top.addWidget(self.model_choice)
+        outer.addLayout(top)
+
+        splitter = QSplitter(Qt.Horizontal)
+        self.photo_list = QListWidget()
+        self.photo_list.setMaximumWidth(200)
+        for name in bundled_photos():
+            item = QListWidgetItem(name.replace("_", " "))
+            item.setData(Qt.UserRole, name)
+            self.photo_list.addItem(item)
+        self.photo_list.itemClicked.connect(self._on_list_clicked)
+        splitter.addWidget(self.photo_list)
+        self.view = ImageView("Drop, paste or open an image; the model sees this 224 px crop")
+        splitter.addWidget(self.view)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        self.bars = PredictionBars("Top-5 predictions")
+        right_layout.addWidget(self.bars, 1)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        right_layout.addWidget(self.status)
+        splitter.addWidget(right)
+        splitter.setSizes([180, 520, 460])
+        outer.addWidget(splitter, 1)
+
+    # ------------------------------------------------------------------ inputs
+    def _on_list_clicked(self, item: QListWidgetItem) -> None:
+        self.source.choose_bundled(item.data(Qt.UserRole))
+
+    def _on_image_chosen(self, image, caption: str) -> None:
+        self.set_image(image, caption)
+        self._broadcasting = True
+        try:
+            self.ctx.set_input_image(image, caption)  # Saliency / Adversarial follow
+        finally:
+            self._broadcasting = False
+
+    def _on_context_image(self, image, caption: str) -> None:
+        if not self._broadcasting and image is not None:
+            self.set_image(image, caption)
+
+    def dragEnterEvent(self, event) -> None:
+        if dropped_path(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = dropped_path(event)
+        if path:
+            self.source.load_path(path)
+
+    def _on_model_changed(self) -> None:
+        if self.image is not None:
+            self.predict()
+
+    def set_image(self, image: np.ndarray, caption: str = "") -> None:
+        self.image = np.asarray(image)
+        self.caption = caption
+        self.view.set_image(self.image)
+        self.view.set_caption(f"{caption} ({self.image.shape[1]}x{self.image.shape[0]})")
+        self.predict()
+
+    def predict(self) -> None:
+        image, model = self.image, self.model_choice.model_name()
+        self.status.setText("Classifying…")
+        self.jobs.start(lambda: predict_job(image, model))
+
+    # ------------------------------------------------------------------ results
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.status.setText(event.message)
+        elif isinstance(event, PredictionResult):
+            self.result = event
+            self.view.set_image(event.crop)
+            self.view.set_caption(f"{self.caption}: the {event.crop.shape[1]} px crop the model sees")
+            best = event.top[0]
+            self.bars.set_title(f"Top-5: {best[1]} ({best[2]:.1%})")
+            self.bars.set_predictions(event.top)
+
+    def _on_succeeded(self, result) -> None:
+        self.predictions_done += 1
+        if isinstance(result, PredictionResult):
+            self.status.setText(f"{self.model_choice.currentText()}: {result.seconds * 1000:.0f} ms per image")
+
+    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    def save_state(self) -> dict:
+        photo = self.source.photos.currentData() or ""
+        return {"model": self.model_choice.model_name(), "photo": photo}
+
+    def restore_state(self, state: dict) -> None:
+        if state.get("model"):
+            self.model_choice.set_model_name(state["model"])
+        if state.get("photo"):
+            self.source.choose_bundled(state["photo"])
+
+    def apply_lesson(self, setup: dict) -> None:
+        """setup: {"photo": "coffee"} or {"image": path}, optional {"model": name}."""
+        if setup.get("model"):
+            self.model_choice.set_model_name(setup["model"])
+        if setup.get("image"):
+            self.source.load_path(setup["image"])
+        elif setup.get("photo"):
+            self.source.choose_bundled(setup["photo"])
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        done = self.predictions_done
+        self.source.choose_bundled("coffee")
+        wait_for(lambda: self.predictions_done > done and not self.jobs.running, 120)

@@ -1,7 +1,240 @@
-"""Saliency panel (placeholder until its issue lands)."""
-from gui.panels.base import PlaceholderPanel
+"""Saliency panel: which pixels matter for a class score?
+
+Several attribution methods side by side for the same image and the same
+class (the predicted one, or any class from the searchable picker), overlaid
+on the 224 px crop with an opacity slider. The maps come from
+engine.attribution jobs; this panel only shows them.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
+from engine.events import Progress
+from gui.panels.base import Panel
+from gui.widgets.class_picker import ClassPicker
+from gui.widgets.image_source import ImageSourceBar, dropped_path
+from gui.widgets.image_view import ImageView
+from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.prediction_bars import PredictionBars
+
+DEFAULT_METHODS = ("vanilla", "smoothgrad", "guided_backprop", "gradcam")
 
 
-class SaliencyPanel(PlaceholderPanel):
+class SaliencyPanel(Panel):
     title = "Saliency"
     description = "Which pixels matter for a class score."
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.image: np.ndarray | None = None
+        self.caption = ""
+        self.crop: np.ndarray | None = None
+        self.maps: dict[str, SaliencyMap] = {}
+        self.runs_done = 0
+        self._stale = False
+        self.setAcceptDrops(True)
+        self._build()
+        self.jobs.event.connect(self._on_event)
+        self.jobs.succeeded.connect(self._on_finished)
+        self.jobs.stopped.connect(self._on_finished)
+        self.jobs.failed.connect(self._on_finished)
+        self.jobs.running_changed.connect(self._on_running_changed)
+        ctx.input_image_changed.connect(self.set_image)
+        ctx.imagenet_image_requested.connect(self.set_image)
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.source = ImageSourceBar()
+        self.source.image_chosen.connect(self.set_image)
+        self.source.failed.connect(self.ctx.show_error)
+        row.addWidget(self.source, 1)
+        row.addWidget(QLabel("Model:"))
+        self.model_choice = ModelChooser()
+        row.addWidget(self.model_choice)
+        outer.addLayout(row)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Explain class:"))
+        self.class_picker = ClassPicker(allow_predicted=True)
+        self.class_picker.class_changed.connect(self._on_settings_changed)
+        row.addWidget(self.class_picker)
+        self.method_boxes: dict[str, QCheckBox] = {}
+        for key, label in METHODS.items():
+            box = QCheckBox(label)
+            box.setChecked(key in DEFAULT_METHODS)
+            box.toggled.connect(self._on_settings_changed)
+            self.method_boxes[key] = box
+            row.addWidget(box)
+        row.addStretch(1)
+        outer.addLayout(row)
+
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Compute")
+        self.run_button.clicked.connect(self.compute)
+        row.addWidget(self.run_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.jobs.stop)
+        row.addWidget(self.stop_button)
+        row.addWidget(QLabel("Overlay opacity:"))
+        self.opacity = QSlider(Qt.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(70)
+        self.opacity.setMaximumWidth(220)
+        self.opacity.valueChanged.connect(self._apply_opacity)
+        row.addWidget(self.opacity)
+        self.status = QLabel("Choose a photo, drop or paste an image.")
+        row.addWidget(self.status, 1)
+        outer.addLayout(row)
+
+        splitter = QSplitter(Qt.Horizontal)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        self.input_view = ImageView("Input (224 px crop)")
+        left_layout.addWidget(self.input_view, 2)
+        self.bars = PredictionBars("Top-5 predictions")
+        left_layout.addWidget(self.bars, 1)
+        splitter.addWidget(left)
+        grid_host = QWidget()
+        self.grid = QGridLayout(grid_host)
+        self.views: dict[str, ImageView] = {}
+        for position, (key, label) in enumerate(METHODS.items()):
+            view = ImageView(label)
+            self.views[key] = view
+            self.grid.addWidget(view, position // 3, position % 3)
+        splitter.addWidget(grid_host)
+        splitter.setSizes([330, 900])
+        outer.addWidget(splitter, 1)
+        self._show_selected_views()
+
+    # ------------------------------------------------------------------ inputs
+    def dragEnterEvent(self, event) -> None:
+        if dropped_path(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = dropped_path(event)
+        if path:
+            self.source.load_path(path)
+
+    def set_image(self, image, caption: str = "") -> None:
+        if image is None:
+            return
+        self.image = np.asarray(image)
+        self.caption = caption
+        self.input_view.set_image(self.image)
+        self.input_view.set_caption(caption or "Input")
+        self._request_compute()
+
+    def _on_settings_changed(self, *_args) -> None:
+        self._show_selected_views()
+        if self.image is not None:
+            self._request_compute()
+
+    def _request_compute(self) -> None:
+        # Saliency costs several backward passes: compute only while the panel is on screen.
+        if self.isVisible():
+            self.compute()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale and self.image is not None:
+            self.compute()
+
+    def selected_methods(self) -> list[str]:
+        return [key for key, box in self.method_boxes.items() if box.isChecked()]
+
+    def _show_selected_views(self) -> None:
+        selected = self.selected_methods()
+        for key, view in self.views.items():
+            view.setVisible(key in selected)
+
+    def compute(self) -> None:
+        self._stale = False
+        if self.image is None:
+            self.ctx.show_error("No image", "Choose a photo, open a file, drop or paste an image first.")
+            return
+        methods = self.selected_methods()
+        if not methods:
+            self.ctx.show_error("No method", "Tick at least one saliency method.")
+            return
+        image, model = self.image, self.model_choice.model_name()
+        target = self.class_picker.class_index()
+        target = None if target < 0 else target
+        self.maps = {}
+        for view in self.views.values():
+            view.set_overlay(None)
+        self.jobs.start(lambda: saliency_job(model, image, methods, target))
+
+    # ------------------------------------------------------------------ results
+    def _on_event(self, event) -> None:
+        if isinstance(event, Progress):
+            self.status.setText(event.message)
+        elif isinstance(event, SaliencyInput):
+            self.crop = event.crop
+            self.input_view.set_image(event.crop)
+            self.input_view.set_caption(f"{self.caption}: explaining '{event.target_name}' "
+                                        f"(p = {event.target_prob:.1%})")
+            self.bars.set_predictions(event.top5, highlight=event.target)
+            for key, view in self.views.items():
+                view.set_image(event.crop)
+                view.set_caption(f"{METHODS[key]}: computing…")
+        elif isinstance(event, SaliencyMap):
+            self.maps[event.method] = event
+            view = self.views[event.method]
+            view.set_overlay(overlay_rgba(event.display), self.opacity.value() / 100)
+            view.set_caption(f"{event.label} ({event.seconds:.1f} s)")
+
+    def _apply_opacity(self, value: int) -> None:
+        for key in self.maps:
+            self.views[key].overlay.setOpacity(value / 100)
+
+    def _on_finished(self, *_args) -> None:
+        self.runs_done += 1
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.stop_button.setEnabled(running)
+        self.run_button.setEnabled(not running)
+
+    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    def save_state(self) -> dict:
+        return {"methods": self.selected_methods(), "target": self.class_picker.class_index(),
+                "opacity": self.opacity.value(), "model": self.model_choice.model_name()}
+
+    def restore_state(self, state: dict) -> None:
+        for key, box in self.method_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(key in state.get("methods", DEFAULT_METHODS))
+            box.blockSignals(False)
+        self._show_selected_views()
+        if "opacity" in state:
+            self.opacity.setValue(int(state["opacity"]))
+        if state.get("model"):
+            self.model_choice.set_model_name(state["model"])
+        self.class_picker.blockSignals(True)
+        self.class_picker.set_class(int(state.get("target", -1)))
+        self.class_picker.blockSignals(False)
+
+    def apply_lesson(self, setup: dict) -> None:
+        """setup: {"photo": "chelsea", "methods": [...], "target": "tabby"}."""
+        from engine.pretrained import find_class
+
+        self.restore_state({"methods": setup.get("methods", DEFAULT_METHODS),
+                            "target": find_class(setup["target"]) if setup.get("target") else -1,
+                            "opacity": setup.get("opacity", self.opacity.value())})
+        if setup.get("photo"):
+            self.source.choose_bundled(setup["photo"])
+
+    def prepare_screenshot(self) -> None:
+        from gui.screenshots import wait_for
+
+        done = self.runs_done
+        self.source.choose_bundled("chelsea")
+        wait_for(lambda: self.runs_done > done and not self.jobs.running, 300)

@@ -1,0 +1,101 @@
+"""Where a photo comes from: bundled photos, a file, the clipboard (drag-and-drop
+is handled by the panel). Emits (image, caption); errors become messages."""
+from __future__ import annotations
+
+from PySide6.QtCore import QBuffer, QIODevice, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from engine.errors import DataError
+from engine.images import bundled_photos, image_from_bytes, load_bundled_photo, load_image
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+
+
+class ImageSourceBar(QWidget):
+    image_chosen = Signal(object, str)  # (H, W, 3) uint8, caption
+    failed = Signal(str, str)  # title, message
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Photo:"))
+        self.photos = QComboBox()
+        self.photos.addItem("(choose a bundled photo)", "")
+        for name in bundled_photos():
+            self.photos.addItem(name.replace("_", " "), name)
+        self.photos.activated.connect(self._on_photo_activated)
+        layout.addWidget(self.photos)
+        self.open_button = QPushButton("Open file…")
+        self.open_button.clicked.connect(self.open_file)
+        layout.addWidget(self.open_button)
+        self.paste_button = QPushButton("Paste")
+        self.paste_button.setToolTip("Use the image on the clipboard")
+        self.paste_button.clicked.connect(self.paste)
+        layout.addWidget(self.paste_button)
+        layout.addStretch(1)
+
+    def choose_bundled(self, name: str) -> None:
+        try:
+            image = load_bundled_photo(name)
+        except DataError as exc:
+            self.failed.emit(exc.title, str(exc))
+            return
+        position = self.photos.findData(name)
+        if position >= 0:
+            self.photos.setCurrentIndex(position)
+        self.image_chosen.emit(image, name.replace("_", " "))
+
+    def _on_photo_activated(self, position: int) -> None:
+        name = self.photos.itemData(position)
+        if name:
+            self.choose_bundled(name)
+
+    def open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", IMAGE_FILTER)
+        if path:
+            self.load_path(path)
+
+    def load_path(self, path: str) -> None:
+        from pathlib import Path
+
+        try:
+            image = load_image(path)
+        except DataError as exc:
+            self.failed.emit(exc.title, str(exc))
+            return
+        self.image_chosen.emit(image, Path(path).name)
+
+    def paste(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        clipboard = QApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime is not None and mime.hasUrls():
+            for url in mime.urls():
+                if url.isLocalFile():
+                    self.load_path(url.toLocalFile())
+                    return
+        qimage = clipboard.image()
+        if qimage.isNull():
+            self.failed.emit("Nothing to paste", "The clipboard holds no image. Copy an image or an image file first.")
+            return
+        buffer = QBuffer()
+        buffer.open(QIODevice.WriteOnly)
+        qimage.save(buffer, "PNG")
+        try:
+            image = image_from_bytes(bytes(buffer.data()), "clipboard image")
+        except DataError as exc:
+            self.failed.emit(exc.title, str(exc))
+            return
+        self.image_chosen.emit(image, "pasted image")
+
+
+def dropped_path(event) -> str | None:
+    """The first local file of a drag-and-drop event, if any."""
+    mime = event.mimeData()
+    if mime is not None and mime.hasUrls():
+        for url in mime.urls():
+            if url.isLocalFile():
+                return url.toLocalFile()
+    return None

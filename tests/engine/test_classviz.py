@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.classviz import ClassVizPreview, FourierImage, class_visualization, class_visualization_job
+from engine.errors import ModelError
+from engine.events import run_to_end
+from engine.images import load_image, save_png
+from engine.pretrained import load_classifier
+from imagenet_test_helpers import tiny_classifier
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_classifier()
+
+
+@pytest.mark.parametrize("style", ["cs231n", "lucid"])
+def test_ascent_raises_the_class_score(tiny, style):
+    events = []
+    result = run_to_end(class_visualization_job(tiny, 42, style=style, steps=30, preview_every=5,
+                                                emit_interval_s=0, lr=None if style == "lucid" else 2.0),
+                        events.append)
+    previews = [e for e in events if isinstance(e, ClassVizPreview)]
+    assert previews[0].step == 0 and previews[-1].step == 30
+    assert [p.step for p in previews] == [0, 5, 10, 15, 20, 25, 30]
+    assert previews[-1].score > previews[0].score
+    assert result.image.shape == (32, 32, 3) and result.image.dtype == np.uint8
+    assert result.final_prob == pytest.approx(float(tiny.probabilities(result.image)[0][42]), abs=1e-6)
+
+
+def test_same_seed_same_image(tiny):
+    first = class_visualization(tiny, 3, style="cs231n", steps=5, seed=7)
+    second = class_visualization(tiny, 3, style="cs231n", steps=5, seed=7)
+    assert np.array_equal(first.image, second.image)
+
+
+def test_fourier_parameterisation_inverts_a_photo():
+    photo = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
+    image = FourierImage(32, "cpu", torch.Generator(), photo01=photo).image()
+    assert image.shape == (1, 3, 32, 32)
+    assert float((image - photo).abs().max()) < 1e-3
+
+
+def test_start_from_photo_keeps_it_at_step_zero(tiny):
+    photo = np.random.default_rng(0).integers(30, 220, (32, 32, 3), dtype=np.uint8)
+    events = []
+    run_to_end(class_visualization_job(tiny, 1, style="cs231n", steps=1, start_image=photo), events.append)
+    assert np.abs(events[0].image.astype(int) - photo.astype(int)).max() <= 1
+
+
+def test_errors(tiny):
+    with pytest.raises(ModelError, match="style"):
+        class_visualization(tiny, 1, style="dreamy")
+    with pytest.raises(ModelError, match="at least one step"):
+        class_visualization(tiny, 1, steps=0)
+
+
+MUST_SHOW = ["flamingo", "tarantula", "king penguin", "strawberry", "mushroom", "throne"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MUST_SHOW)
+def test_class_visualizations_are_recognised(tmp_path, name):
+    classifier = load_classifier()
+    result = class_visualization(classifier, name, style="lucid", steps=200)
+    save_png(tmp_path / "viz.png", result.image)
+    reloaded = classifier.predict(load_image(tmp_path / "viz.png"), k=1)[0]
+    print(f"CLASSVIZ {name}: p {result.final_prob:.3f}, reloaded {reloaded.name} {reloaded.prob:.3f}")
+    assert reloaded.name == name and reloaded.prob >= 0.9
