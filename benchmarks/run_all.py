@@ -16,7 +16,9 @@ from pathlib import Path
 BENCHMARKS: list[str] = [
     "bench_tsne",
     "bench_startup",
+    "bench_gui",
     "bench_train",
+    "bench_imagenet",
 ]
 
 GPU_BEGIN = "<!-- gpu-check:begin -->"

@@ -1,0 +1,56 @@
+"""GUI main-thread stalls while training with live plots, and peak memory of the
+default start-up plus one training run. Each runs in a fresh process."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import BenchResult
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _session(*args: str) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.gui_session", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1200, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"GUI session failed: {proc.stderr[-1500:]}")
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    epochs = 2 if quick else 5
+    results = []
+    for view in ("Training", "Filters"):
+        session = _session("stall", "--epochs", str(epochs), "--view", view)
+        idle = np.asarray(session["idle_gaps_ms"])
+        busy = np.asarray(session["training_gaps_ms"])
+        p50, p99 = np.percentile(busy, [50, 99])
+        idle_p50, idle_p99 = np.percentile(idle, [50, 99])
+        results.append(BenchResult(f"GUI main-thread gap p50 while training ({view} view on screen)", float(p50),
+                                   "ms", float(idle_p50), "idle window, same process", "", None, False,
+                                   f"5 ms heartbeat; {len(busy)} ticks; max {busy.max():.0f} ms"))
+        results.append(BenchResult(f"GUI main-thread gap p99 while training ({view} view on screen)", float(p99),
+                                   "ms", float(idle_p99), "idle window, same process", "< 50 ms", p99 < 50, False,
+                                   f"LeNet-5 / MNIST-5k, {epochs} epochs, live plots"))
+    memory = _session("memory", "--epochs", str(epochs))["peak_rss_mb"]
+    bare = subprocess.run([sys.executable, "-c", _bare_script(), str(ROOT), str(epochs)], capture_output=True,
+                          text=True, timeout=1200)
+    bare_mb = float(bare.stdout.strip().splitlines()[-1])
+    results.append(BenchResult("peak memory: default start-up + one training run", memory, "MB", bare_mb,
+                               "bare PyTorch training script", "< 2048 MB", memory < 2048, False,
+                               f"ru_maxrss; LeNet-5 / MNIST-5k, {epochs} epochs"))
+    return results
+
+
+def _bare_script() -> str:
+    from benchmarks.gui_session import BARE_TRAINING
+
+    return BARE_TRAINING

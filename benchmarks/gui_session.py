@@ -1,0 +1,140 @@
+"""A scripted GUI session in its own process, for the GUI benchmarks.
+
+`python -m benchmarks.gui_session stall --epochs N --view Training|Filters`
+prints main-thread heartbeat gaps (ms) while the window idles, then while it
+trains LeNet-5 on MNIST-5k with live plots and the chosen view on screen.
+`python -m benchmarks.gui_session memory --epochs N` starts the default window,
+runs one training through the Training panel, and prints the peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+class Heartbeat:
+    """A 5 ms QTimer on the main thread; a long gap between ticks is a stall."""
+
+    def __init__(self, interval_ms: int = 5):
+        from PySide6.QtCore import QTimer
+
+        self.gaps_ms: list[float] = []
+        self._last = None
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.gaps_ms.append((now - self._last) * 1000)
+        self._last = now
+
+    def start(self) -> None:
+        self.gaps_ms.clear()
+        self._last = None
+        self.timer.start()
+
+    def stop(self) -> list[float]:
+        self.timer.stop()
+        return list(self.gaps_ms)
+
+
+def _window():
+    from gui.app import create_application
+    from gui.main_window import MainWindow
+    from gui.screenshots import wait_for
+
+    app = create_application()
+    window = MainWindow(restore_settings=False)
+    window.resize(1400, 900)
+    window.show()
+    wait_for(lambda: window.ctx.spec is not None and getattr(window.ctx, "dataset_info", None), 120)
+    return app, window
+
+
+def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
+    from engine.spec import load_preset
+    from gui.screenshots import wait_for
+
+    window.panel("Network").set_spec(load_preset("lenet5"))
+    training = window.panel("Training")
+    training.set_settings({"epochs": epochs, "batch_size": 64, "seed": 0})
+    done = []
+    window.ctx.run_changed.connect(done.append)
+    training.start_training()
+    if heartbeat:
+        heartbeat.start()
+    if not wait_for(lambda: bool(done) or window.ctx.last_error is not None, 600):
+        raise RuntimeError("training did not finish in 10 minutes")
+    gaps = heartbeat.stop() if heartbeat else []
+    if window.ctx.last_error:
+        raise RuntimeError(f"training failed: {window.ctx.last_error}")
+    return {"gaps_ms": gaps}
+
+
+def stall(epochs: int, view: str) -> dict:
+    from gui.screenshots import wait_for
+
+    app, window = _window()
+    heartbeat = Heartbeat()
+    window.show_panel(view)
+    heartbeat.start()
+    wait_for(lambda: False, 3.0)
+    idle = heartbeat.stop()
+    result = _train(window, epochs, heartbeat)
+    window.close()
+    return {"idle_gaps_ms": idle, "training_gaps_ms": result["gaps_ms"]}
+
+
+def memory(epochs: int) -> dict:
+    app, window = _window()
+    window.show_panel("Training")
+    _train(window, epochs)
+    window.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    return {"peak_rss_mb": peak_kb / 1024}
+
+
+BARE_TRAINING = r"""
+import resource, sys, torch
+sys.path.insert(0, sys.argv[1])
+from torch import nn
+from engine.data import load_dataset
+from engine.model import ConvNet
+from engine.spec import load_preset
+data = load_dataset("mnist5k")
+model = ConvNet(load_preset("lenet5"))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for _ in range(int(sys.argv[2])):
+    order = torch.randperm(len(data.train_x))
+    for i in range(0, len(order), 64):
+        idx = order[i:i + 64]
+        opt.zero_grad(); nn.functional.cross_entropy(model(data.train_x[idx]), data.train_y[idx]).backward(); opt.step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["stall", "memory"])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--view", default="Training")
+    args = parser.parse_args()
+    out = stall(args.epochs, args.view) if args.mode == "stall" else memory(args.epochs)
+    print("RESULT " + json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
