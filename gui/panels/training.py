@@ -625,12 +625,12 @@ class TrainingPanel(Panel):
         self.status_label.setText(prefix + " · ".join(parts))
 
     # ------------------------------------------------------------------ endings
-    def _finish(self, message: str) -> None:
+    def _finish(self, message: str, progress_text: str = "stopped") -> None:
         self._status_timer.stop()
         for plot in (self.loss_plot, self.acc_plot, self.run_lr_plot, self.speed_plot, self.lr_plot):
             plot.redraw()
         self.status_label.setText(message)
-        self.progress.setFormat("idle" if not self.progress.value() else f"{self.progress.value() / 10:.0f}% · done")
+        self.progress.setFormat(progress_text)
         self._update_buttons()
 
     def _on_succeeded(self, result) -> None:
@@ -646,7 +646,7 @@ class TrainingPanel(Panel):
                 f"{summary.get('images_per_sec', float('nan')):,.0f} images/s, {summary.get('seconds', 0):.1f} s")
         if "ensemble_val_acc" in summary:
             text += f"; ensemble val acc {summary['ensemble_val_acc']:.1%}"
-        self._finish(text)
+        self._finish(text, "100% · done")
         self.ctx.status(text)
 
     def _on_stopped(self) -> None:
@@ -654,7 +654,7 @@ class TrainingPanel(Panel):
 
     def _on_failed(self, title: str, message: str) -> None:
         # The base class already shows the message box; keep the curves, free the buttons.
-        self._finish(f"{title}: {message}")
+        self._finish(f"{title}: {message}", "failed")
 
     # ------------------------------------------------------------------ compare runs
     def add_finished_run(self, name: str, settings: dict, history: dict, summary: dict | None = None) -> None:
