@@ -441,7 +441,7 @@ class BuilderPanel(Panel):
         info = getattr(self.ctx, "dataset_info", None)
         if isinstance(info, dict) and info.get("name") == name:
             self._apply_dataset_shape(name, tuple(info["input_shape"]), int(info["num_classes"]))
-        else:
+        elif name != "image_folder":  # a folder needs its root: only the Data panel can load it
             self.jobs.start(_DatasetShapeJob(name))
 
     def _on_dataset_shape(self, result) -> None:
