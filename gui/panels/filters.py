@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout,
                                QWidget)
 
-from engine.imaging import nearest_upscale
 from engine.introspect import colour_bar, conv_weights, filter_grid
 from gui.panels.base import Panel
-from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.image_view import ImageGrid
 from gui.widgets.run_hint import NoModelHint, ensure_demo_run
 
 MODES = [("auto", "First layer as pictures, deeper as channel mean"), ("mean", "Mean over input channels"),
@@ -67,8 +67,9 @@ class FiltersPanel(Panel):
         content_layout.addLayout(grids, 1)
         legend = QHBoxLayout()
         self.legend_low = QLabel("−")
-        self.legend = ImageView("")
-        self.legend.setFixedHeight(60)
+        self.legend = QLabel()
+        self.legend.setFixedHeight(22)
+        self.legend.setScaledContents(True)
         self.legend_high = QLabel("+")
         legend.addWidget(self.legend_low)
         legend.addWidget(self.legend, 1)
@@ -152,7 +153,8 @@ class FiltersPanel(Panel):
             start = filter_grid(layer, initial, mode, zoom, scale=bound)
             self.initial_grid.set_tiles(start.tiles, start.columns, pad=max(1, zoom // 3))
             self.initial_grid.set_caption(f"{layer} at initialization (step 0), same colour scale")
-        self.legend.set_image(nearest_upscale(colour_bar(bound, 8, 256), 1))
+        bar = np.ascontiguousarray(colour_bar(bound, 8, 256))
+        self.legend.setPixmap(QPixmap.fromImage(QImage(bar.data, 256, 8, 256, QImage.Format_Grayscale8).copy()))
         self.legend_low.setText(f"{-bound:+.3f}")
         self.legend_high.setText(f"{bound:+.3f}")
         mode_text = {"rgb": "colour filters (R, G, B weights)", "grey": "grey filters",

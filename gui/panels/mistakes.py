@@ -62,7 +62,7 @@ class MistakesPanel(Panel):
         self.matrix_plot.setAspectLocked(True)
         self.matrix_plot.invertY(True)
         self.matrix_plot.setMouseEnabled(False, False)
-        self.matrix_image = pg.ImageItem()
+        self.matrix_image = pg.ImageItem(axisOrder="row-major")  # rows = true class, as in the matrix
         self.matrix_image.setColorMap(pg.colormap.get("CET-L12") if "CET-L12" in pg.colormap.listMaps() else
                                       pg.ColorMap([0, 1], [QColor("#f7fbff"), QColor("#08306b")]))
         self.matrix_plot.addItem(self.matrix_image)
@@ -118,7 +118,7 @@ class MistakesPanel(Panel):
         matrix = result.confusion
         k = len(result.class_names)
         # Log-like scale so the off-diagonal errors are visible next to the large diagonal.
-        self.matrix_image.setImage(np.log1p(matrix.T.astype(np.float32)), levels=(0, np.log1p(max(1, matrix.max()))))
+        self.matrix_image.setImage(np.log1p(matrix.astype(np.float32)), levels=(0, np.log1p(max(1, matrix.max()))))
         for item in self._texts:
             self.matrix_plot.removeItem(item)
         self._texts = []

@@ -1,0 +1,197 @@
+"""The "Inside" panels: filters, activations, top patches, layer statistics,
+initialization lab and mistakes, driven offscreen with a trained LeNet-5."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.introspect import conv_weights
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def run_ctx(ctx, trained_lenet):
+    return ctx
+
+
+def _wait_job(qtbot, panel, timeout=TIMEOUT):
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=timeout):
+        pass
+
+
+def test_panels_without_a_model_show_the_hint(qtbot, ctx):
+    from gui.panels.activations import ActivationsPanel
+    from gui.panels.filters import FiltersPanel
+    from gui.panels.mistakes import MistakesPanel
+    from gui.panels.top_patches import TopPatchesPanel
+
+    for cls in (FiltersPanel, ActivationsPanel, TopPatchesPanel, MistakesPanel):
+        panel = cls(ctx)
+        qtbot.addWidget(panel)
+        assert panel.stack.currentIndex() == 0
+        assert "Train a network in the Training tab or load a checkpoint" in panel.hint.label.text()
+    with qtbot.waitSignal(ctx.focus_panel_requested, timeout=2000) as blocker:
+        qtbot.mouseClick(panel.hint.train_button, Qt.LeftButton)
+    assert blocker.args == ["Training"]
+
+
+def test_hint_reports_a_broken_checkpoint(qtbot, ctx, tmp_path):
+    from gui.panels.filters import FiltersPanel
+
+    panel = FiltersPanel(ctx)
+    qtbot.addWidget(panel)
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with qtbot.waitSignal(ctx.error_raised, timeout=2000):
+        panel.hint.load_path(str(bad))
+    assert ctx.run is None and panel.stack.currentIndex() == 0
+
+
+def test_filters_follow_the_run_and_live_snapshots(qtbot, ctx, trained_lenet):
+    from engine.train import FiltersSnapshot
+    from gui.panels.filters import FiltersPanel
+
+    panel = FiltersPanel(ctx)
+    qtbot.addWidget(panel)
+    ctx.set_run(trained_lenet)
+    assert panel.stack.currentIndex() == 1
+    assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == ["conv1", "conv2"]
+    qtbot.waitUntil(lambda: panel.grid.count == 6, timeout=3000)
+    assert "6 filters of 1×5×5" in panel.grid.caption.text()
+    # A live snapshot from training replaces the weights and is drawn by the timer.
+    weights = conv_weights(trained_lenet.model)
+    zeros = {k: np.zeros_like(v) for k, v in weights.items()}
+    ctx.training_event.emit(FiltersSnapshot(0, 0, zeros))
+    ctx.training_event.emit(FiltersSnapshot(40, 0, weights))
+    qtbot.waitUntil(lambda: "training step 40" in panel.grid.caption.text(), timeout=3000)
+    assert panel.initial_grid.isVisible() or not panel.isVisible()
+    assert np.all(panel.initial["conv1"] == 0)
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("per_input"))
+    panel.layer_combo.setCurrentText("conv2")
+    qtbot.waitUntil(lambda: panel.grid.count == 16 * 6, timeout=3000)
+    state = panel.save_state()
+    other = FiltersPanel(ctx)
+    qtbot.addWidget(other)
+    other.restore_state(state)
+    assert other.save_state() == state
+
+
+def test_activations_for_sample_drawing_and_click(qtbot, ctx, trained_lenet):
+    from gui.panels.activations import ActivationsPanel
+
+    panel = ActivationsPanel(ctx)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(ctx.input_image_changed, timeout=TIMEOUT):
+        ctx.set_run(trained_lenet)
+    assert set(panel.layer_grids) == {name for name, _ in trained_lenet.model.named_layers()}
+    assert panel.layer_grids["conv1"].count == 6 and panel.layer_grids["conv2"].count == 16
+    assert panel.input_image.shape == (28, 28, 3)
+    # Next sample: the input published to the context changes.
+    before = ctx.input_image.copy()
+    with qtbot.waitSignal(ctx.input_image_changed, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.next_button, Qt.LeftButton)
+    assert panel.index_spin.value() == 1 and not np.array_equal(before, ctx.input_image)
+    # A drawn digit becomes the input.
+    panel.canvas.stroke([(100, 30), (100, 170)])
+    with qtbot.waitSignal(ctx.input_image_changed, timeout=TIMEOUT) as blocker:
+        panel.show_drawing()
+    assert blocker.args[1] == "Your drawing"
+    assert ctx.input_image[:, 12:16].mean() > ctx.input_image[:, :5].mean()  # the vertical stroke, centred
+    # Clicking a map enlarges it.
+    panel._show_enlarged("conv2", 5)
+    assert panel.enlarged_view.image() is not None and "conv2, map 5" in panel.enlarged_view.caption.text()
+
+
+def test_activations_refuse_a_broken_file(qtbot, ctx, trained_lenet, tmp_path):
+    from gui.panels.activations import ActivationsPanel
+
+    panel = ActivationsPanel(ctx)
+    qtbot.addWidget(panel)
+    ctx.set_run(trained_lenet)
+    _wait_job(qtbot, panel)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG broken")
+    with qtbot.waitSignal(ctx.error_raised, timeout=TIMEOUT):
+        panel.show_file(str(bad))
+    assert panel.input_image is not None  # the previous input is kept
+
+
+def test_top_patches_job_fills_grids(qtbot, ctx, trained_lenet):
+    from gui.panels.top_patches import TopPatchesPanel
+
+    panel = TopPatchesPanel(ctx)
+    qtbot.addWidget(panel)
+    ctx.set_run(trained_lenet)
+    assert panel.layer_combo.currentText() == "conv2"
+    panel.limit_spin.setValue(300)
+    panel.k_spin.setValue(4)
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.find_button, Qt.LeftButton)
+    assert panel.result.patches.shape[:2] == (16, 4)
+    assert panel.all_grid.count == 16 and panel.channel_grid.count == 4
+    assert panel.progress.value() == 1000
+    panel.select_channel(7)
+    assert "channel 7" in panel.channel_grid.caption.text()
+
+
+def test_layer_stats_from_training_events_and_measure(qtbot, ctx, trained_lenet, mnist5k):
+    from engine.layer_stats import LayerStatsSnapshot, collect_layer_stats
+    from gui.panels.layer_stats import LayerStatsPanel
+
+    panel = LayerStatsPanel(ctx)
+    qtbot.addWidget(panel)
+    stats = collect_layer_stats(trained_lenet.model, mnist5k.val_x[:32], with_grads=True, y=mnist5k.val_y[:32])
+    ctx.training_event.emit(LayerStatsSnapshot(0, 0, stats))
+    ctx.training_event.emit(LayerStatsSnapshot(63, 0, stats))
+    assert len(panel.snapshots) == 2
+    panel.redraw()
+    assert len(panel.act_plot.listDataItems()) == 2 and len(panel.grad_plot.listDataItems()) == 2
+    assert panel.snapshot_label.text().startswith("epoch 1")
+    ctx.set_run(trained_lenet)
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.measure_button, Qt.LeftButton)
+    assert len(panel.snapshots) == 3 and panel.snapshots[-1].step == -1
+
+
+def test_init_lab_shows_vanishing_then_stable(qtbot, ctx):
+    from gui.panels.init_lab import InitLabPanel
+
+    panel = InitLabPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.debounce.stop()
+    panel.restore_state({"nonlinearity": "tanh", "init": "small", "batch_norm": False, "layers": 6, "width": 200})
+    panel.debounce.stop()
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        panel.run_experiment()
+    std = panel.std_plot.listDataItems()[0].getData()[1]
+    assert len(std) == 6 and std[-1] < 0.01 * std[0]
+    assert "shrink toward 0" in panel.summary.text()
+    panel.init_combo.setCurrentIndex(panel.init_combo.findData("xavier"))
+    panel.debounce.stop()
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        panel.run_experiment()
+    std = panel.std_plot.listDataItems()[0].getData()[1]
+    assert std[-1] > 0.3 * std[0]
+    assert "healthy" in panel.summary.text()
+
+
+def test_mistakes_confusion_and_gallery(qtbot, ctx, trained_lenet, mnist5k):
+    from gui.panels.mistakes import MistakesPanel
+
+    panel = MistakesPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.count_spin.setValue(10)
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        ctx.set_run(trained_lenet)
+    assert panel.result.confusion.sum() == len(mnist5k.val_y)
+    assert panel.gallery.count() == 10
+    first = panel.gallery.item(0).text()
+    assert first.startswith(f"true {panel.result.class_names[panel.result.true_labels[0]]}")
+    assert len(panel._texts) == 100  # a count in every cell of the 10 x 10 matrix
+    # The heat map's row i is true class i: its colours follow the counts.
+    shown = panel.matrix_image.image
+    assert np.array_equal(np.argsort(shown, axis=1)[:, -1], np.argmax(panel.result.confusion, axis=1))
+    assert np.allclose(shown, np.log1p(panel.result.confusion))
+    assert "accuracy" in panel.summary.text()
