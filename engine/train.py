@@ -4,7 +4,8 @@
 ~50 ms, always the last batch of an epoch), `EpochEnd`, `FiltersSnapshot`,
 `LayerStatsSnapshot`, and for ensembles `MemberFinished` / `EnsembleResult`;
 it returns a `TrainResult`. `fit(...)` drains it (CLI, tests). Stopping = closing
-the generator between yields. A NaN/inf loss raises `DivergedError`.
+the generator between yields. A NaN/inf loss (or one above EXPLODED_LOSS) raises
+`DivergedError`.
 
 The per-batch path is kept close to a bare PyTorch loop: the data sit in memory
 as tensors on the training device, an epoch is one `randperm`, augmentation runs
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Generator
@@ -79,7 +79,7 @@ class TrainSettings:
     elastic_net: float = 0.0  # lambda * sum (beta w^2 + |w|) added to the loss
     elastic_beta: float = 0.5  # beta of the elastic net
     dropout: float | None = None  # set p of every Dropout layer of the network (None: keep the spec's)
-    init: str = "default"  # 'default' | 'constant' | 'small' | 'xavier' | 'he'
+    init: str = "he"  # 'default' (PyTorch) | 'constant' | 'small' | 'xavier' | 'he' (suits ReLU nets)
     init_constant: float = 0.01  # the value for init='constant'
     batchnorm: bool = False  # insert BatchNorm after every conv / hidden linear that lacks one
     # Augmentation (engine/augment.py).
@@ -342,8 +342,22 @@ def _build_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.O
                            nesterov=bool(settings.nesterov and settings.momentum > 0))
 
 
+# A cross-entropy loss this large means the logits differ by about a million: the run
+# has blown up even if the number is still finite, so it counts as diverged too.
+EXPLODED_LOSS = 1e6
+
+
+def _diverged(value: float) -> bool:
+    return not math.isfinite(value) or value > EXPLODED_LOSS
+
+
 def _diverged_message(step: int, epoch: int, value: float, lr: float) -> str:
-    what = "NaN (not a number)" if math.isnan(value) else "infinite"
+    if math.isnan(value):
+        what = "NaN (not a number)"
+    elif math.isinf(value):
+        what = "infinite"
+    else:
+        what = f"{value:.3g}, exploding"
     return (f"Training diverged at step {step} (epoch {epoch + 1}): the loss became {what} "
             f"with learning rate {lr:.3g}. Lower the learning rate (try {lr / 10:.3g}), "
             f"or add batch norm / a gentler initialization.")
@@ -370,7 +384,6 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                member: int, members: int, member_seed: int, clock: _Clock, done_before: int):
     """Train one model; yields events, returns (TrainedRun, stats dict, snapshot runs)."""
     torch.manual_seed(member_seed)
-    random.seed(member_seed)
     model = ConvNet(spec)
     apply_init(model, settings.init, constant=settings.init_constant)
     model.normalize.fit(data.train_x, settings.normalization)
@@ -482,7 +495,7 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                     values = torch.stack(pending).float().tolist()  # the one device sync per event
                     first_step = step - len(values) + 1
                     for offset, value in enumerate(values):
-                        if not math.isfinite(value):
+                        if _diverged(value):
                             raise DivergedError(_diverged_message(first_step + offset, epoch, value,
                                                                   lr_list[first_step + offset - 1]))
                         ema = beta * ema + (1 - beta) * value
