@@ -19,6 +19,7 @@ BENCHMARKS: list[str] = [
     "bench_gui",
     "bench_train",
     "bench_imagenet",
+    "bench_activations",
 ]
 
 GPU_BEGIN = "<!-- gpu-check:begin -->"
