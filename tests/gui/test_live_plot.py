@@ -1,0 +1,38 @@
+"""LivePlot: appends only store numbers; the timer's redraw pushes them to the items."""
+import math
+
+from gui.widgets.live_plot import LivePlot
+
+
+def test_append_is_drawn_on_redraw_without_non_finite_points(qtbot):
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.timer.stop()  # drive redraws by hand
+    plot.add_series("loss", 0)
+    for step, value in enumerate([2.3, 1.9, math.nan, 1.2], start=1):
+        plot.append("loss", step, value)
+    item = plot._series["loss"].item
+    assert item.getData()[0] is None or len(item.getData()[0]) == 0  # nothing drawn before the timer fires
+    plot.redraw()
+    x, y = item.getData()
+    assert list(x) == [1.0, 2.0, 4.0] and list(y) == [2.3, 1.9, 1.2]
+    assert plot.series_data("loss")[0] == [1.0, 2.0, 3.0, 4.0]  # the stored history keeps every step
+
+
+def test_smoothing_is_an_exponential_moving_average(qtbot):
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.add_series("smooth", 0, smoothing=0.5)
+    for step, value in enumerate([4.0, 0.0, 0.0], start=1):
+        plot.append("smooth", step, value)
+    assert plot.series_data("smooth")[1] == [4.0, 2.0, 1.0]
+
+
+def test_overlays_are_added_and_removed_with_their_legend_entries(qtbot):
+    plot = LivePlot("accuracy", "epoch", "accuracy", y_range=(0, 1))
+    qtbot.addWidget(plot)
+    plot.add_series("validation", 2)
+    plot.add_overlay("run1", "#1 validation", [1, 2], [0.8, 0.9], 4, symbol="s")
+    assert plot.overlay_keys() == ["run1"] and len(plot.legend.items) == 2
+    plot.remove_overlay("run1")
+    assert plot.overlay_keys() == [] and len(plot.legend.items) == 1
