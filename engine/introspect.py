@@ -167,11 +167,13 @@ def _dense_as_square(values: np.ndarray) -> np.ndarray:
 
 
 def _scale_to_uint8(values: np.ndarray, low, high) -> np.ndarray:
-    span = np.where(high > low, high - low, 1.0)
-    scaled = np.subtract(values, low, dtype=np.float32)
-    scaled *= (255.0 / span).astype(np.float32)
-    scaled += 0.5
-    np.clip(scaled, 0.0, 255.0, out=scaled)
+    """(v - low) / (high - low) * 255, rounded, in three passes over the data
+    (values are known to lie in [low, high], so no clipping pass is needed)."""
+    low = np.asarray(low, dtype=np.float32)
+    high = np.asarray(high, dtype=np.float32)
+    gain = np.float32(255.0) / np.where(high > low, high - low, np.float32(1.0)).astype(np.float32)
+    scaled = np.multiply(values, gain, dtype=np.float32)
+    scaled += 0.5 - low * gain
     return scaled.astype(np.uint8)
 
 

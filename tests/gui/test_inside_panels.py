@@ -195,3 +195,31 @@ def test_mistakes_confusion_and_gallery(qtbot, ctx, trained_lenet, mnist5k):
     assert np.array_equal(np.argsort(shown, axis=1)[:, -1], np.argmax(panel.result.confusion, axis=1))
     assert np.allclose(shown, np.log1p(panel.result.confusion))
     assert "accuracy" in panel.summary.text()
+
+
+def test_draw_canvas_draws_with_the_mouse(qtbot):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    from gui.widgets.draw_canvas import DrawCanvas
+
+    canvas = DrawCanvas(size=100, pen_width=6)
+    qtbot.addWidget(canvas)
+    assert canvas.is_empty()
+
+    def send(kind, x, y, buttons):
+        point = QPointF(x, y)
+        event = QMouseEvent(kind, point, canvas.mapToGlobal(point), Qt.LeftButton, buttons, Qt.NoModifier)
+        QApplication.sendEvent(canvas, event)
+
+    with qtbot.waitSignal(canvas.drawing_finished, timeout=2000):
+        send(QMouseEvent.MouseButtonPress, 20, 50, Qt.LeftButton)
+        send(QMouseEvent.MouseMove, 50, 50, Qt.LeftButton)
+        send(QMouseEvent.MouseMove, 80, 50, Qt.LeftButton)
+        send(QMouseEvent.MouseButtonRelease, 80, 50, Qt.NoButton)
+    drawing = canvas.drawing()
+    assert drawing.shape == (100, 100)
+    assert drawing[50, 20:80].min() > 200 and drawing[10, :].max() == 0  # a horizontal line, nothing elsewhere
+    canvas.clear()
+    assert canvas.is_empty()
