@@ -20,6 +20,7 @@ BENCHMARKS: list[str] = [
     "bench_train",
     "bench_imagenet",
     "bench_activations",
+    "bench_dogfood",
 ]
 
 GPU_BEGIN = "<!-- gpu-check:begin -->"
