@@ -35,6 +35,7 @@ class AdversarialPanel(Panel):
         self.result: AttackResult | None = None
         self.last_step: AttackStep | None = None
         self.attacks_done = 0
+        self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
         self.jobs.event.connect(self._on_event)
@@ -170,7 +171,7 @@ class AdversarialPanel(Panel):
         if method == "iterative" and not self.limit_change.isChecked():
             epsilon = None
         steps = None if method == "fgsm" else self.steps.value()
-        image, model = self.image, self.model_choice.model_name()
+        image, model = self.image, self.classifier or self.model_choice.model_name()
         self.result = None
         self.save_button.setEnabled(False)
         self.curve.clear()

@@ -33,6 +33,7 @@ class ClassVizPanel(Panel):
         self.preview: ClassVizPreview | None = None
         self.result: ClassVizResult | None = None
         self.runs_done = 0
+        self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self._build()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
@@ -118,7 +119,7 @@ class ClassVizPanel(Panel):
         steps = self.steps.value()
         seed = self.seed.value()
         start = self.photo if self.from_photo.isChecked() and self.photo is not None else None
-        model = self.model_choice.model_name()
+        model = self.classifier or self.model_choice.model_name()
         self.result = None
         self.save_button.setEnabled(False)
         self.curve.clear()

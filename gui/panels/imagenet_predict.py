@@ -31,6 +31,7 @@ class ImageNetPredictPanel(Panel):
         self.result: PredictionResult | None = None
         self.predictions_done = 0  # counts finished predictions (tests and screenshots wait on it)
         self._broadcasting = False
+        self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
         self.jobs.event.connect(self._on_event)
@@ -110,7 +111,7 @@ class ImageNetPredictPanel(Panel):
         self.predict()
 
     def predict(self) -> None:
-        image, model = self.image, self.model_choice.model_name()
+        image, model = self.image, self.classifier or self.model_choice.model_name()
         self.status.setText("Classifying…")
         self.jobs.start(lambda: predict_job(image, model))
 

@@ -36,6 +36,7 @@ class SaliencyPanel(Panel):
         self.maps: dict[str, SaliencyMap] = {}
         self.runs_done = 0
         self._stale = False
+        self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
         self.jobs.event.connect(self._on_event)
@@ -165,7 +166,7 @@ class SaliencyPanel(Panel):
         if not methods:
             self.ctx.show_error("No method", "Tick at least one saliency method.")
             return
-        image, model = self.image, self.model_choice.model_name()
+        image, model = self.image, self.classifier or self.model_choice.model_name()
         target = self.class_picker.class_index()
         target = None if target < 0 else target
         self.maps = {}
