@@ -319,7 +319,7 @@ class FolderFeatures:
 class _FeatureCache:
     """Per-file results keyed by (model, path, size, mtime): editing a file invalidates it."""
 
-    def __init__(self, max_items: int = 4000):
+    def __init__(self, max_items: int = 3000):  # ~40 KB each (features, logits, thumbnail)
         self.max_items = max_items
         self._items: OrderedDict = OrderedDict()
 

@@ -19,19 +19,21 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFileDialog,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.errors import ConvScopeError
 from engine.events import Progress
+from engine.pretrained import class_names
 from engine.transfer import (ClassGroup, ClassGroups, DogFoodReport, FineTuneResult, SingleImageRemap,
                              TransferBatchEnd, TransferEpochEnd, finetune_job, group_files, load_groups,
                              mark_tiles, single_image_job, zero_shot_job)
 from gui.panels.base import Panel
+from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.widgets.live_plot import LivePlot
 
@@ -64,6 +66,7 @@ class DogFoodPanel(Panel):
         self.jobs_ended = 0  # counts finished jobs (success, failure or stop), so callers can wait on results
         self._demo_dir: tempfile.TemporaryDirectory | None = None
         self._build()
+        self._load_class_names()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         self.jobs.running_changed.connect(self._on_running_changed)
@@ -161,17 +164,14 @@ class DogFoodPanel(Panel):
         self.class_list.setMaximumHeight(130)
         layout.addWidget(self.class_list)
         row = QHBoxLayout()
-        self.class_search = QLineEdit()
-        self.class_search.setPlaceholderText("Add a class: type a name, e.g. 'beagle'")
-        self.class_model = QStringListModel(self)
-        completer = QCompleter(self.class_model, self)
-        completer.setCaseSensitivity(Qt.CaseInsensitive)
-        completer.setFilterMode(Qt.MatchContains)
-        completer.setMaxVisibleItems(12)
-        completer.activated.connect(self._on_class_chosen)
-        self.class_search.setCompleter(completer)
-        self.class_search.returnPressed.connect(self._on_class_entered)
-        row.addWidget(self.class_search, 1)
+        self.class_picker = ClassPicker()
+        self.class_picker.setToolTip("Type part of a class name (e.g. 'beagle') or an index, then press Add")
+        self.class_picker.setMinimumContentsLength(14)
+        row.addWidget(self.class_picker, 1)
+        self.add_class_button = QPushButton("Add")
+        self.add_class_button.setToolTip("Add the chosen ImageNet class to the selected group")
+        self.add_class_button.clicked.connect(self._on_add_class_clicked)
+        row.addWidget(self.add_class_button)
         remove_class = QPushButton("Remove")
         remove_class.setToolTip("Remove the selected classes from the group")
         remove_class.clicked.connect(self._on_remove_classes_clicked)
@@ -294,21 +294,12 @@ class DogFoodPanel(Panel):
         return box
 
     # ------------------------------------------------------------------ class groups
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().showEvent(event)
-        if self._class_names is None:
-            self._load_class_names()
-
     def _load_class_names(self) -> None:
         try:
-            from engine.pretrained import class_names
-
             self._class_names = list(class_names())
         except ConvScopeError as exc:
             self._class_names = []
             self.status_label.setText(str(exc))
-        self.class_model.setStringList([f"{name} ({index})" for index, name in enumerate(self._class_names)])
-        self._refresh_classes()
 
     def _class_label(self, index: int) -> str:
         if self._class_names and 0 <= index < len(self._class_names):
@@ -397,9 +388,10 @@ class DogFoodPanel(Panel):
             self.ctx.show_error("Could not save", f"{path} could not be written ({exc}).")
             return False
         self.groups_source = str(path)
-        if self.groups_combo.findText(path.stem) < 0 and path.parent.resolve() == group_files().get(
-                "dog_vs_food", path).parent.resolve():
-            self.groups_combo.addItem(path.stem)
+        from engine.transfer import GROUPS_DIR
+
+        if self.groups_combo.findText(path.stem) < 0 and path.parent.resolve() == GROUPS_DIR.resolve():
+            self.groups_combo.addItem(path.stem)  # saved next to the shipped files: offer it in the list
         self.ctx.status(f"Saved class groups to {path}")
         return True
 
@@ -421,27 +413,10 @@ class DogFoodPanel(Panel):
         del self.groups.groups[row]
         self._refresh_groups(select=row - 1)
 
-    def _on_class_chosen(self, text: str) -> None:
-        self._add_class_from_text(text)
-
-    def _on_class_entered(self) -> None:
-        self._add_class_from_text(self.class_search.text())
-
-    def _add_class_from_text(self, text: str) -> None:
-        text = text.strip()
-        if not text:
-            return
-        if text.endswith(")") and "(" in text:  # completer entries look like "beagle (162)"
-            text = text[text.rindex("(") + 1:-1]
-        try:
-            from engine.pretrained import find_class
-
-            index = find_class(text)
-        except ConvScopeError as exc:
-            self.ctx.show_error(exc.title, str(exc))
-            return
-        if self.add_class(index):
-            self.class_search.clear()
+    def _on_add_class_clicked(self) -> None:
+        index = self.class_picker.class_index()
+        if index >= 0:
+            self.add_class(index)
 
     def add_class(self, index: int) -> bool:
         """Add an ImageNet class to the selected group (refused if another group has it)."""

@@ -165,9 +165,12 @@ def test_class_groups_are_editable_and_saved(qtbot, panel, ctx, tmp_path):
     assert panel.add_class(10)
     assert panel.groups.groups[1].classes == [3, 4, 10] and panel.class_list.count() == 3
     assert not panel.add_class(0) and "already in 'red'" in errors[-1]  # one group per class
-    panel.class_search.setText("beagle")
-    panel._on_class_entered()
-    assert 162 in panel.groups.groups[1].classes  # found by name through engine.pretrained.find_class
+    panel.class_picker.lineEdit().setText("beagle")  # the shared searchable picker resolves names
+    panel.class_picker.lineEdit().editingFinished.emit()
+    assert panel.class_picker.class_index() == 162
+    qtbot.mouseClick(panel.add_class_button, Qt.LeftButton)
+    assert 162 in panel.groups.groups[1].classes
+    assert any(panel.class_list.item(i).text() == "162  beagle" for i in range(panel.class_list.count()))
     panel.class_list.item(0).setSelected(True)
     panel._on_remove_classes_clicked()
     assert 3 not in panel.groups.groups[1].classes
