@@ -47,6 +47,10 @@ OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+# Keys a finished run adds to its saved settings (TrainedRun.settings); from_dict skips them.
+RUN_METADATA_KEYS = {"member", "snapshot"}
+
+
 class TrainSettingsError(ConvScopeError):
     """Training settings that cannot work (negative learning rate, unknown schedule...)."""
 
@@ -109,10 +113,10 @@ class TrainSettings:
         if not isinstance(data, dict):
             raise TrainSettingsError("Training settings must be a JSON object.")
         known = {f.name: f for f in fields(TrainSettings)}
-        unknown = [k for k in data if k not in known]
+        unknown = [k for k in data if k not in known and k not in RUN_METADATA_KEYS]
         if unknown:
             raise TrainSettingsError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
-        return TrainSettings(**data)
+        return TrainSettings(**{k: v for k, v in data.items() if k in known})
 
     def augment_options(self) -> AugmentOptions:
         return AugmentOptions.from_settings(self)
@@ -406,6 +410,8 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
     use_amp = bool(settings.amp and device.type == "cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp) if use_amp else None
     augment = settings.augment_options()
+    use_augment = augment.enabled  # checked once: the per-batch path stays bare when off
+    filter_every = int(settings.snapshot_every_steps)
     shuffle_gen = torch.Generator().manual_seed(member_seed)
     augment_gen = torch.Generator().manual_seed(member_seed + 7919)
     snapshot_points = set(sgdr_cycle_ends(settings, steps_per_epoch)[-int(settings.snapshot_ensemble):]) \
@@ -457,7 +463,7 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 xb = train_x[idx]
                 yb = train_y[idx]
-                if augment.enabled:
+                if use_augment:
                     xb = augment_batch(xb, augment, augment_gen)
                 lr = lr_list[step]
                 if lr != current_lr:
@@ -518,15 +524,16 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                     since_event_images = 0
                     since_event_start = time.perf_counter()
                 if snapshot_points and step in snapshot_points:
+                    side_start = time.perf_counter()
                     snap = _snapshot_run(model, spec, data, settings, len(snapshots))
                     snapshots.append(snap)
                     _, snap_acc, _ = evaluate(model, val_x, val_y)
                     yield MemberFinished(len(snapshots) - 1, snap_acc)
-                    since_event_start = time.perf_counter()
-                if settings.snapshot_every_steps > 0 and step % settings.snapshot_every_steps == 0 \
-                        and filter_throttle.ready():
+                    since_event_start += time.perf_counter() - side_start  # not training time
+                if filter_every > 0 and step % filter_every == 0 and filter_throttle.ready():
+                    side_start = time.perf_counter()
                     yield FiltersSnapshot(step, member, _conv_filters(model))
-                    since_event_start = time.perf_counter()
+                    since_event_start += time.perf_counter() - side_start
             train_loss = epoch_loss_sum / n
             train_acc = correct.item() / n
             validate_now = (epoch + 1) % int(settings.val_every) == 0 or epoch == epochs - 1

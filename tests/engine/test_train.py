@@ -167,6 +167,8 @@ def test_settings_round_trip_through_json():
 
     s = TrainSettings(schedule="cosine", dropout=0.3, hflip=True, ensemble=2, seed=None)
     assert TrainSettings.from_dict(json.loads(json.dumps(asdict(s)))) == s
+    # A finished run's saved settings (with its member index) load back too.
+    assert TrainSettings.from_dict({**asdict(s), "member": 1}) == s
 
 
 def test_batchnorm_insertion_after_conv_and_hidden_linear_only():
