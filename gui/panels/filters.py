@@ -14,8 +14,8 @@ from gui.panels.base import Panel
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.run_hint import NoModelHint, ensure_demo_run
 
-MODES = [("auto", "First layer as pictures, deeper as channel mean"), ("mean", "Mean over input channels"),
-         ("per_input", "Every input channel (one filter per row)")]
+MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
+         ("per_input", "Each input channel")]
 
 
 class FiltersPanel(Panel):
@@ -37,6 +37,10 @@ class FiltersPanel(Panel):
         controls.addWidget(self.layer_combo)
         controls.addWidget(QLabel("Show:"))
         self.mode_combo = QComboBox()
+        self.mode_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(14)
+        self.mode_combo.setToolTip("Auto: a first layer's filters as grey or colour pictures, deeper layers as the "
+                                   "mean over their input channels. Each input channel: one row per filter.")
         for key, label in MODES:
             self.mode_combo.addItem(label, key)
         self.mode_combo.currentIndexChanged.connect(self._mark_dirty)
@@ -47,7 +51,9 @@ class FiltersPanel(Panel):
         self.zoom_spin.setValue(8)
         self.zoom_spin.valueChanged.connect(self._mark_dirty)
         controls.addWidget(self.zoom_spin)
-        self.compare_check = QCheckBox("Compare with initialization")
+        self.compare_check = QCheckBox("Compare with start")
+        self.compare_check.setToolTip("Show the filters at initialization (step 0 of training) next to the "
+                                      "current ones, on the same colour scale.")
         self.compare_check.setChecked(True)
         self.compare_check.toggled.connect(self._mark_dirty)
         controls.addWidget(self.compare_check)

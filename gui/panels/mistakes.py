@@ -36,10 +36,11 @@ class MistakesPanel(Panel):
 
         layout = QVBoxLayout(self)
         controls = QHBoxLayout()
-        self.evaluate_button = QPushButton("Evaluate on the validation set")
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("Classify the validation set with the current model.")
         self.evaluate_button.clicked.connect(self.evaluate)
         controls.addWidget(self.evaluate_button)
-        controls.addWidget(QLabel("Wrong examples shown:"))
+        controls.addWidget(QLabel("Shown:"))
         self.count_spin = QSpinBox()
         self.count_spin.setRange(1, 200)
         self.count_spin.setValue(32)
