@@ -54,7 +54,7 @@ def run(quick: bool = False) -> list[BenchResult]:
     classifier = load_classifier()
     groups = load_groups("cat_vs_vehicle")
     per_class = 8 if quick else 24
-    epochs = 5 if quick else 20
+    epochs = 10 if quick else 20
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
