@@ -3,6 +3,7 @@ MNIST-5k): ConvScope's chunked openTSNE job vs plain scikit-learn TSNE on the
 same features in the same run, plus the time until the first animated frame."""
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -34,24 +35,39 @@ def run(quick: bool = False) -> list[BenchResult]:
     features, labels = _features(n_points)
 
     params = TSNEParams(iterations=iterations, frame_every=10)
-    start = time.perf_counter()
-    first_frame = first_optimized = None
-    frames = 0
-    job = embed_job(features, "tsne", params)
-    while True:
-        try:
-            event = next(job)
-        except StopIteration as stop:
-            ours = stop.value
-            break
-        if isinstance(event, EmbeddingPartial):
-            frames += 1
-            now = time.perf_counter() - start
-            if first_frame is None:
-                first_frame = now
-            if first_optimized is None and event.iteration > 0:
-                first_optimized = now
-    ours_seconds = time.perf_counter() - start
+    timing: dict = {"first_frame": None, "first_optimized": None, "frames": 0}
+
+    def drain() -> None:  # the worker thread's part, as in the GUI
+        start = time.perf_counter()
+        job = embed_job(features, "tsne", params)
+        while True:
+            try:
+                event = next(job)
+            except StopIteration as stop:
+                timing["result"] = stop.value
+                break
+            if isinstance(event, EmbeddingPartial):
+                timing["frames"] += 1
+                now = time.perf_counter() - start
+                if timing["first_frame"] is None:
+                    timing["first_frame"] = now
+                if timing["first_optimized"] is None and event.iteration > 0:
+                    timing["first_optimized"] = now
+        timing["seconds"] = time.perf_counter() - start
+
+    # Meanwhile this (the "GUI") thread ticks every 10 ms; the longest gap between
+    # ticks is how long an event loop would stall (GIL held by the job).
+    worker = threading.Thread(target=drain)
+    worker.start()
+    longest_gap, last = 0.0, time.perf_counter()
+    while worker.is_alive():
+        time.sleep(0.01)
+        now = time.perf_counter()
+        longest_gap = max(longest_gap, now - last - 0.01)
+        last = now
+    worker.join()
+    ours, ours_seconds = timing["result"], timing["seconds"]
+    first_frame, first_optimized, frames = timing["first_frame"], timing["first_optimized"], timing["frames"]
 
     start = time.perf_counter()
     baseline = TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto", max_iter=iterations,
@@ -70,6 +86,9 @@ def run(quick: bool = False) -> list[BenchResult]:
                     met=first_frame < 1.0, notes="the start layout (PCA), shown before the neighbour search"),
         BenchResult(f"t-SNE {shape}: first optimized frame", first_optimized, "s", target="",
                     notes=f"after the neighbour search + {params.frame_every} iterations"),
+        BenchResult(f"t-SNE {shape}: longest GUI-thread stall while it runs", longest_gap * 1000, "ms",
+                    target="< 100 ms", met=longest_gap < 0.1,
+                    notes="a 10 ms ticker in another thread; the job runs openTSNE in its own thread"),
     ]
 
 

@@ -56,6 +56,7 @@ class FeatureSet:
     class_names: list[str]
     layer: str
     split: str
+    captions: list[str] | None = None  # extra text per point (e.g. the ImageNet top-1 guess)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -393,6 +394,45 @@ def feature_space_for_run(run, dataset: str | None = None, **options) -> Iterato
         yield ModelReady(run)
     data = load_dataset(dataset or run.dataset or "mnist5k")
     return (yield from feature_space_job(run.model, data, **options))
+
+
+IMAGENET_LAYER = "penultimate (pooled)"
+
+
+def imagenet_folder_feature_space_job(folder, model_name: str = "efficientnet_lite0", method: str = "tsne",
+                                      params: TSNEParams | None = None, compare_pixels: bool = False,
+                                      backend: str = "auto") -> Iterator:
+    """Job: the ImageNet classifier's penultimate features of every image of a folder
+    (root/<class>/image.jpg; the sub-folders are the colours) and their layout, the
+    DeCAF-style picture. Returns a FeatureSpaceResult; predictions are None (the
+    folder's classes are not ImageNet's) and each point's caption is its top-1 guess."""
+    from .folders import scan_image_folder
+    from .pretrained import class_names as imagenet_names
+    from .pretrained import load_classifier
+    from .transfer import extract_folder_features
+
+    scan = scan_image_folder(folder)
+    yield LogLine(f"Loading {model_name} and reading {len(scan.files)} images from {scan.root.name}…")
+    classifier = load_classifier(model_name)
+    folder_features = yield from extract_folder_features(classifier, scan)
+    names = imagenet_names()
+    top1 = folder_features.logits.argmax(axis=1)
+    captions = [f"{Path(p).name} · ImageNet guess: {names[int(c)]}" for p, c in zip(folder_features.paths, top1)]
+    n = len(folder_features.paths)
+    feature_set = FeatureSet(folder_features.features.astype(np.float32), folder_features.folder_labels.copy(),
+                             None, folder_features.thumbnails, np.arange(n), list(scan.class_names),
+                             f"{model_name} {IMAGENET_LAYER}", "folder", captions)
+    yield FeaturesReady(feature_set)
+    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer,
+                     backend)
+    if not compare_pixels:
+        return FeatureSpaceResult(feature_set, (yield from main))
+    pixel_set = FeatureSet(feature_set.images.reshape(n, -1).astype(np.float32) / 255.0, feature_set.labels,
+                           None, feature_set.images, feature_set.indices, feature_set.class_names, PIXELS,
+                           "folder", captions)
+    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS, backend)
+    results = yield from _interleave({"features": main, "pixels": other})
+    return FeatureSpaceResult(feature_set, results["features"], pixel_set, results["pixels"])
 
 
 def _interleave(jobs: dict[str, Iterator]) -> Iterator:

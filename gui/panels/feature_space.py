@@ -88,10 +88,11 @@ class EmbeddingPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.view_box = SelectViewBox(enableMenu=False)
         self.plot = pg.PlotWidget(viewBox=self.view_box)
+        self.title_text, self.subtitle_text = title, ""
         self.plot.setTitle(title)
         self.plot.showGrid(x=False, y=False)
         self.legend = self.plot.addLegend(offset=(-5, 5), brush=pg.mkBrush(255, 255, 255, 210),
-                                          pen=pg.mkPen("#888888"), labelTextSize="10pt")
+                                          pen=pg.mkPen("#888888"), labelTextSize="10pt", colCount=2)
         layout.addWidget(self.plot)
         self.mosaic = pg.ImageItem()
         self.mosaic.setZValue(-10)
@@ -117,8 +118,13 @@ class EmbeddingPlot(QWidget):
         self.plot.setLabel("bottom", names[0])
         self.plot.setLabel("left", names[1])
 
-    def set_title(self, text: str) -> None:
-        self.plot.setTitle(text)
+    def set_title(self, text: str | None = None, subtitle: str | None = None) -> None:
+        if text is not None:
+            self.title_text = text
+        if subtitle is not None:
+            self.subtitle_text = subtitle
+        sub = f"<br><span style='font-size:9pt'>{self.subtitle_text}</span>" if self.subtitle_text else ""
+        self.plot.setTitle(self.title_text + sub)
 
     def clear(self) -> None:
         self.xy = None
@@ -333,9 +339,7 @@ class FeatureSpacePanel(Panel):
         self.status_label = QLabel("Press Start to lay out the features.")
         self.status_label.setWordWrap(True)
         form_layout.addWidget(self.status_label)
-        self.preview = ImageView("Hover over a point")
-        self.preview.setMinimumHeight(170)
-        form_layout.addWidget(self.preview, 1)
+        form_layout.addStretch(1)
 
         scroll = QScrollArea()
         scroll.setWidget(controls)
@@ -360,9 +364,16 @@ class FeatureSpacePanel(Panel):
             plot.selection_made.connect(self._on_selection)
         self.plots_widget = plots
         right.addWidget(plots)
-        self.selection_grid = ImageGrid("Select points with a box or lasso to see their images here")
+        bottom = QWidget()
+        bottom_layout = QHBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        self.preview = ImageView("Hover over a point to see its image")
+        self.preview.setFixedWidth(260)
+        bottom_layout.addWidget(self.preview)
+        self.selection_grid = ImageGrid("Select points with a box or lasso (Mouse) to see their images here")
         self.selection_grid.tile_clicked.connect(self._on_tile_clicked)
-        right.addWidget(self.selection_grid)
+        bottom_layout.addWidget(self.selection_grid, 1)
+        right.addWidget(bottom)
         right.setSizes([640, 200])
         outer.addWidget(right, 1)
 
@@ -379,7 +390,8 @@ class FeatureSpacePanel(Panel):
         if self.run is not None:
             for name in embed.layer_names(self.run.model):
                 self.layer_combo.addItem(name)
-            self.model_label.setText(f"{self.run.name} ({self.run.dataset})")
+            name = self.run.name if self.run.dataset in self.run.name else f"{self.run.name} ({self.run.dataset})"
+            self.model_label.setText(name)
         else:
             self.layer_combo.addItem(PIXELS)
             self.model_label.setText("none yet: Start trains a quick LeNet-5 on MNIST-5k")
@@ -507,10 +519,11 @@ class FeatureSpacePanel(Panel):
             mode = "true"
         groups = embed.colour_groups(self.features.labels, self.features.predictions, self.features.class_names,
                                      mode)
-        title = {"true": "true class", "predicted": "predicted", "correct": ""}[mode]
-        named = [(f"{title} {name}".strip() if mode != "correct" else name, colour(c), idx)
-                 for name, c, idx in groups]
+        named = [(name, colour(c), idx) for name, c, idx in groups]
+        meaning = {"true": "colour = true class", "predicted": "colour = predicted class",
+                   "correct": "colour = prediction right or wrong"}[mode]
         for source, plot in self.plots.items():
+            plot.set_title(subtitle=meaning)
             plot.set_groups(named)
             if source in self.latest:
                 plot.set_layout(self.latest[source])
