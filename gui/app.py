@@ -39,7 +39,14 @@ def run_gui(argv: list[str] | None = None, quit_after_show: bool = False) -> int
             app.quit()
 
         QTimer.singleShot(0, report_and_quit)  # runs once the first show has been processed
-    return app.exec()
+    code = app.exec()
+    # The window closed within its bound, but a job may still be inside one long
+    # step (it stops at its next yield). Let it finish so Qt never destroys a
+    # running thread at exit.
+    from gui.workers import registry
+
+    registry.stop_all(timeout_ms=120_000)
+    return code
 
 
 def seconds_since_process_start() -> float:

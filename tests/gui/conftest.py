@@ -36,3 +36,8 @@ def window(qtbot):
     win.show()
     yield win
     win.close()
+    # close() asked every job to stop and waited 2 s; a job inside one long step
+    # (e.g. loading the ImageNet model) stops at its next yield: wait for that.
+    from gui.workers import registry
+
+    registry.stop_all(timeout_ms=60_000)
