@@ -117,8 +117,10 @@ def attack_job(classifier, image, method: str = "iterative", target: int | str |
         raise ModelError(f"{method.upper()} needs a positive epsilon (in 0-255 pixel units, e.g. 8).")
     if epsilon_255 is not None and not 0 < epsilon_255 <= 255:
         raise ModelError("Epsilon is in 0-255 pixel units: choose a value between 1 and 255.")
-    if steps is None:
-        steps = 1 if method == "fgsm" else 100
+    if method == "fgsm":
+        steps = 1  # FGSM is one step by definition
+    elif steps is None:
+        steps = 100
     if steps < 1:
         raise ModelError("The attack needs at least one step.")
 

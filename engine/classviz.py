@@ -132,11 +132,13 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def class_visualization_job(classifier, target: int | str, style: str = "lucid", steps: int = 200,
                             start_image: np.ndarray | None = None, seed: int = 0, preview_every: int = 5,
                             lr: float | None = None, l2: float = 1e-3, max_jitter: int = 16,
-                            blur_every: int = 10, blur_sigma: float = 0.5, emit_interval_s: float = 0.05):
+                            blur_every: int = 10, blur_sigma: float = 0.5, decay_power: float = 1.0,
+                            emit_interval_s: float = 0.05):
     """Job: ClassVizPreview events every `preview_every` steps; returns a ClassVizResult.
 
     `lr` defaults to each style's reference value (cs231n 25 on the normalised
     gradient, Lucid 0.05 for Adam). `start_image`: optional (H, W, 3) uint8 photo.
+    `decay_power` (Lucid): how strongly high frequencies are damped (1 = 1/f).
     """
     from .pretrained import as_classifier, class_name, find_class, top_k
 
@@ -156,7 +158,7 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     std = torch.tensor(classifier.std, device=device).view(1, 3, 1, 1)
 
     if style == "lucid":
-        parameterization = FourierImage(size, device, generator, photo01=photo)
+        parameterization = FourierImage(size, device, generator, photo01=photo, decay_power=decay_power)
         optimizer = torch.optim.Adam([parameterization.spectrum], lr=0.05 if lr is None else lr)
         current_image = parameterization.image
     else:

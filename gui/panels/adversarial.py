@@ -97,7 +97,7 @@ class AdversarialPanel(Panel):
         row.addWidget(self.run_button)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.jobs.stop)
+        self.stop_button.clicked.connect(self.stop)
         row.addWidget(self.stop_button)
         self.save_button = QPushButton("Save PNG…")
         self.save_button.setEnabled(False)
@@ -122,6 +122,7 @@ class AdversarialPanel(Panel):
         self.curve = LivePlot("Probability per step", "step", "probability", y_range=(0, 1))
         self.curve.add_series("target", 3)
         self.curve.add_series("original class", 0)
+        self.curve.legend.setOffset((70, 60))  # mid-left: the curves meet at the top right
         grid.addWidget(self.curve, 1, 2)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
@@ -216,6 +217,12 @@ class AdversarialPanel(Panel):
 
     def _on_ended(self, *_args) -> None:
         self.attacks_done += 1
+
+    def stop(self) -> None:
+        """Stop the running job (its later events are dropped as stale)."""
+        if self.jobs.running:
+            self.jobs.stop()
+            self.status.setText("Stopped: the last step is shown.")
 
     def _on_running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)

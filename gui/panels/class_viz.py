@@ -37,7 +37,6 @@ class ClassVizPanel(Panel):
         self._build()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
-        self.jobs.stopped.connect(self._on_stopped)
         self.jobs.failed.connect(self._on_ended)
         self.jobs.running_changed.connect(self._on_running_changed)
         ctx.input_image_changed.connect(self._on_context_image)
@@ -80,7 +79,7 @@ class ClassVizPanel(Panel):
         row.addWidget(self.run_button)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.jobs.stop)
+        self.stop_button.clicked.connect(self.stop)
         row.addWidget(self.stop_button)
         self.save_button = QPushButton("Save PNG…")
         self.save_button.setEnabled(False)
@@ -149,12 +148,14 @@ class ClassVizPanel(Panel):
                                   f"p = {result.final_prob:.3f} on the saved 8-bit image")
             self.status.setText(f"Done: the model sees '{result.top5[0][1]}' with p = {result.top5[0][2]:.3f}.")
 
-    def _on_stopped(self) -> None:
-        self.runs_done += 1
-        self.status.setText("Stopped: the last preview can still be saved.")
-
     def _on_ended(self, *_args) -> None:
         self.runs_done += 1
+
+    def stop(self) -> None:
+        """Stop the running job (its later events are dropped as stale)."""
+        if self.jobs.running:
+            self.jobs.stop()
+            self.status.setText("Stopped: the last preview can still be saved.")
 
     def _on_running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)

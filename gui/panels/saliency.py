@@ -80,7 +80,7 @@ class SaliencyPanel(Panel):
         row.addWidget(self.run_button)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.jobs.stop)
+        self.stop_button.clicked.connect(self.stop)
         row.addWidget(self.stop_button)
         row.addWidget(QLabel("Overlay opacity:"))
         self.opacity = QSlider(Qt.Horizontal)
@@ -199,6 +199,12 @@ class SaliencyPanel(Panel):
 
     def _on_finished(self, *_args) -> None:
         self.runs_done += 1
+
+    def stop(self) -> None:
+        """Stop the running job (its later events are dropped as stale)."""
+        if self.jobs.running:
+            self.jobs.stop()
+            self.status.setText("Stopped.")
 
     def _on_running_changed(self, running: bool) -> None:
         self.stop_button.setEnabled(running)

@@ -151,8 +151,11 @@ def test_class_viz_panel_previews_stops_and_saves(qtbot, ctx, tiny, tmp_path):
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=10_000)  # the first worker has fully ended
     with qtbot.waitSignal(panel.jobs.event, timeout=JOB_TIMEOUT_MS):
         panel.run_button.click()
-    with qtbot.waitSignal(panel.jobs.stopped, timeout=JOB_TIMEOUT_MS):
-        panel.stop_button.click()
+    panel.stop_button.click()
+    assert not panel.jobs.running and "Stopped" in panel.status.text()
+    from gui.workers import registry
+
+    qtbot.waitUntil(lambda: not registry.live(), timeout=JOB_TIMEOUT_MS)  # the worker really ends
     assert panel.result is None and panel.preview is not None and panel.save_button.isEnabled()
     assert panel.preview.step < 5000
 
