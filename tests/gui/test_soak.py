@@ -1,0 +1,46 @@
+"""Soak test (slow; not in the default run): train for a long time with the live
+views open and check memory stays flat.
+
+    CONVSCOPE_SOAK_MINUTES=20 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m slow tests/gui/test_soak.py -s
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+
+from engine.spec import load_preset
+
+
+@pytest.mark.slow
+def test_training_with_live_views_does_not_grow_memory(window, qtbot):
+    minutes = float(os.environ.get("CONVSCOPE_SOAK_MINUTES", "20"))
+    process = psutil.Process()
+    window.panel("Network").set_spec(load_preset("lenet5"))
+    training = window.panel("Training")
+    training.set_settings({"epochs": 3, "seed": 0, "snapshot_every_steps": 20, "track_layer_stats": True})
+    views = ["Training", "Filters", "Layer statistics"]
+    runs = []
+    window.ctx.run_changed.connect(runs.append)
+    baseline_mb = None
+    end = time.monotonic() + minutes * 60
+    samples = []
+    while time.monotonic() < end:
+        before = len(runs)
+        training.start_training()
+        while len(runs) == before:
+            window.show_panel(views[int(time.monotonic() / 5) % len(views)])  # rotate the on-screen view
+            qtbot.wait(200)
+            assert window.ctx.last_error is None, window.ctx.last_error
+        training.clear_runs()  # finished runs are kept for comparison by design; the soak checks leaks
+        rss_mb = process.memory_info().rss / 2**20
+        samples.append(rss_mb)
+        if baseline_mb is None:
+            baseline_mb = rss_mb  # after the first run: caches, datasets and kernels are warm
+    growth = samples[-1] - baseline_mb
+    print(f"soak: {len(samples)} runs in {minutes:g} min, RSS after first run {baseline_mb:.0f} MB, "
+          f"last {samples[-1]:.0f} MB, growth {growth:+.1f} MB, max {max(samples):.0f} MB")
+    assert len(samples) >= 2
+    assert growth < 100
