@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 import engine
 from gui.context import AppContext
@@ -29,7 +30,14 @@ class PanelHost(QWidget):
         self._layout.removeWidget(self._loading)
         self._loading.hide()  # deleteLater alone waits for the event loop; hide it now
         self._loading.deleteLater()
-        self._layout.addWidget(panel)
+        # A panel wider or taller than the window (large type on a projector) scrolls
+        # instead of pushing the window past the screen edge.
+        scroll = QScrollArea()
+        scroll.setObjectName("PanelScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(panel)
+        self._layout.addWidget(scroll)
         self.panel = panel
 
 
