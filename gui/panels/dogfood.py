@@ -89,14 +89,14 @@ class DogFoodPanel(Panel):
         scroll.setWidgetResizable(True)
         scroll.setWidget(controls)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(440)
+        scroll.setMinimumWidth(415)
         splitter.addWidget(scroll)
 
         right = QSplitter(Qt.Vertical)
         top = QWidget()
         top_layout = QHBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self._build_results_box(), 5)
+        top_layout.addWidget(self._build_results_box(), 6)
         self.loss_plot = LivePlot("Fine-tuning loss", "epoch", "cross-entropy loss")
         self.loss_plot.plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.add_series("batch loss", 8, alpha=0.5, width=1.0)
@@ -119,7 +119,7 @@ class DogFoodPanel(Panel):
         bottom_layout.addWidget(self.gallery, 1)
         bottom_layout.addWidget(self._build_photo_box())
         right.addWidget(bottom)
-        right.setSizes([340, 560])
+        right.setSizes([380, 520])
         splitter.addWidget(right)
         splitter.setSizes([460, 940])
         splitter.setStretchFactor(1, 1)
@@ -247,7 +247,7 @@ class DogFoodPanel(Panel):
 
     def _build_photo_box(self) -> QGroupBox:
         box = QGroupBox("One photo through the remap")
-        box.setFixedWidth(290)
+        box.setFixedWidth(265)
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
         self.photo_combo = QComboBox()
@@ -284,7 +284,9 @@ class DogFoodPanel(Panel):
         self.per_group_label.setTextFormat(Qt.RichText)
         self.per_group_label.setWordWrap(True)
         layout.addWidget(self.per_group_label)
-        layout.addWidget(QLabel("Confusion matrix (rows: true group, columns: predicted)"))
+        confusion_title = QLabel("Confusion matrix (rows: true group, columns: predicted)")
+        confusion_title.setWordWrap(True)
+        layout.addWidget(confusion_title)
         self.confusion_table = QTableWidget(0, 0)
         self.confusion_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
@@ -600,8 +602,8 @@ class DogFoodPanel(Panel):
             for name, acc, count in zip(ev.group_names, ev.per_group_accuracy, ev.per_group_count))
         extra = ""
         if report.group_mass is not None and len(report.group_mass):
-            extra = (f"<p>On average {_percent(float(np.mean(report.group_mass)))} of the 1000-class probability "
-                     f"fell inside the groups (the rest went to other classes).</p>")
+            extra = (f"<p>Mean probability inside the groups: {_percent(float(np.mean(report.group_mass)))} "
+                     f"(the rest went to other ImageNet classes).</p>")
         self.per_group_label.setText(f"<table>{rows}</table>{extra}")
         self._show_confusion(ev.confusion, ev.group_names)
         self._gallery_order = report.order_by_score(0)
