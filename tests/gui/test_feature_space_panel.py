@@ -214,3 +214,22 @@ def test_without_a_run_start_trains_a_quick_lenet(qtbot, qapp):
     assert widget.run is not None and widget.layer_combo.findText("relu4") >= 0
     assert widget.result.features.layer == "relu4"
     widget.shutdown()
+
+
+def test_imagenet_choice_needs_a_folder(qtbot, panel, ctx, tmp_path):
+    from gui.panels.feature_space import imagenet_available
+
+    if not imagenet_available():
+        pytest.skip("engine.pretrained is not installed")
+    panel.restore_state({"model": "imagenet"})
+    assert panel.using_imagenet() and panel.folder_button.isVisible()
+    assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == ["(before the classifier)"]
+    assert not panel.sample_spin.isEnabled()
+    with qtbot.waitSignal(ctx.error_raised, timeout=2000) as blocker:
+        panel.start()
+    assert blocker.args[0] == "No image folder" and not panel.jobs.running
+    panel.set_folder(str(tmp_path))
+    assert str(tmp_path) in panel.model_label.text()
+    assert panel.save_state()["folder"] == str(tmp_path)
+    panel.restore_state({"model": "trained"})
+    assert panel.layer_combo.findText("relu4") >= 0 and panel.sample_spin.isEnabled()
