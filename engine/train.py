@@ -299,7 +299,8 @@ def prepare_spec(spec: NetworkSpec, data: ImageData, settings: TrainSettings) ->
 # ---------------------------------------------------------------- evaluation
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float, torch.Tensor]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = 1000) -> tuple[float, float, torch.Tensor]:
     """(mean loss, accuracy, softmax probabilities on the CPU) in eval mode, no grad."""
     was_training = model.training
     model.eval()
