@@ -14,6 +14,8 @@ class ModelChooser(QComboBox):
         self.addItem("EfficientNet-Lite0 (embedded)", DEFAULT_MODEL)
         self._filled = False
         self.setToolTip("Pretrained ImageNet classifier. Greyed-out models would need a download.")
+        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(24)  # long "needs a download" entries must not widen the panel
 
     def showEvent(self, event) -> None:
         # Scanning the torch / Hugging Face caches imports timm: do it when first seen, not at start-up.
