@@ -494,8 +494,10 @@ class FeatureSpacePanel(Panel):
             self.jobs.start(lambda: embed.feature_space_for_run(run, dataset, **options))
 
     def stop(self) -> None:
+        if not self.jobs.running:
+            return
         self.jobs.stop()
-        self.status_label.setText(self.status_label.text() + " (stopped)")
+        self.status_label.setText(self.status_label.text() + " (stopped; the last frame stays)")
 
     def _on_running_changed(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
