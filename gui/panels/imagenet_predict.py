@@ -31,6 +31,7 @@ class ImageNetPredictPanel(Panel):
         self.result: PredictionResult | None = None
         self.predictions_done = 0  # counts finished predictions (tests and screenshots wait on it)
         self._broadcasting = False
+        self._stale = False
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
@@ -108,9 +109,19 @@ class ImageNetPredictPanel(Panel):
         self.caption = caption
         self.view.set_image(self.image)
         self.view.set_caption(f"{caption} ({self.image.shape[1]}x{self.image.shape[0]})")
-        self.predict()
+        # Images shared by other tabs are classified when this tab is shown (the model loads lazily).
+        if self.isVisible():
+            self.predict()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale and self.image is not None:
+            self.predict()
 
     def predict(self) -> None:
+        self._stale = False
         image, model = self.image, self.classifier or self.model_choice.model_name()
         self.status.setText("Classifying…")
         self.jobs.start(lambda: predict_job(image, model))
