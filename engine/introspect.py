@@ -135,6 +135,18 @@ def filter_grids(weights: dict[str, np.ndarray], mode: str = "auto", upscale: in
     return [filter_grid(name, w, mode, upscale) for name, w in weights.items() if np.asarray(w).ndim == 4]
 
 
+def filter_change(current: np.ndarray, initial: np.ndarray) -> tuple[np.ndarray, float]:
+    """What training changed: (current - initial) and its size relative to the
+    initial weights, ||current - initial|| / ||initial||."""
+    current = np.asarray(current, dtype=np.float32)
+    initial = np.asarray(initial, dtype=np.float32)
+    if current.shape != initial.shape:
+        raise ModelError(f"Filters of shape {current.shape} cannot be compared with {initial.shape}.")
+    delta = current - initial
+    norm = float(np.linalg.norm(initial))
+    return delta, float(np.linalg.norm(delta)) / norm if norm > 0 else float("inf")
+
+
 def colour_bar(scale: float, height: int = 12, width: int = 256) -> np.ndarray:
     """(height, width) uint8 legend of the symmetric filter scale: -scale .. +scale."""
     ramp = np.linspace(-scale, scale, width, dtype=np.float32)

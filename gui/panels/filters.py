@@ -9,7 +9,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout,
                                QWidget)
 
-from engine.introspect import colour_bar, conv_weights, filter_grid
+from engine.introspect import colour_bar, conv_weights, filter_change, filter_grid
 from gui.panels.base import Panel
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.run_hint import NoModelHint, ensure_demo_run
@@ -38,7 +38,7 @@ class FiltersPanel(Panel):
         controls.addWidget(QLabel("Show:"))
         self.mode_combo = QComboBox()
         self.mode_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.mode_combo.setMinimumContentsLength(14)
+        self.mode_combo.setMinimumContentsLength(22)
         self.mode_combo.setToolTip("Auto: a first layer's filters as grey or colour pictures, deeper layers as the "
                                    "mean over their input channels. Each input channel: one row per filter.")
         for key, label in MODES:
@@ -70,6 +70,8 @@ class FiltersPanel(Panel):
         self.initial_grid = ImageGrid("At initialization")
         grids.addWidget(self.grid, 1)
         grids.addWidget(self.initial_grid, 1)
+        self.change_grid = ImageGrid("Change since initialization")
+        grids.addWidget(self.change_grid, 1)
         content_layout.addLayout(grids, 1)
         legend = QHBoxLayout()
         self.legend_low = QLabel("−")
@@ -155,17 +157,25 @@ class FiltersPanel(Panel):
         when = "trained model" if self.step is None else f"training step {self.step}"
         self.grid.set_caption(f"{layer}: {out_c} filters of {in_c}×{k}×{k} ({when})")
         self.initial_grid.setVisible(initial is not None)
+        self.change_grid.setVisible(initial is not None)
+        change_text = ""
         if initial is not None:
             start = filter_grid(layer, initial, mode, zoom, scale=bound)
             self.initial_grid.set_tiles(start.tiles, start.columns, pad=max(1, zoom // 3))
             self.initial_grid.set_caption(f"{layer} at initialization (step 0), same colour scale")
+            delta, relative = filter_change(self.weights[layer], initial)
+            change = filter_grid(layer, delta, mode, zoom)  # its own scale: small changes stay visible
+            self.change_grid.set_tiles(change.tiles, change.columns, pad=max(1, zoom // 3))
+            self.change_grid.set_caption(f"Change (current − start), scale ±{change.scale:.3f}")
+            change_text = f" Training changed {layer}'s weights by {relative:.0%} of their initial size."
         bar = np.ascontiguousarray(colour_bar(bound, 8, 256))
         self.legend.setPixmap(QPixmap.fromImage(QImage(bar.data, 256, 8, 256, QImage.Format_Grayscale8).copy()))
         self.legend_low.setText(f"{-bound:+.3f}")
         self.legend_high.setText(f"{bound:+.3f}")
         mode_text = {"rgb": "colour filters (R, G, B weights)", "grey": "grey filters",
                      "mean": "mean over the input channels", "per_input": "one row per filter, one column per input channel"}
-        self.info.setText(f"Mid-grey = 0, white = positive, black = negative weights; {mode_text[current.mode]}.")
+        self.info.setText(f"Mid-grey = 0, white = positive, black = negative weights; {mode_text[current.mode]}."
+                          + change_text)
 
     # ------------------------------------------------------------ hooks
     def save_state(self) -> dict:

@@ -164,3 +164,15 @@ def test_inspect_command_writes_pngs(trained_lenet, tmp_path):
     bad = inspect_cli.run(argparse.Namespace(run=str(tmp_path / "missing"), out=str(out), sample=0, top_k=4,
                                              limit=10))
     assert bad == 1
+
+
+def test_filter_change_measures_training(trained_lenet):
+    from engine.introspect import filter_change
+
+    torch.manual_seed(0)
+    initial = conv_weights(ConvNet(load_preset("lenet5")))["conv1"]
+    delta, relative = filter_change(conv_weights(trained_lenet.model)["conv1"], initial)
+    assert delta.shape == initial.shape and relative > 0.2
+    assert filter_change(initial, initial)[1] == 0.0
+    with pytest.raises(ModelError):
+        filter_change(initial, initial[:2])

@@ -68,6 +68,8 @@ def test_filters_follow_the_run_and_live_snapshots(qtbot, ctx, trained_lenet):
     qtbot.waitUntil(lambda: "training step 40" in panel.grid.caption.text(), timeout=3000)
     assert panel.initial_grid.isVisible() or not panel.isVisible()
     assert np.all(panel.initial["conv1"] == 0)
+    assert "Change (current − start)" in panel.change_grid.caption.text()
+    assert panel.change_grid.count == 6
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("per_input"))
     panel.layer_combo.setCurrentText("conv2")
     qtbot.waitUntil(lambda: panel.grid.count == 16 * 6, timeout=3000)
