@@ -304,12 +304,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """(mean loss, accuracy, softmax probabilities on the CPU) in eval mode, no grad."""
     was_training = model.training
     model.eval()
-    total_loss = torch.zeros((), dtype=torch.float64, device=x.device)
+    total_loss = torch.zeros((), dtype=torch.float32, device=x.device)  # MPS has no float64
     probs = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
             logits = model(x[start:start + batch_size]).float()
-            total_loss += nn.functional.cross_entropy(logits, y[start:start + batch_size], reduction="sum").double()
+            total_loss += nn.functional.cross_entropy(logits, y[start:start + batch_size], reduction="sum")
             probs.append(torch.softmax(logits, dim=1).cpu())
     model.train(was_training)
     if not probs:
