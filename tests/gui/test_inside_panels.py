@@ -118,6 +118,18 @@ def test_activations_refuse_a_broken_file(qtbot, ctx, trained_lenet, tmp_path):
     with qtbot.waitSignal(ctx.error_raised, timeout=TIMEOUT):
         panel.show_file(str(bad))
     assert panel.input_image is not None  # the previous input is kept
+    # A real RGB file of another size is converted to the model's 1x28x28 input.
+    from engine.images import save_png
+
+    picture = np.zeros((90, 60, 3), dtype=np.uint8)
+    picture[20:70, 25:35] = 255
+    good = tmp_path / "stroke.png"
+    save_png(good, picture)
+    with qtbot.waitSignal(ctx.input_image_changed, timeout=TIMEOUT) as blocker:
+        panel.show_file(str(good))
+    assert blocker.args[1] == "stroke.png"
+    assert ctx.input_image.shape == (28, 28, 3) and ctx.input_image[:, 13].mean() > ctx.input_image[:, 2].mean()
+    assert panel.layer_grids["conv1"].count == 6
 
 
 def test_top_patches_job_fills_grids(qtbot, ctx, trained_lenet):
