@@ -147,7 +147,7 @@ def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = 
             item.label.setDefaultTextColor(QColor(theme["plot_fg"]))
         elif isinstance(item, pg.LabelItem) and not _inside_legend(item):
             item.opts["color"] = theme["plot_fg"]
-            item.opts["size"] = f"{point_size(1.1):.1f}pt"
+            item.opts["size"] = f"{point_size(1.0):.1f}pt"  # long titles must still fit at 250%
             item.setText(item.text)
         elif isinstance(item, pg.LegendItem):
             item.setLabelTextColor(theme["plot_fg"])
