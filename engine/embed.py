@@ -187,7 +187,8 @@ def extract_features(model: nn.Module | None, images: torch.Tensor, layer: str,
         handle = target.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    first_parameter = next(model.parameters(), None)
+    device = first_parameter.device if first_parameter is not None else torch.device("cpu")
     features, predictions = [], []
     throttle = Throttle()
     try:

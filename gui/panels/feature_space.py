@@ -165,6 +165,7 @@ class EmbeddingPlot(QWidget):
         for item, (_, _, idx) in zip(self.items, self.groups):
             item.setData(x=xy[idx, 0], y=xy[idx, 1])
             item.setVisible(not self.show_thumbnails)
+        self.legend.setVisible(not self.show_thumbnails)  # the colours are hidden under the thumbnails
         if self.show_thumbnails and self.images is not None and len(self.images) == len(xy):
             picture, (x0, y0, width, height) = embed.thumbnail_mosaic(xy, self.images, cells=32)
             if picture.shape[2] == 1:

@@ -154,7 +154,7 @@ def test_compare_mode_thumbnails_and_export(qtbot, panel, tmp_path):
     assert "raw pixels" in panel.pixel_plot.plot.getPlotItem().titleLabel.text
     panel.thumbnails_check.setChecked(True)
     assert panel.feature_plot.mosaic.isVisible() and panel.feature_plot.mosaic.image is not None
-    assert not panel.feature_plot.items[0].isVisible()
+    assert not panel.feature_plot.items[0].isVisible() and not panel.feature_plot.legend.isVisible()
     panel.thumbnails_check.setChecked(False)
     assert not panel.feature_plot.mosaic.isVisible()
     assert panel.export_csv(str(tmp_path / "e.csv"))
