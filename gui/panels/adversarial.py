@@ -266,13 +266,17 @@ class AdversarialPanel(Panel):
             self.model_choice.set_model_name(state["model"])
 
     def apply_lesson(self, setup: dict) -> None:
-        """setup: {"photo": "coffee", "target": "flamingo", "method": "iterative", "epsilon": 8, "run": true}."""
+        """setup: {"photo": "coffee", "target": "flamingo" (or "target_class": 130), "method": "iterative"
+        ("fooling" means the same), "epsilon": 8, "steps": 100, "run": true}."""
         from engine.pretrained import find_class
 
         state = self.save_state()
         state.update({k: v for k, v in setup.items() if k in ("method", "epsilon", "steps", "limit", "targeted")})
-        if setup.get("target") is not None:
-            state["target"] = find_class(setup["target"])
+        aliases = {"fooling": "iterative", "targeted": "iterative", "fgsm": "fgsm", "pgd": "pgd"}
+        state["method"] = aliases.get(str(state.get("method", "iterative")).lower(), state.get("method"))
+        target = setup.get("target", setup.get("target_class"))
+        if target is not None:
+            state["target"] = find_class(target)
         self.restore_state(state)
         if setup.get("photo"):
             self.source.choose_bundled(setup["photo"])

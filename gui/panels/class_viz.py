@@ -204,13 +204,17 @@ class ClassVizPanel(Panel):
             self.model_choice.set_model_name(state["model"])
 
     def apply_lesson(self, setup: dict) -> None:
-        """setup: {"target": "king penguin", "style": "cs231n", "steps": 100, "run": true}."""
+        """setup: {"target": "king penguin" (or "class_index": 145), "style": "cs231n" (or "method"),
+        "steps": 100, "run": true}."""
         from engine.pretrained import find_class
 
         state = self.save_state()
         state.update({k: v for k, v in setup.items() if k in ("style", "steps", "seed", "from_photo")})
-        if setup.get("target") is not None:
-            state["target"] = find_class(setup["target"])
+        if setup.get("method") and "style" not in setup:
+            state["style"] = setup["method"]
+        target = setup.get("target", setup.get("class_index"))
+        if target is not None:
+            state["target"] = find_class(target)
         self.restore_state(state)
         if setup.get("run"):
             self.start()

@@ -230,11 +230,14 @@ class SaliencyPanel(Panel):
         self.class_picker.blockSignals(False)
 
     def apply_lesson(self, setup: dict) -> None:
-        """setup: {"photo": "chelsea", "methods": [...], "target": "tabby"}."""
+        """setup: {"photo": "chelsea", "methods": [...] or "method": "gradient", "target": "tabby" or index}."""
+        from engine.attribution import method_key
         from engine.pretrained import find_class
 
-        self.restore_state({"methods": setup.get("methods", DEFAULT_METHODS),
-                            "target": find_class(setup["target"]) if setup.get("target") else -1,
+        methods = setup.get("methods") or ([setup["method"]] if setup.get("method") else list(DEFAULT_METHODS))
+        target = setup.get("target", setup.get("target_class"))
+        self.restore_state({"methods": [method_key(m) for m in methods],
+                            "target": find_class(target) if target not in (None, "") else -1,
                             "opacity": setup.get("opacity", self.opacity.value())})
         if setup.get("photo"):
             self.source.choose_bundled(setup["photo"])

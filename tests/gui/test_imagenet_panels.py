@@ -175,3 +175,22 @@ def test_class_viz_can_start_from_the_shared_photo(qtbot, ctx, tiny, photo):
     first = events[0].image.astype(int)
     expected = tiny.to_uint8(tiny.preprocess(photo)).astype(int)
     assert np.abs(first - expected).max() <= 1
+
+
+def test_lesson_setups_configure_the_panels(qtbot, ctx, tiny):
+    from gui.panels.adversarial import AdversarialPanel
+    from gui.panels.class_viz import ClassVizPanel
+    from gui.panels.saliency import SaliencyPanel
+
+    saliency, adversarial, classviz = SaliencyPanel(ctx), AdversarialPanel(ctx), ClassVizPanel(ctx)
+    for panel in (saliency, adversarial, classviz):
+        qtbot.addWidget(panel)  # never shown: nothing is computed
+    saliency.apply_lesson({"photo": "chelsea", "method": "gradient", "target": "tabby"})
+    assert saliency.selected_methods() == ["vanilla"] and saliency.class_picker.class_index() == 281
+    assert saliency.image is not None and not saliency.jobs.running
+    adversarial.apply_lesson({"photo": "coffee", "method": "fooling", "target_class": 368, "epsilon": 2})
+    state = adversarial.save_state()
+    assert (state["method"], state["target"], state["epsilon"]) == ("iterative", 368, 2.0)
+    assert adversarial.image.shape == (400, 600, 3)
+    classviz.apply_lesson({"class_index": 76, "method": "cs231n", "steps": 100})
+    assert classviz.save_state()["target"] == 76 and classviz.save_state()["style"] == "cs231n"
