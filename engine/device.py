@@ -8,15 +8,23 @@ import torch
 _threads_configured = False
 
 
-def configure_threads(num_threads: int | None = None) -> None:
-    """Set torch's thread count once, at start-up (it is process-wide)."""
+def configure_threads(num_threads: int | None = None, reserve: int = 0) -> int:
+    """Set torch's thread count once, at start-up (it is process-wide).
+
+    `reserve` cores are left free: the GUI keeps one for its own thread so live
+    plots stay smooth while a job trains. CONVSCOPE_THREADS overrides both.
+    """
     global _threads_configured
     if _threads_configured:
-        return
-    if num_threads is None:
-        num_threads = max(1, os.cpu_count() or 1)
+        return torch.get_num_threads()
+    override = os.environ.get("CONVSCOPE_THREADS", "")
+    if override.isdigit() and int(override) > 0:
+        num_threads = int(override)
+    elif num_threads is None:
+        num_threads = max(1, (os.cpu_count() or 1) - reserve)
     torch.set_num_threads(num_threads)
     _threads_configured = True
+    return num_threads
 
 
 def mps_available() -> bool:

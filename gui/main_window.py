@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
             return
         from engine.device import configure_threads
 
-        configure_threads()
+        configure_threads(reserve=1)  # one core stays with the GUI thread
         for host, (_group, _title, module, cls) in zip(self._hosts, PANELS):
             panel = panel_class(module, cls)(self.ctx)
             panel.setObjectName(cls)
