@@ -25,6 +25,22 @@ def _features(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     return features, labels
 
 
+def _longest_stall_while(work) -> float:
+    """Run `work` in a thread while this (the "GUI") thread ticks every 10 ms; the
+    longest extra delay between ticks is how long an event loop would stall
+    (GIL held by the work, or no free core)."""
+    worker = threading.Thread(target=work)
+    worker.start()
+    longest, last = 0.0, time.perf_counter()
+    while worker.is_alive():
+        time.sleep(0.01)
+        now = time.perf_counter()
+        longest = max(longest, now - last - 0.01)
+        last = now
+    worker.join()
+    return longest
+
+
 def run(quick: bool = False) -> list[BenchResult]:
     from sklearn.manifold import TSNE
 
@@ -55,24 +71,20 @@ def run(quick: bool = False) -> list[BenchResult]:
                     timing["first_optimized"] = now
         timing["seconds"] = time.perf_counter() - start
 
-    # Meanwhile this (the "GUI") thread ticks every 10 ms; the longest gap between
-    # ticks is how long an event loop would stall (GIL held by the job).
-    worker = threading.Thread(target=drain)
-    worker.start()
-    longest_gap, last = 0.0, time.perf_counter()
-    while worker.is_alive():
-        time.sleep(0.01)
-        now = time.perf_counter()
-        longest_gap = max(longest_gap, now - last - 0.01)
-        last = now
-    worker.join()
+    longest_gap = _longest_stall_while(drain)
     ours, ours_seconds = timing["result"], timing["seconds"]
     first_frame, first_optimized, frames = timing["first_frame"], timing["first_optimized"], timing["frames"]
 
-    start = time.perf_counter()
-    baseline = TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto", max_iter=iterations,
-                    random_state=0, n_jobs=-1).fit_transform(features.astype(np.float32))
-    sklearn_seconds = time.perf_counter() - start
+    sklearn_out: dict = {}
+
+    def sklearn_fit() -> None:
+        start = time.perf_counter()
+        sklearn_out["xy"] = TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto",
+                                 max_iter=iterations, random_state=0, n_jobs=-1).fit_transform(features.astype(np.float32))
+        sklearn_out["seconds"] = time.perf_counter() - start
+
+    sklearn_gap = _longest_stall_while(sklearn_fit)
+    baseline, sklearn_seconds = sklearn_out["xy"], sklearn_out["seconds"]
 
     ours_knn = knn_accuracy(ours.xy, labels)
     sklearn_knn = knn_accuracy(baseline, labels)
@@ -87,8 +99,9 @@ def run(quick: bool = False) -> list[BenchResult]:
         BenchResult(f"t-SNE {shape}: first optimized frame", first_optimized, "s", target="",
                     notes=f"after the neighbour search + {params.frame_every} iterations"),
         BenchResult(f"t-SNE {shape}: longest GUI-thread stall while it runs", longest_gap * 1000, "ms",
-                    target="< 100 ms", met=longest_gap < 0.1,
-                    notes="a 10 ms ticker in another thread; the job runs openTSNE in its own thread"),
+                    sklearn_gap * 1000, "same ticker during scikit-learn's fit", target="< 100 ms",
+                    met=longest_gap < 0.1,
+                    notes="a 10 ms ticker in the main thread while the job runs in a worker thread"),
     ]
 
 
