@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QColor, QFont, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory, QWidget
 
 # Both themes are high-contrast: body text against its background is at least
 # 7:1 (WCAG AAA), muted text at least 4.5:1 (tests/gui/test_presentation.py checks).
@@ -68,7 +68,8 @@ def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0,
     current.update(theme=name if name in THEMES else "light", scale=scale)
     if presenting is not None:
         current["presenting"] = bool(presenting)
-    app.setStyle("Fusion")
+    if not isinstance(app.style(), ConvScopeStyle):
+        app.setStyle(ConvScopeStyle())
     palette = QPalette()
     palette.setColor(QPalette.Window, QColor(theme["window"]))
     palette.setColor(QPalette.WindowText, QColor(theme["text"]))
@@ -96,6 +97,38 @@ def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0,
                         foreground=theme["plot_fg"])
     refresh_live_widgets(app, old_scale, old_line_width)
     notifier.changed.emit()
+
+
+class ConvScopeStyle(QProxyStyle):
+    """Fusion whose check boxes, radio buttons and small icons grow with the text
+    size, with an outline that stays visible in the dark theme."""
+
+    _SCALED = {QStyle.PM_IndicatorWidth, QStyle.PM_IndicatorHeight, QStyle.PM_ExclusiveIndicatorWidth,
+               QStyle.PM_ExclusiveIndicatorHeight, QStyle.PM_SmallIconSize, QStyle.PM_ScrollBarExtent}
+
+    def __init__(self):
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def pixelMetric(self, metric, option=None, widget=None):  # noqa: N802 (Qt name)
+        value = super().pixelMetric(metric, option, widget)
+        if metric in self._SCALED:
+            return int(round(value * current["scale"]))
+        return value
+
+    def drawPrimitive(self, element, option, painter, widget=None):  # noqa: N802 (Qt name)
+        super().drawPrimitive(element, option, painter, widget)
+        if element in (QStyle.PE_IndicatorCheckBox, QStyle.PE_IndicatorRadioButton):
+            outline = QColor(THEMES[current["theme"]]["muted"])
+            painter.save()
+            painter.setRenderHint(painter.RenderHint.Antialiasing)
+            painter.setPen(QPen(outline, max(1.0, current["scale"])))
+            painter.setBrush(Qt.NoBrush)
+            rect = option.rect.adjusted(1, 1, -1, -1)
+            if element == QStyle.PE_IndicatorRadioButton:
+                painter.drawEllipse(rect)
+            else:
+                painter.drawRoundedRect(rect, 2, 2)
+            painter.restore()
 
 
 # ----- live update of widgets that already exist

@@ -167,3 +167,16 @@ def test_window_level_controls_have_tooltips(window):
                 assert action.toolTip() and action.toolTip() != action.text().replace("&", ""), action.text()
     for index in range(window.tabs.count()):
         assert window.tabs.tabToolTip(index), window.tabs.tabText(index)
+
+
+def test_check_boxes_and_radio_buttons_grow_with_the_text(window):
+    from PySide6.QtWidgets import QStyle
+
+    window.classroom.set_text_size(100)
+    small = QApplication.style().pixelMetric(QStyle.PM_IndicatorWidth)
+    window.classroom.set_text_size(250)
+    try:
+        assert QApplication.style().pixelMetric(QStyle.PM_IndicatorWidth) == round(small * 2.5)
+        assert QApplication.style().pixelMetric(QStyle.PM_ExclusiveIndicatorWidth) > small * 2
+    finally:
+        window.classroom.set_text_size(100)
