@@ -520,6 +520,7 @@ class SingleImageRemap:
     group_mass: np.ndarray  # (G,) raw summed probability of each group
     winners: list[GroupWinner]
     top_classes: list[GroupWinner]  # the 1000-class top 5, for comparison
+    image: np.ndarray | None = None  # the photo itself, when the job loaded it (bundled_photo_job)
 
     @property
     def prediction(self) -> int:
@@ -551,6 +552,18 @@ def single_image_job(image: np.ndarray, groups: ClassGroups, classifier=None, mo
     yield Progress(0, 1, "Classifying the photo")
     result = remap_single_image(image, groups, classifier, model_name)
     yield Progress(1, 1, "Done")
+    return result
+
+
+def bundled_photo_job(name: str, groups: ClassGroups, classifier=None, model_name: str = "efficientnet_lite0"):
+    """Job: load a photo that ships offline, then run it through the remap. Loading happens here, off
+    the GUI thread, because the first load imports scikit-image (about a second)."""
+    from engine.images import load_bundled_photo
+
+    yield Progress(0, 1, f"Loading the photo '{name}'")
+    image = load_bundled_photo(name)
+    result = yield from single_image_job(image, groups, classifier, model_name)
+    result.image = image
     return result
 
 

@@ -30,7 +30,7 @@ from engine.errors import ConvScopeError
 from engine.events import Progress
 from engine.pretrained import class_names
 from engine.transfer import (ClassGroup, ClassGroups, DogFoodReport, FineTuneResult, SingleImageRemap,
-                             TransferBatchEnd, TransferEpochEnd, finetune_job, group_files, load_groups,
+                             TransferBatchEnd, TransferEpochEnd, bundled_photo_job, finetune_job, group_files, load_groups,
                              mark_tiles, single_image_job, zero_shot_job)
 from gui.panels.base import Panel
 from gui.widgets.class_picker import ClassPicker
@@ -501,23 +501,34 @@ class DogFoodPanel(Panel):
         self.jobs.start(partial(single_image_job, image, groups, self.classifier, self.model_name))
         return True
 
+    def classify_bundled_photo(self, name: str) -> bool:
+        """Load a photo that ships offline and classify it, both in a job (the GUI never waits)."""
+        groups = self._checked_groups()
+        if groups is None:
+            return False
+        self.single_image, self.single_caption = None, name
+        self.photo_label.setText(f"Loading and classifying {name}…")
+        self._job_kind = "photo"
+        self.jobs.start(partial(bundled_photo_job, name, groups, self.classifier, self.model_name))
+        return True
+
     def _on_classify_photo_clicked(self) -> None:
         name = self.photo_combo.currentText()
-        from engine.images import load_bundled_photo, load_image
+        if name != OPEN_IMAGE:
+            self.classify_bundled_photo(name)
+            return
+        from engine.images import load_image
 
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", str(Path.home()),
+                                              "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+        if not path:
+            return
         try:
-            if name == OPEN_IMAGE:
-                path, _ = QFileDialog.getOpenFileName(self, "Open an image", str(Path.home()),
-                                                      "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
-                if not path:
-                    return
-                image, caption = load_image(path), Path(path).name
-            else:
-                image, caption = load_bundled_photo(name), name
+            image = load_image(path)
         except ConvScopeError as exc:
             self.ctx.show_error(exc.title, str(exc))
             return
-        self.classify_photo(image, caption)
+        self.classify_photo(image, Path(path).name)
 
     def _on_stop_clicked(self) -> None:
         self.jobs.stop()
@@ -661,6 +672,9 @@ class DogFoodPanel(Panel):
 
     def show_single(self, result: SingleImageRemap) -> None:
         self.single_result = result
+        if result.image is not None:
+            self.single_image = result.image
+            self.photo_view.set_image(result.image)
         winner = result.group_names[result.prediction]
         scores = " · ".join(f"{name} {_percent(float(p))}" for name, p in zip(result.group_names, result.scores))
         inside = (f"{_percent(result.inside)} of the 1000-class probability falls inside the groups"
@@ -749,17 +763,11 @@ class DogFoodPanel(Panel):
                                           "press 'Fine-tune new head'.")
             return
         if "photo" in setup:
-            from engine.images import load_bundled_photo
-
+            # Loading, model and classification all run in a job: the lesson dock must not freeze.
             name = str(setup["photo"])
-            try:
-                image = load_bundled_photo(name)
-            except ConvScopeError as exc:
-                self.ctx.show_error(exc.title, str(exc))
-                return
             if self.photo_combo.findText(name) >= 0:
                 self.photo_combo.setCurrentText(name)
-            self.classify_photo(image, name)
+            self.classify_bundled_photo(name)
         elif self.test_dir_edit.text().strip():
             self.start_zero_shot()
 
@@ -792,10 +800,8 @@ class DogFoodPanel(Panel):
         self.epochs_spin.setValue(20)
         self.run_and_wait(self.start_finetune, 240)
         self.run_and_wait(self.start_zero_shot, 120)
-        from engine.images import load_bundled_photo
-
         self.photo_combo.setCurrentText("chelsea")
-        self.run_and_wait(partial(self.classify_photo, load_bundled_photo("chelsea"), "chelsea"), 60)
+        self.run_and_wait(partial(self.classify_bundled_photo, "chelsea"), 60)
         wait_for(lambda: False, 0.3)  # let the plots redraw
         self.status_label.setText("Demo: cat vs vehicle folders built from the photos that ship offline "
                                   "(no dog photos ship with the installed packages).")

@@ -203,6 +203,26 @@ def test_state_round_trip(qtbot, panel, ctx, folders):
     assert other.groups.names == ["red", "blue"] and 42 in other.groups.groups[0].classes
 
 
+def test_lesson_returns_at_once_and_the_photo_loads_in_the_job(qtbot, panel):
+    panel.apply_lesson({"photo": "coffee", "mode": "collapse"})
+    # apply_lesson only starts the job: nothing is loaded or classified on the GUI thread.
+    assert panel.jobs.running and panel.single_result is None and panel.single_image is None
+    assert panel.photo_combo.currentText() == "coffee"
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT_MS):
+        pass
+    assert panel.single_result is not None and panel.single_result.group_names == ["red", "blue"]
+    assert panel.single_image is not None and panel.single_image.ndim == 3
+    assert "coffee:" in panel.photo_label.text()
+
+
+def test_lesson_with_an_unknown_photo_shows_a_message(qtbot, panel, ctx):
+    errors = []
+    ctx.error_raised.connect(lambda *args: errors.append(args))
+    with qtbot.waitSignal(panel.jobs.failed, timeout=TIMEOUT_MS):
+        panel.apply_lesson({"photo": "no such photo", "mode": "collapse"})
+    assert errors and panel.single_result is None
+
+
 def test_lesson_runs_the_espresso_photo_through_the_real_remap(qtbot, ctx):
     widget = DogFoodPanel(ctx)
     qtbot.addWidget(widget)
