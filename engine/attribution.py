@@ -57,11 +57,19 @@ def method_key(name: str) -> str:
 # ------------------------------------------------------------------ hand-written methods
 def vanilla_gradient(model: nn.Module, x01: torch.Tensor, target: int) -> torch.Tensor:
     """cs231n saliency: max over channels of |d raw score_target / d pixel|, shape (H, W)."""
+    return vanilla_gradient_and_target(model, x01, target)[0]
+
+
+def vanilla_gradient_and_target(model: nn.Module, x01: torch.Tensor, target: int | None):
+    """(saliency, class): target None = the predicted class, read from the same forward pass,
+    so one map costs one forward + one backward."""
     x = x01.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        score = model(x)[0, target]  # the raw (pre-softmax) class score
-        (gradient,) = torch.autograd.grad(score, x)
-    return gradient[0].abs().amax(dim=0)
+        scores = model(x)
+        if target is None:
+            target = int(scores[0].detach().argmax())
+        (gradient,) = torch.autograd.grad(scores[0, target], x)  # the raw (pre-softmax) class score
+    return gradient[0].abs().amax(dim=0), target
 
 
 class _GuidedClamp(torch.autograd.Function):
@@ -213,13 +221,16 @@ def compute_saliency(classifier, x01: torch.Tensor, method: str, target: int | s
 
     method = method_key(method)
     x01 = x01.to(classifier.device)
-    if target is None:
-        with torch.no_grad():
-            target = int(classifier.logits(x01).argmax(dim=1)[0])
-    else:
-        target = find_class(target)
     start = time.perf_counter()
-    raw = attribute(classifier.model, x01, method, target, layer=classifier.feature_layer, **options)
+    if method == "vanilla":
+        raw, target = vanilla_gradient_and_target(classifier.model, x01, None if target is None else find_class(target))
+    else:
+        if target is None:
+            with torch.no_grad():
+                target = int(classifier.logits(x01).argmax(dim=1)[0])
+        else:
+            target = find_class(target)
+        raw = attribute(classifier.model, x01, method, target, layer=classifier.feature_layer, **options)
     raw_np = raw.detach().float().cpu().numpy().copy()
     return SaliencyMap(method, METHODS[method], target, class_name(target),
                        normalize_for_display(raw_np, method), raw_np, time.perf_counter() - start)
