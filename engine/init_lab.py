@@ -24,7 +24,7 @@ from torch import nn
 from .errors import SpecError
 from .events import Job, Progress
 from .initialization import apply_init, initializable_layers
-from .layer_stats import LayerStats, collect_layer_stats
+from .layer_stats import LayerStats, histogram
 
 NONLINEARITIES = {"tanh": nn.Tanh, "relu": nn.ReLU}
 LAB_INITS = ("small", "large", "xavier", "he")
@@ -88,27 +88,51 @@ def initialize_stack(model: nn.Module, init: str, generator: torch.Generator) ->
 
 def run_init_lab(config: InitLabConfig = InitLabConfig()) -> InitLabResult:
     """Deterministic for a given config (its seed draws both the data and the weights)."""
+    job = init_lab_job(config)
+    while True:
+        try:
+            next(job)
+        except StopIteration as done:
+            return done.value
+
+
+def init_lab_job(config: InitLabConfig) -> Job:
+    """The experiment as a job for the GUI: one Progress per layer, so a stop
+    request (acted on between yields) takes effect within one layer's work."""
     generator = torch.Generator().manual_seed(config.seed)
     model = build_stack(config)
     initialize_stack(model, config.init, generator)
     model.train()  # batch norm normalizes with this batch's statistics, as in the lecture
     data = torch.randn(config.samples, config.width, generator=generator)
+    modules = list(model.named_children())
+    total = len(modules) + 1
+    yield Progress(0, total, "Pushing random data through the stack")
+    hidden_outputs: list[torch.Tensor] = []
+    low, high = float("inf"), float("-inf")  # over every layer's output, for a shared histogram range
+    x = data
+    with torch.no_grad():
+        for index, (name, module) in enumerate(modules, start=1):
+            x = module(x)
+            finite = x[torch.isfinite(x)]
+            if finite.numel():
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+            if name.startswith(config.nonlinearity):
+                hidden_outputs.append(x)
+            yield Progress(index, total, f"Layer {name}")
     # Histograms on one x range for every layer, as in the lecture's figure, so a
     # collapse shows as a spike at 0 and saturation as bars at the ends.
-    hist_range = (-1.0, 1.0) if config.nonlinearity == "tanh" else "shared"
-    stats = collect_layer_stats(model, data, bins=config.bins, hist_range=hist_range)
-    keep = [i for i, name in enumerate(stats.layer_names) if name.startswith(config.nonlinearity)]
+    if config.nonlinearity == "tanh":
+        hist_range: tuple[float, float] | None = (-1.0, 1.0)
+    else:
+        hist_range = (low, high) if low <= high else None
+    act_mean = np.array([float(a.float().mean()) for a in hidden_outputs], dtype=np.float64)
+    act_std = np.array([float(a.float().std(unbiased=False)) for a in hidden_outputs], dtype=np.float64)
     hidden = LayerStats(
-        layer_names=tuple(f"layer {n + 1}" for n in range(len(keep))),
-        act_mean=stats.act_mean[keep],
-        act_std=stats.act_std[keep],
-        histograms=tuple(stats.histograms[i] for i in keep),
+        layer_names=tuple(f"layer {n + 1}" for n in range(len(hidden_outputs))),
+        act_mean=act_mean,
+        act_std=act_std,
+        histograms=tuple(histogram(a, config.bins, hist_range) for a in hidden_outputs),
     )
     weight_std = np.array([float(m.weight.detach().std()) for _, m in initializable_layers(model)])
+    yield Progress(total, total, "Histograms done")
     return InitLabResult(config, hidden, weight_std, float(data.std()))
-
-
-def init_lab_job(config: InitLabConfig) -> Job:
-    """run_init_lab as a job for the GUI (one step, but off the GUI thread)."""
-    yield Progress(0, 1, "Pushing random data through the stack")
-    return run_init_lab(config)

@@ -410,6 +410,7 @@ class DataPanel(Panel):
             self.load_current()
 
     def shutdown(self) -> None:
+        self._preview_timer.stop()  # a pending preview must not start after close
         self.preview_jobs.stop()
         super().shutdown()
 

@@ -82,14 +82,30 @@ class InitLabPanel(Panel):
         self.layers_spin.valueChanged.connect(self._schedule)
         self.width_spin.valueChanged.connect(self._schedule)
         self.jobs.succeeded.connect(self.show_result)
-        self._schedule()
+        # The first experiment runs when the panel is first shown, not at window
+        # creation: a job started at launch would delay closing the window.
+        self._shown_once = False
+        self._closed = False
 
     def config(self) -> InitLabConfig:
         return InitLabConfig(self.nonlinearity_combo.currentText(), self.init_combo.currentData(),
                              self.bn_check.isChecked(), self.layers_spin.value(), self.width_spin.value())
 
     def _schedule(self, *_args) -> None:
-        self.debounce.start()
+        if self._shown_once and not self._closed:
+            self.debounce.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self._schedule()
+
+    def shutdown(self) -> None:
+        # A pending debounce must not start a job after the window stopped them all.
+        self._closed = True
+        self.debounce.stop()
+        super().shutdown()
 
     def run_experiment(self) -> None:
         config = self.config()

@@ -57,3 +57,22 @@ def test_unknown_options_are_refused():
         run_init_lab(InitLabConfig("sigmoidish", "small"))
     with pytest.raises(SpecError):
         run_init_lab(InitLabConfig("tanh", "magic"))
+
+
+def test_job_yields_after_every_layer_so_stop_acts_quickly():
+    from engine.events import Progress
+    from engine.init_lab import init_lab_job
+
+    config = InitLabConfig(layers=4, width=20, samples=30, batch_norm=True)
+    job = init_lab_job(config)
+    events = []
+    while True:
+        try:
+            events.append(next(job))
+        except StopIteration as done:
+            result = done.value
+            break
+    # fc, bn and tanh for each of 4 layers: 12 modules, one Progress each, plus start and end.
+    assert all(isinstance(e, Progress) for e in events)
+    assert len(events) == 12 + 2
+    assert len(result.stats) == 4

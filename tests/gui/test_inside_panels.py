@@ -191,6 +191,22 @@ def test_init_lab_shows_vanishing_then_stable(qtbot, ctx):
     assert "healthy" in panel.summary.text()
 
 
+def test_init_lab_waits_until_shown_and_nothing_starts_after_shutdown(qtbot, ctx):
+    from gui.panels.init_lab import InitLabPanel
+
+    panel = InitLabPanel(ctx)
+    qtbot.addWidget(panel)
+    qtbot.wait(300)  # longer than the debounce: nothing may start before the panel is seen
+    assert not panel.debounce.isActive() and not panel.jobs.running and panel.result is None
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        panel.show()
+    assert panel.result is not None
+    panel.layers_spin.setValue(panel.layers_spin.value() + 1)  # schedules a re-run ...
+    panel.shutdown()  # ... which closing cancels
+    qtbot.wait(300)
+    assert not panel.debounce.isActive() and not panel.jobs.running
+
+
 def test_mistakes_confusion_and_gallery(qtbot, ctx, trained_lenet, mnist5k):
     from gui.panels.mistakes import MistakesPanel
 
