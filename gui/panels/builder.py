@@ -137,6 +137,9 @@ class BuilderPanel(Panel):
         self._build_ui()
         self.jobs.succeeded.connect(self._on_dataset_shape)
         ctx.dataset_changed.connect(self._on_dataset_changed)
+        self._publishing = False
+        # Follow a spec set elsewhere (workspace restore, lessons, other panels).
+        ctx.spec_changed.connect(self._on_context_spec)
         self._refresh(select=0)
         self._publish()
 
@@ -314,7 +317,18 @@ class BuilderPanel(Panel):
             self.editor.show_layer(None)
 
     def _publish(self) -> None:
-        self.ctx.set_spec(self.spec.copy())
+        self._publishing = True  # our own echo through ctx.spec_changed is ignored
+        try:
+            self.ctx.set_spec(self.spec.copy())
+        finally:
+            self._publishing = False
+
+    def _on_context_spec(self, spec) -> None:
+        if self._publishing or not isinstance(spec, NetworkSpec) or spec == self.spec:
+            return
+        self.spec = spec.copy()
+        self.editor.setProperty("row", -1)
+        self._refresh(0)
 
     def _changed(self, select: int | None) -> None:
         self.editor.setProperty("row", -1)  # the layer at a row may be another one now

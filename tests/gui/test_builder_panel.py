@@ -169,3 +169,17 @@ def test_state_round_trip(panel, qtbot, ctx):
     qtbot.addWidget(other)
     other.restore_state(state)
     assert other.spec.to_dict() == panel.spec.to_dict()
+
+
+def test_follows_a_spec_set_elsewhere_and_ignores_its_own_echo(panel, ctx, qtbot):
+    other = load_preset("mlp").adapted_to((1, 28, 28), 10)
+    assert kinds(other) != kinds(panel.spec)
+    published = []
+    ctx.spec_changed.connect(published.append)
+    ctx.set_spec(other)  # e.g. a workspace restore or a lesson
+    assert kinds(panel.spec) == kinds(other)
+    assert panel.table.rowCount() == len(other.layers)
+    assert len(published) == 1  # following it did not publish again
+    panel.add_layer("relu", index=0)  # an own edit publishes once and stays
+    assert len(published) == 2 and kinds(ctx.spec) == kinds(panel.spec)
+    assert panel.table.rowCount() == len(other.layers) + 1
