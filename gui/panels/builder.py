@@ -173,10 +173,12 @@ class BuilderPanel(Panel):
         self.save_button.clicked.connect(self._on_save_clicked)
         top.addWidget(self.load_button)
         top.addWidget(self.save_button)
-        top.addStretch(1)
         self.input_label = QLabel()
+        self.input_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.input_label.setWordWrap(True)  # wraps instead of widening the panel at large text sizes
+        self.input_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.input_label.setToolTip("The network's input and output follow the dataset chosen in the Data panel.")
-        top.addWidget(self.input_label)
+        top.addWidget(self.input_label, 1)
         root.addLayout(top)
 
         splitter = QSplitter(Qt.Horizontal)
@@ -191,7 +193,11 @@ class BuilderPanel(Panel):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(True)
+        # One line per row: an impossible layer's reason is elided in its cell and
+        # given in full in the cell's tooltip and the summary line below.
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.ElideRight)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
         header = self.table.horizontalHeader()
         for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
@@ -229,7 +235,7 @@ class BuilderPanel(Panel):
         splitter.addWidget(left)
 
         self.editor = LayerEditor()
-        self.editor.setMinimumWidth(260)
+        # No fixed pixel minimum: the form's own minimum (longest label + spin box) grows with the text size.
         self.editor.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
         self.editor.changed.connect(self._on_param_changed)
         splitter.addWidget(self.editor)
@@ -277,7 +283,7 @@ class BuilderPanel(Panel):
                 elif column == 2:
                     item.setToolTip(LAYER_TYPES[self.spec.layers[row].kind].help)
                 self.table.setItem(row, column, item)
-        self.table.resizeRowsToContents()
+        self.table.verticalHeader().setDefaultSectionSize(int(self.table.fontMetrics().height() * 1.5))
         self.table.blockSignals(False)
         errors = [info for info in self.infos if info.error]
         total = total_params(self.infos)
