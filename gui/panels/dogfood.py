@@ -19,11 +19,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter,
+                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.errors import ConvScopeError
@@ -33,6 +33,7 @@ from engine.transfer import (ClassGroup, ClassGroups, DogFoodReport, FineTuneRes
                              TransferBatchEnd, TransferEpochEnd, bundled_photo_job, finetune_job, group_files, load_groups,
                              mark_tiles, single_image_job, zero_shot_job)
 from gui.panels.base import Panel
+from gui.theme import point_size
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.widgets.live_plot import LivePlot
@@ -88,15 +89,18 @@ class DogFoodPanel(Panel):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(controls)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(415)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.controls, self.controls_scroll = controls, scroll
         splitter.addWidget(scroll)
 
         right = QSplitter(Qt.Vertical)
         top = QWidget()
         top_layout = QHBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self._build_results_box(), 6)
+        self.results_box = self._build_results_box()
+        top_layout.addWidget(self.results_box, 1)
+        top_layout.addWidget(self._build_photo_box())
+        right.addWidget(top)
         self.loss_plot = LivePlot("Fine-tuning loss", "epoch", "cross-entropy loss")
         self.loss_plot.plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.add_series("batch loss", 8, alpha=0.5, width=1.0)
@@ -107,22 +111,43 @@ class DogFoodPanel(Panel):
         self.acc_plot.add_series("held-out accuracy", 1, symbol="s")
         self.acc_plot.plot.setYRange(0, 1.05)
         self.acc_plot.legend.setOffset((-10, -40))  # bottom right: accuracies crowd the top
-        top_layout.addWidget(self.loss_plot, 4)
-        top_layout.addWidget(self.acc_plot, 4)
-        right.addWidget(top)
-        bottom = QWidget()
-        bottom_layout = QHBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        curves = QWidget()
+        curves_layout = QHBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.addWidget(self.loss_plot)
+        curves_layout.addWidget(self.acc_plot)
         self.gallery = ImageGrid("Test images appear here, sorted by dog score.")
         self.gallery.tile_clicked.connect(self._on_tile_clicked)
         self.gallery.tile_hovered.connect(self._on_tile_hovered)
-        bottom_layout.addWidget(self.gallery, 1)
-        bottom_layout.addWidget(self._build_photo_box())
-        right.addWidget(bottom)
-        right.setSizes([380, 520])
+        # Tabs give the gallery and the two curves the full width, even at 200% text size.
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.addTab(self.gallery, "Test images")
+        self.bottom_tabs.addTab(curves, "Fine-tuning curves")
+        right.addWidget(self.bottom_tabs)
+        self.right_splitter = right
+        em = self.fontMetrics().horizontalAdvance("M")
+        right.setSizes([max(380, 24 * em), 520])  # the results need more height at large text sizes
         splitter.addWidget(right)
         splitter.setSizes([460, 940])
         splitter.setStretchFactor(1, 1)
+        self._fit_to_text_size()
+
+    def _fit_to_text_size(self) -> None:
+        """Minimum widths follow the text size (100% to 200%), so no control is clipped."""
+        em = self.fontMetrics().horizontalAdvance("M")
+        scrollbar = self.controls_scroll.verticalScrollBar().sizeHint().width()
+        self.controls_scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scrollbar + 4)
+        self.results_box.setMinimumWidth(16 * em)
+        self.photo_box.setMinimumWidth(max(18 * em, self.photo_box.minimumSizeHint().width()))
+        self.photo_box.setMaximumWidth(24 * em)
+        self.photo_view.setFixedHeight(11 * em)
+        if self.report is not None:
+            self._fit_confusion_table()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.FontChange and hasattr(self, "controls_scroll"):
+            self._fit_to_text_size()  # the text size changed while the app runs
 
     def _build_groups_box(self) -> QGroupBox:
         box = QGroupBox("Class groups")
@@ -190,7 +215,7 @@ class DogFoodPanel(Panel):
         return row, edit
 
     def _build_folders_box(self) -> QGroupBox:
-        box = QGroupBox("Folders (sub-folders name the groups)")
+        box = QGroupBox("Folders")
         layout = QFormLayout(box)
         box.setToolTip("Each folder holds one sub-folder per group: dog/ and food/, or test-dog/ and test-food/ "
                        "(any case, plural allowed).")
@@ -246,8 +271,8 @@ class DogFoodPanel(Panel):
         return box
 
     def _build_photo_box(self) -> QGroupBox:
-        box = QGroupBox("One photo through the remap")
-        box.setFixedWidth(265)
+        box = QGroupBox("One photo")
+        self.photo_box = box
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
         self.photo_combo = QComboBox()
@@ -255,27 +280,42 @@ class DogFoodPanel(Panel):
 
         self.photo_combo.addItems(list(bundled_photos()) + [OPEN_IMAGE])
         self.photo_combo.setCurrentText("coffee")
+        self.photo_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.photo_combo.setMinimumContentsLength(7)  # photo names stay readable
         row.addWidget(self.photo_combo, 1)
         classify = QPushButton("Classify")
         classify.clicked.connect(self._on_classify_photo_clicked)
         row.addWidget(classify)
         layout.addLayout(row)
         self.photo_view = ImageView("")
-        self.photo_view.setFixedHeight(170)
         layout.addWidget(self.photo_view)
-        self.photo_label = QLabel("Which group wins, and which ImageNet class won inside each group.")
+        self.photo_label = QLabel("One photo through the remap: which group wins, and which ImageNet class won "
+                                  "inside each group.")
         self.photo_label.setWordWrap(True)
         self.photo_label.setTextFormat(Qt.RichText)
         self.photo_label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        layout.addWidget(self.photo_label, 1)
+        layout.addWidget(self._scrolling(self.photo_label), 1)
         return box
+
+    @staticmethod
+    def _scrolling(content: QWidget) -> QScrollArea:
+        """Wrapped text scrolls when space is short instead of being squeezed on top of itself."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        scroll.setWidget(content)
+        return scroll
 
     def _build_results_box(self) -> QGroupBox:
         box = QGroupBox("Results on the test folder")
-        layout = QVBoxLayout(box)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        QVBoxLayout(box).addWidget(self._scrolling(content))
         self.accuracy_label = QLabel("No evaluation yet.")
         font = QFont(self.accuracy_label.font())
-        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setPointSizeF(point_size(1.35))
         font.setBold(True)
         self.accuracy_label.setFont(font)
         self.accuracy_label.setWordWrap(True)
@@ -290,10 +330,27 @@ class DogFoodPanel(Panel):
         self.confusion_table = QTableWidget(0, 0)
         self.confusion_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.confusion_table.setMinimumHeight(100)
-        layout.addWidget(self.confusion_table, 1)
+        self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.confusion_table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.confusion_table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        layout.addWidget(self.confusion_table)
+        layout.addStretch(1)
         return box
+
+    def _fit_confusion_table(self) -> None:
+        """Size the table to its headers and cells: every header fits, every row shows."""
+        table = self.confusion_table
+        table.resizeRowsToContents()
+        header = table.horizontalHeader()
+        metrics = header.fontMetrics()
+        widest = max((metrics.horizontalAdvance(line) for c in range(table.columnCount())
+                      for line in table.horizontalHeaderItem(c).text().split("\n")), default=0)
+        column = widest + metrics.horizontalAdvance("M")
+        header.setMinimumSectionSize(column)
+        frame = 2 * table.frameWidth()
+        table.setMinimumWidth(table.verticalHeader().sizeHint().width() + column * table.columnCount() + frame)
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        table.setFixedHeight(header.sizeHint().height() + rows + frame)
 
     # ------------------------------------------------------------------ class groups
     def _load_class_names(self) -> None:
@@ -484,6 +541,7 @@ class DogFoodPanel(Panel):
         self._job_kind = "fine-tune"
         for plot in (self.loss_plot, self.acc_plot):
             plot.clear()
+        self.bottom_tabs.setCurrentIndex(1)  # watch the curves while it learns
         self.status_label.setText("Fine-tuning: loading the model…")
         self.jobs.start(partial(finetune_job, train_dir, groups, test_dir, self.classifier, self.model_name,
                                 epochs=self.epochs_spin.value(),
@@ -609,7 +667,7 @@ class DogFoodPanel(Panel):
         self.accuracy_label.setText(f"{report.mode}: {_percent(ev.accuracy)} correct of {ev.n} test images")
         rows = "".join(
             f"<tr><td><b>{name}</b>&nbsp;&nbsp;</td><td align='right'>{_percent(acc)}</td>"
-            f"<td>&nbsp;&nbsp;({count} images)</td></tr>"
+            f"<td>&nbsp;of&nbsp;{count}</td></tr>"
             for name, acc, count in zip(ev.group_names, ev.per_group_accuracy, ev.per_group_count))
         extra = ""
         if report.group_mass is not None and len(report.group_mass):
@@ -618,6 +676,7 @@ class DogFoodPanel(Panel):
         self.per_group_label.setText(f"<table>{rows}</table>{extra}")
         self._show_confusion(ev.confusion, ev.group_names)
         self._gallery_order = report.order_by_score(0)
+        self.bottom_tabs.setCurrentIndex(0)
         if len(self._gallery_order):
             tiles = mark_tiles(report.thumbnails[self._gallery_order], report.correct[self._gallery_order])
             columns = max(4, int(math.ceil(math.sqrt(len(tiles) * 2.2))))
@@ -635,7 +694,7 @@ class DogFoodPanel(Panel):
         table.setRowCount(size)
         table.setColumnCount(size)
         table.setVerticalHeaderLabels([f"true {n}" for n in names])
-        table.setHorizontalHeaderLabels([f"predicted {n}" for n in names])
+        table.setHorizontalHeaderLabels([f"predicted\n{n}" for n in names])
         largest = max(1, int(confusion.max())) if confusion.size else 1
         for r in range(size):
             for c in range(size):
@@ -649,9 +708,10 @@ class DogFoodPanel(Panel):
                     item.setBackground(QBrush(QColor.fromRgbF(0.84, 0.16, 0.0, 0.15 + 0.55 * strength)))
                 font = item.font()
                 font.setBold(True)
-                font.setPointSizeF(font.pointSizeF() * 1.3)
+                font.setPointSizeF(point_size(1.3))
                 item.setFont(font)
                 table.setItem(r, c, item)
+        self._fit_confusion_table()
 
     def _show_skipped(self, skipped, train_skipped=()) -> None:
         parts = []
@@ -683,7 +743,7 @@ class DogFoodPanel(Panel):
                               for name, w in zip(result.group_names, result.winners))
         top = ", ".join(f"{w.name} {_percent(w.prob)}" for w in result.top_classes[:3])
         self.photo_label.setText(f"<b>{self.single_caption}: {winner}</b><br>{scores}<br>{inside}<br>"
-                                 f"Best class per group:<br>{winners}<br><small>1000-class top 3: {top}</small>")
+                                 f"Best class per group:<br>{winners}<br>1000-class top 3: {top}")
 
     def _tile_index(self, tile: int) -> int | None:
         if self.report is None or not 0 <= tile < len(self._gallery_order):
