@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
+from gui import theme
 from gui.panels.base import Panel
 from gui.widgets.run_hint import NoModelHint, ensure_demo_run
 
@@ -57,7 +58,7 @@ class MistakesPanel(Panel):
         self.stack.addWidget(self.hint)
         content = QWidget()
         row = QHBoxLayout(content)
-        self.matrix_plot = pg.PlotWidget(title="Confusion matrix (rows: true class, columns: predicted)")
+        self.matrix_plot = pg.PlotWidget(title="Confusion matrix")  # the axis labels say rows are true, columns predicted
         self.matrix_plot.setLabel("bottom", "predicted class")
         self.matrix_plot.setLabel("left", "true class")
         self.matrix_plot.setAspectLocked(True)
@@ -67,6 +68,10 @@ class MistakesPanel(Panel):
         self.matrix_image.setColorMap(pg.colormap.get("CET-L12") if "CET-L12" in pg.colormap.listMaps() else
                                       pg.ColorMap([0, 1], [QColor("#f7fbff"), QColor("#08306b")]))
         self.matrix_plot.addItem(self.matrix_image)
+        # Refit whenever the view changes size (a window resize, a larger text size
+        # squeezing the plot), or the aspect lock leaves the last column outside.
+        self.matrix_plot.getViewBox().sigResized.connect(self._fit_matrix)
+        theme.notifier.changed.connect(self._on_theme_changed)
         row.addWidget(self.matrix_plot, 1)
         gallery_box = QVBoxLayout()
         gallery_box.addWidget(QLabel("Most confidently wrong (most confident first):"))
@@ -124,8 +129,7 @@ class MistakesPanel(Panel):
             self.matrix_plot.removeItem(item)
         self._texts = []
         high = np.log1p(max(1, matrix.max()))
-        font = QFont()
-        font.setPointSizeF(max(7.0, 14.0 - 0.4 * k))
+        font = self._cell_font(k)
         if k <= 30:
             for i in range(k):
                 for j in range(k):
@@ -139,11 +143,12 @@ class MistakesPanel(Panel):
         ticks = [[(i + 0.5, name) for i, name in enumerate(result.class_names)]]
         self.matrix_plot.getAxis("bottom").setTicks(ticks)
         self.matrix_plot.getAxis("left").setTicks(ticks)
-        self.matrix_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        self._fit_matrix()
         wrong = int(matrix.sum() - np.trace(matrix))
         self.summary.setText(f"<b>{self.run.name if self.run else ''}</b> on {int(matrix.sum())} validation images: "
                              f"accuracy {result.accuracy:.1%}, {wrong} wrong.")
         self.gallery.clear()
+        self._fit_gallery_grid()
         for image, true, pred, conf, p_true in zip(result.images, result.true_labels, result.predicted,
                                                    result.confidence, result.true_probability):
             big = nearest_upscale(image, max(1, ICON_SIZE // max(image.shape[:2])))
@@ -153,6 +158,37 @@ class MistakesPanel(Panel):
                             f"predicted {result.class_names[pred]} with {conf:.1%}.")
             item.setTextAlignment(Qt.AlignHCenter)
             self.gallery.addItem(item)
+
+    @staticmethod
+    def _cell_font(k: int) -> QFont:
+        # Smaller numbers for more classes, all following the text size (gui.theme).
+        font = QFont()
+        font.setPointSizeF(theme.point_size(max(0.7, 1.4 - 0.04 * k)))
+        return font
+
+    def _fit_matrix(self, *_args) -> None:
+        if self.result is not None:
+            k = len(self.result.class_names)
+            self.matrix_plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+
+    def _fit_gallery_grid(self) -> None:
+        # Icon mode wraps captions at the icon's width: make each cell wide enough for
+        # its longest caption line at the current text size, so "pred 2 100%" stays one line.
+        if self.result is None:
+            return
+        metrics = self.gallery.fontMetrics()
+        longest = max((metrics.horizontalAdvance(f"pred {name} 100%") for name in self.result.class_names),
+                      default=ICON_SIZE)
+        width = max(ICON_SIZE, longest) + 12
+        self.gallery.setGridSize(QSize(width, ICON_SIZE + 2 * metrics.height() + 16))
+
+    def _on_theme_changed(self) -> None:
+        self._fit_gallery_grid()
+        if self.result is not None:
+            font = self._cell_font(len(self.result.class_names))
+            for text in self._texts:
+                text.setFont(font)
+            self._fit_matrix()
 
     def save_state(self) -> dict:
         return {"count": self.count_spin.value()}

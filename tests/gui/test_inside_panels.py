@@ -227,6 +227,27 @@ def test_mistakes_confusion_and_gallery(qtbot, ctx, trained_lenet, mnist5k):
     assert "accuracy" in panel.summary.text()
 
 
+def test_mistakes_matrix_refits_on_resize_and_numbers_follow_text_size(qtbot, ctx, trained_lenet, monkeypatch):
+    from gui import theme
+    from gui.panels.mistakes import MistakesPanel
+
+    panel = MistakesPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 700)
+    panel.show()
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        ctx.set_run(trained_lenet)
+    k = len(panel.result.class_names)
+    panel.resize(700, 500)  # narrower: the aspect-locked view must still show every column
+    qtbot.waitUntil(lambda: panel.matrix_plot.getViewBox().viewRange()[0][1] >= k - 0.01, timeout=3000)
+    (x_low, x_high), (y_low, y_high) = panel.matrix_plot.getViewBox().viewRange()
+    assert x_low <= 0.01 and x_high >= k - 0.01 and y_low <= 0.01 and y_high >= k - 0.01
+    small = panel._texts[0].textItem.font().pointSizeF()
+    monkeypatch.setitem(theme.current, "scale", 2.0)
+    theme.notifier.changed.emit()
+    assert panel._texts[0].textItem.font().pointSizeF() == pytest.approx(2 * small)
+
+
 def test_draw_canvas_draws_with_the_mouse(qtbot):
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QMouseEvent
