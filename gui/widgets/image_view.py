@@ -5,9 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.imaging import tile_images, tile_index_at
+
+
+def theme_pad_value() -> int:
+    """Grey level for gaps between tiles: the theme's button colour, set apart from
+    both the background and black / white pixels, and dark in the dark theme."""
+    from gui import theme
+
+    colour = QColor(theme.theme_colour("button"))
+    return int(round(0.299 * colour.red() + 0.587 * colour.green() + 0.114 * colour.blue()))
 
 
 class ImageView(QWidget):
@@ -109,9 +119,14 @@ class ImageGrid(QWidget):
     def count(self) -> int:
         return self._count
 
-    def set_tiles(self, tiles: np.ndarray, columns: int | None = None, pad: int = 1) -> None:
+    def set_tiles(self, tiles: np.ndarray, columns: int | None = None, pad: int = 1,
+                  pad_value: int | None = None) -> None:
+        """pad_value: grey level of the gaps between tiles; by default one matching
+        the current theme (a white grid glares in the dark theme)."""
         tiles = np.asarray(tiles)
-        mosaic, grid = tile_images(tiles, columns, pad)
+        if pad_value is None:
+            pad_value = theme_pad_value()
+        mosaic, grid = tile_images(tiles, columns, pad, pad_value=pad_value)
         self._tile_shape = tuple(tiles.shape[1:3]) if tiles.ndim >= 3 else (0, 0)
         self._grid, self._count, self._pad = grid, len(tiles), pad
         image = mosaic[:, :, 0] if mosaic.shape[2] == 1 else mosaic

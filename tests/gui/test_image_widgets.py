@@ -22,3 +22,21 @@ def test_image_view_shows_colour_and_grey(qtbot):
     assert view.image().shape == (10, 20, 3)
     view.set_image(np.zeros((4, 4), dtype=np.uint8))
     assert view.item.image.shape == (4, 4)
+
+
+def test_image_grid_gaps_follow_the_theme_unless_given(qtbot, monkeypatch):
+    from gui import theme
+
+    grid = ImageGrid("filters")
+    qtbot.addWidget(grid)
+    tiles = np.full((4, 3, 3), 128, dtype=np.uint8)
+    monkeypatch.setitem(theme.current, "theme", "dark")
+    grid.set_tiles(tiles, columns=2, pad=1)
+    dark_gap = int(grid.item.image[0, 0])
+    assert dark_gap < 80  # no white grid glaring in the dark theme
+    monkeypatch.setitem(theme.current, "theme", "light")
+    grid.set_tiles(tiles, columns=2, pad=1)
+    assert int(grid.item.image[0, 0]) > 180
+    grid.set_tiles(tiles, columns=2, pad=1, pad_value=7)
+    assert int(grid.item.image[0, 0]) == 7
+    assert int(grid.item.image[1, 1]) == 128  # tiles themselves untouched
