@@ -243,11 +243,15 @@ class BuilderPanel(Panel):
         splitter.setStretchFactor(1, 1)
         root.addWidget(splitter, 1)
 
-        for keys, slot in ((QKeySequence.Delete, self.remove_selected), ("Ctrl+Up", self.move_up),
-                           ("Ctrl+Down", self.move_down), ("Ctrl+D", self.duplicate_selected),
-                           ("Ctrl+N", self.add_layer_clicked), ("Ctrl+O", self._on_load_clicked),
-                           ("Ctrl+S", self._on_save_clicked)):
+        for keys, slot, what in ((QKeySequence.Delete, self.remove_selected, "Remove the selected layer"),
+                                 ("Ctrl+Up", self.move_up, "Move the selected layer up"),
+                                 ("Ctrl+Down", self.move_down, "Move the selected layer down"),
+                                 ("Ctrl+D", self.duplicate_selected, "Duplicate the selected layer"),
+                                 ("Ctrl+N", self.add_layer_clicked, "Add a layer below the selected one"),
+                                 ("Ctrl+O", self._on_load_clicked, "Load an architecture from JSON"),
+                                 ("Ctrl+S", self._on_save_clicked, "Save the architecture as JSON")):
             shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setWhatsThis(what)  # Help -> Keyboard shortcuts lists it
             shortcut.setContext(Qt.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
 

@@ -258,9 +258,12 @@ class TrainingPanel(Panel):
         for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
         left_layout.addLayout(buttons)
-        for keys, slot in (("Ctrl+Return", self.start_training), ("Ctrl+Enter", self.start_training),
-                           ("Ctrl+P", self.toggle_pause), ("Ctrl+.", self.stop_training)):
+        for keys, slot, what in (("Ctrl+Return", self.start_training, "Start training"),
+                                 ("Ctrl+Enter", self.start_training, "Start training (keypad Enter)"),
+                                 ("Ctrl+P", self.toggle_pause, "Pause / resume training"),
+                                 ("Ctrl+.", self.stop_training, "Stop training")):
             shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setWhatsThis(what)  # Help -> Keyboard shortcuts lists it
             shortcut.setContext(Qt.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self.progress = QProgressBar()

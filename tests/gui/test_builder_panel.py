@@ -183,3 +183,11 @@ def test_follows_a_spec_set_elsewhere_and_ignores_its_own_echo(panel, ctx, qtbot
     panel.add_layer("relu", index=0)  # an own edit publishes once and stays
     assert len(published) == 2 and kinds(ctx.spec) == kinds(panel.spec)
     assert panel.table.rowCount() == len(other.layers) + 1
+
+
+def test_every_shortcut_is_described_for_the_help_sheet(panel):
+    from PySide6.QtGui import QShortcut
+
+    shortcuts = panel.findChildren(QShortcut)
+    assert len(shortcuts) >= 7
+    assert all(shortcut.whatsThis() for shortcut in shortcuts)

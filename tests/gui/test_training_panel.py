@@ -172,3 +172,11 @@ def test_overlay_checkpoint_and_state_round_trip(panel, ctx, qtbot, tmp_path):
     assert [r["name"] for r in other.finished_runs] == [r["name"] for r in panel.finished_runs]
     other.set_overlay(0, True)
     assert other.acc_plot.overlay_keys() == ["run1"]
+
+
+def test_every_shortcut_is_described_for_the_help_sheet(panel):
+    from PySide6.QtGui import QShortcut
+
+    shortcuts = panel.findChildren(QShortcut)
+    assert len(shortcuts) >= 4
+    assert all(shortcut.whatsThis() for shortcut in shortcuts)
