@@ -138,7 +138,7 @@ class DogFoodPanel(Panel):
         scrollbar = self.controls_scroll.verticalScrollBar().sizeHint().width()
         self.controls_scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scrollbar + 4)
         self.results_box.setMinimumWidth(16 * em)
-        self.photo_box.setMinimumWidth(max(18 * em, self.photo_box.minimumSizeHint().width()))
+        self.photo_box.setMinimumWidth(max(15 * em, self.photo_box.minimumSizeHint().width()))
         self.photo_box.setMaximumWidth(24 * em)
         self.photo_view.setFixedHeight(11 * em)
         if self.report is not None:

@@ -103,6 +103,25 @@ def test_zero_shot_button_shows_results_confusion_gallery_and_skips(qtbot, panel
     assert "notes.txt" in panel.skipped_label.toolTip()
 
 
+def test_confusion_table_shows_every_header_and_row_in_full(qtbot, panel, folders):
+    test, _ = folders
+    font = panel.font()
+    font.setPointSizeF(font.pointSizeF() * 2)  # as at 200% text size
+    panel.setFont(font)
+    panel.resize(200, 200)  # clamped to the panel's minimum size: the tightest layout it allows
+    panel.test_dir_edit.setText(str(test))
+    assert panel.run_and_wait(panel.start_zero_shot, 60)
+    table = panel.confusion_table
+    header = table.horizontalHeader()
+    for c in range(table.columnCount()):
+        widest_line = max(header.fontMetrics().horizontalAdvance(line)
+                          for line in table.horizontalHeaderItem(c).text().split("\n"))
+        assert header.sectionSize(c) >= widest_line
+    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    assert table.height() >= header.height() + rows
+    assert table.verticalHeader().width() >= table.verticalHeader().fontMetrics().horizontalAdvance("true blue")
+
+
 def test_clicking_a_gallery_image_opens_it_in_saliency(qtbot, panel, folders, ctx):
     test, _ = folders
     panel.test_dir_edit.setText(str(test))
