@@ -303,7 +303,7 @@ class DogFoodPanel(Panel):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # text wraps to the width instead
         scroll.setWidget(content)
         return scroll
 
@@ -332,7 +332,7 @@ class DogFoodPanel(Panel):
         self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.confusion_table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.confusion_table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.confusion_table.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         layout.addWidget(self.confusion_table)
         layout.addStretch(1)
         return box
@@ -348,9 +348,16 @@ class DogFoodPanel(Panel):
         column = widest + metrics.horizontalAdvance("M")
         header.setMinimumSectionSize(column)
         frame = 2 * table.frameWidth()
-        table.setMinimumWidth(table.verticalHeader().sizeHint().width() + column * table.columnCount() + frame)
+        needed = table.verticalHeader().sizeHint().width() + column * table.columnCount() + frame
+        # A narrow table scrolls sideways on its own, so the text above still wraps to the box width.
+        scrollbar = table.horizontalScrollBar().sizeHint().height() if needed > table.width() else 0
         rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
-        table.setFixedHeight(header.sizeHint().height() + rows + frame)
+        table.setFixedHeight(header.sizeHint().height() + rows + frame + scrollbar)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.report is not None:
+            self._fit_confusion_table()  # room for a sideways scroll bar only when the table is too narrow
 
     # ------------------------------------------------------------------ class groups
     def _load_class_names(self) -> None:
