@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
                                QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
@@ -26,6 +27,7 @@ from engine.schedules import SCHEDULE_LABELS, SCHEDULES, learning_rate_curve, st
 from engine.spec import analyze, total_params
 from engine.train import (BatchEnd, EnsembleResult, EpochEnd, MemberFinished, TrainResult, TrainSettings,
                           TrainStarted, train_job)
+from gui import theme
 from gui.panels.base import Panel
 from gui.widgets.live_plot import LivePlot
 
@@ -198,6 +200,18 @@ class TrainingPanel(Panel):
         self._on_context_changed()
 
     # ------------------------------------------------------------------ UI
+    def _style_legends(self) -> None:
+        """Legends in the corner the curves leave free, see-through so a curve under
+        them still shows: loss falls (top right is free), accuracy rises (bottom right)."""
+        background = QColor(theme.theme_colour("plot_bg"))
+        background.setAlpha(150)
+        corners = ((self.loss_plot, (1, 0), (-10, 10)), (self.acc_plot, (1, 1), (-10, -10)),
+                   (self.lr_plot, (1, 0), (-10, 10)))
+        for plot, corner, offset in corners:
+            plot.legend.setBrush(pg.mkBrush(background))
+            plot.legend.setLabelTextSize(f"{theme.point_size(0.8):.1f}pt")
+            plot.legend.anchor(itemPos=corner, parentPos=corner, offset=offset)
+
     def _build_ui(self) -> None:
         root = QHBoxLayout(self)
         splitter = QSplitter(Qt.Horizontal)
@@ -209,10 +223,12 @@ class TrainingPanel(Panel):
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.context_label = QLabel()
         self.context_label.setWordWrap(True)
-        left_layout.addWidget(self.context_label)
         form_host = self.form_host = QWidget()
         form_layout = QVBoxLayout(form_host)
         form_layout.setContentsMargins(0, 0, 4, 0)
+        # Inside the scroll area with the settings, so at large text sizes it does not
+        # take the settings' room for good.
+        form_layout.addWidget(self.context_label)
         for title, fields in GROUPS:
             box = QGroupBox(title)
             form = QFormLayout(box)
@@ -229,7 +245,8 @@ class TrainingPanel(Panel):
                                         si_prefix=False)
                 self.lr_plot.add_series("planned", 3)
                 self.lr_plot.add_series("used", 0, width=3.5)
-                self.lr_plot.setMinimumHeight(180)
+                # Tall enough for the "learning rate" axis label at any text size.
+                self.lr_plot.setMinimumHeight(int(180 * max(1.0, theme.current["scale"])))
                 self.lr_plot.setToolTip("The learning rate of every step, computed by the engine from these "
                                         "settings before training; the run follows exactly this curve.")
                 form.addRow(self.lr_plot)
@@ -243,6 +260,7 @@ class TrainingPanel(Panel):
         self.problems_label = QLabel()
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #8a1c0c;")
+        self.problems_label.hide()  # shown only when there is a problem: the settings get the room
         left_layout.addWidget(self.problems_label)
 
         buttons = QHBoxLayout()
@@ -294,6 +312,11 @@ class TrainingPanel(Panel):
         self.run_lr_plot.add_series("lr", 3)
         self.speed_plot = LivePlot("Throughput", "iteration", "images / s", from_zero=True)
         self.speed_plot.add_series("images/s", 5)
+        # One series each: the title says what it is, a legend would only cover the curve.
+        self.run_lr_plot.legend.setVisible(False)
+        self.speed_plot.legend.setVisible(False)
+        self._style_legends()
+        theme.notifier.changed.connect(self._style_legends)
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.acc_plot, 0, 1)
         grid.addWidget(self.run_lr_plot, 1, 0)
@@ -452,6 +475,7 @@ class TrainingPanel(Panel):
         except (TypeError, ValueError) as exc:
             settings, problems = None, [str(exc)]
         self.problems_label.setText("\n".join(problems))
+        self.problems_label.setVisible(bool(problems))
         if settings is not None and not problems:
             self._update_schedule_plot(settings)
 
