@@ -253,6 +253,6 @@ def test_lesson_runs_the_espresso_photo_through_the_real_remap(qtbot, ctx):
         assert result.winners[1].name == "espresso"
         assert "coffee: food" in widget.photo_label.text() and "espresso" in widget.photo_label.text()
     finally:
+        widget.jobs.wait(5000)  # let the worker thread end after its result (shutdown forgets it)
         widget.shutdown()
-        widget.jobs.wait(5000)
 
