@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
 from engine.data import dataset_description, dataset_names
 from engine.data_preview import AugmentationPreview, DatasetOverview, augmentation_preview_job, dataset_overview_job
 from engine.imaging import nearest_upscale
+from gui import theme
 from gui.panels.base import Panel
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.workers import JobSlot
@@ -51,6 +53,7 @@ class LabelledGrid(ImageGrid):
     def __init__(self, caption: str = "", parent: QWidget | None = None):
         super().__init__(caption, parent)
         self._labels: list[pg.TextItem] = []
+        self.view.sigResized.connect(self._fit_labels)
 
     def set_rows(self, tiles, columns: int, row_labels: list[str], scale: int = 1) -> None:
         for item in self._labels:
@@ -62,14 +65,31 @@ class LabelledGrid(ImageGrid):
         self.set_tiles(tiles, columns=columns)
         tile_h, tile_w = tiles.shape[1:3]
         height, width = self.item.image.shape[:2]
-        longest = max((len(text) for text in row_labels), default=0)
+        font = QFont()
+        font.setPointSizeF(theme.point_size(0.9))  # follows the text size like the rest of the window
         for row, text in enumerate(row_labels):
             label = pg.TextItem(text, anchor=(1.0, 0.5), color=pg.getConfigOption("foreground"))
+            label.setFont(font)
             label.setPos(-2, 1 + row * (tile_h + 1) + tile_h / 2)
             self.view.addItem(label, ignoreBounds=True)
             self._labels.append(label)
-        # Leave room on the left for the names (in image pixels, roughly 0.7 tile per 4 characters).
-        margin = min(width * 0.5, max(tile_w, longest * tile_w * 0.22)) if row_labels else 0
+        self._fit_labels()
+
+    def _fit_labels(self, *_args) -> None:
+        """Leave room on the left for the longest row name, measured in screen pixels
+        and converted to image pixels at the view's current scale (the names do
+        not zoom with the image, so a fixed image-pixel margin clips them)."""
+        if self.item.image is None:
+            return
+        height, width = self.item.image.shape[:2]
+        if not self._labels:
+            self.view.setRange(xRange=(0, width), yRange=(0, height), padding=0.01)
+            return
+        text_px = max(label.textItem.boundingRect().width() for label in self._labels) + 8
+        view_w, view_h = max(self.view.width(), 1.0), max(self.view.height(), 1.0)
+        by_height = text_px * height / view_h
+        by_width = text_px * width / max(view_w - text_px, 1.0)
+        margin = min(max(by_height, by_width), width * 3)
         self.view.setRange(xRange=(-margin, width), yRange=(0, height), padding=0.01)
 
 
@@ -152,7 +172,9 @@ class DataPanel(Panel):
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
-        prep_box = QGroupBox("Preprocessing (fitted on the training split)")
+        # Short titles: a group box is at least as wide as its title, and long ones clip at large text sizes.
+        prep_box = QGroupBox("Preprocessing")
+        prep_box.setToolTip("Preprocessing, fitted on the training split and applied to every split.")
         prep_layout = QVBoxLayout(prep_box)
         self.normalization_group = QButtonGroup(self)
         self.normalization_buttons: dict[str, QRadioButton] = {}
@@ -183,7 +205,8 @@ class DataPanel(Panel):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        aug_box = QGroupBox("Augmentation (training batches only)")
+        aug_box = QGroupBox("Augmentation")
+        aug_box.setToolTip("Augmentation is applied to training batches only, never to validation.")
         form = QFormLayout(aug_box)
         self.hflip_check = QCheckBox()
         self.hflip_check.setToolTip("Mirror each image left-right with probability 1/2 (bad for digits!).")

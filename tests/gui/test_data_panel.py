@@ -99,3 +99,31 @@ def test_torchvision_without_files_and_without_download_says_so(panel, ctx, qtbo
         panel.load_dataset("cifar10", {"root": str(tmp_path), "download": False})
     assert "not in" in blocker.args[1] and str(tmp_path) in blocker.args[1]
     assert not any(tmp_path.iterdir())  # nothing was downloaded
+
+
+def test_row_names_fit_left_of_the_grid_at_large_text_size(qtbot, monkeypatch):
+    import numpy as np
+    from PySide6.QtWidgets import QApplication
+
+    from gui import theme
+    from gui.panels.data import LabelledGrid
+
+    monkeypatch.setitem(theme.current, "scale", 2.0)
+    original_font = QApplication.font()
+    big = QApplication.font()
+    big.setPointSizeF(theme.point_size())  # the application font at 200 %, as apply_theme sets it
+    QApplication.setFont(big)
+    try:
+        grid = LabelledGrid("samples")
+        qtbot.addWidget(grid)
+        grid.resize(400, 500)
+        grid.show()
+        qtbot.waitExposed(grid)
+        tiles = np.zeros((30, 8, 8), dtype=np.uint8)
+        grid.set_rows(tiles, 3, [f"class {i} (400/100)" for i in range(10)], scale=2)
+        qtbot.wait(50)
+        view_left = grid.view.sceneBoundingRect().left()  # screen pixels: the names do not zoom
+        for label in grid._labels:
+            assert label.sceneBoundingRect().left() >= view_left - 1, "a row name is cut off on the left"
+    finally:
+        QApplication.setFont(original_font)
