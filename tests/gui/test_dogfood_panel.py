@@ -66,8 +66,8 @@ def panel(qtbot, ctx):
     widget.resize(1400, 900)
     widget.show()
     yield widget
+    widget.jobs.wait(5000)  # before shutdown, which forgets the worker
     widget.shutdown()
-    widget.jobs.wait(5000)
     feature_cache.clear()
 
 
