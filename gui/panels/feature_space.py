@@ -24,6 +24,7 @@ from engine.embed import (PIXELS, EmbeddingPartial, FeatureSet, FeatureSpaceResu
                           TSNEParams)
 from engine.errors import ConvScopeError
 from engine.events import LogLine, Progress
+from gui import theme
 from gui.panels.base import Panel
 from gui.theme import colour
 from gui.widgets.image_view import ImageGrid, ImageView
@@ -119,6 +120,7 @@ class EmbeddingPlot(QWidget):
         self.view_box.rect_selected.connect(self._on_rect)
         self.view_box.polygon_selected.connect(self._on_polygon)
         self.set_axis_names("t-SNE")
+        theme.notifier.changed.connect(self.set_title)  # re-measure the title at a new text size
 
     def set_axis_names(self, method: str) -> None:
         names = ("PC 1", "PC 2") if method == "PCA" else (f"{method} 1", f"{method} 2")
@@ -130,8 +132,17 @@ class EmbeddingPlot(QWidget):
             self.title_text = text
         if subtitle is not None:
             self.subtitle_text = subtitle
-        sub = f"<br><span style='font-size:9pt'>{self.subtitle_text}</span>" if self.subtitle_text else ""
-        self.plot.setTitle(self.title_text + sub)
+        # Details in brackets on their own line, so the title fits a narrow plot at large
+        # text sizes; the subtitle follows the text size (gui.theme), not a fixed 9 pt.
+        title = self.title_text.replace(" (", "<br>(", 1)
+        sub = (f"<br><span style='font-size:{theme.point_size(0.85):.1f}pt'>{self.subtitle_text}</span>"
+               if self.subtitle_text else "")
+        self.plot.setTitle(title + sub)
+        # pyqtgraph fixes the title row at 30 px: make it as tall as the lines need.
+        plot_item = self.plot.getPlotItem()
+        height = int(plot_item.titleLabel.item.boundingRect().height()) + 4
+        plot_item.titleLabel.setMaximumHeight(height)
+        plot_item.layout.setRowFixedHeight(0, height)
 
     def clear(self) -> None:
         self.xy = None
@@ -367,7 +378,13 @@ class FeatureSpacePanel(Panel):
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(330)
-        scroll.setMaximumWidth(400)
+        # Wider at large text sizes (labels and spin boxes grow), but the plots keep most of the room.
+        scroll.setMaximumWidth(int(400 * max(1.0, 0.75 * theme.current["scale"])))
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        for combo in controls.findChildren(QComboBox):
+            # Elide long entries instead of widening the column past its scroll area.
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
         outer.addWidget(scroll)
 
         right = QSplitter(Qt.Vertical)
