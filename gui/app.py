@@ -10,14 +10,20 @@ from PySide6.QtWidgets import QApplication
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused if one exists) with names for QSettings and the theme."""
+    from gui import theme as theming
     from gui.settings import load_appearance
-    from gui.theme import apply_theme
 
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing or QApplication(argv if argv is not None else sys.argv[:1])
     QCoreApplication.setOrganizationName("ConvScope")
     QCoreApplication.setApplicationName("ConvScope")
-    theme, scale = load_appearance()
-    apply_theme(app, theme, scale)
+    name, scale = load_appearance()
+    # Re-applying an unchanged theme would walk every live widget for nothing
+    # (and touch widgets already scheduled for deletion): only do it when needed.
+    unchanged = (theming.current.get("theme") == name and abs(theming.current.get("scale", 0) - scale) < 1e-9
+                 and isinstance(app.style(), theming.ConvScopeStyle))
+    if existing is None or not unchanged:
+        theming.apply_theme(app, name, scale)
     return app
 
 

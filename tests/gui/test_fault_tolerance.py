@@ -181,7 +181,11 @@ def test_stop_or_close_during_every_kind_of_job(window, qtbot, trained_lenet, st
     window.ctx.set_run(trained_lenet)
     panel = start(window)
     qtbot.waitUntil(lambda: panel.jobs.running, timeout=10000)
-    qtbot.wait(300)  # let it get going
+    # "During the job": once it is past loading (a model load is one long step)
+    # and yielding events, stop and close must act within their bound.
+    events = []
+    panel.jobs.event.connect(events.append)
+    qtbot.waitUntil(lambda: len(events) >= 2, timeout=120000)
     began = time.monotonic()
     if how == "stop":
         panel.jobs.stop()
