@@ -38,6 +38,7 @@ class AdversarialPanel(Panel):
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
+        self._fit_without_scrolling()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         self.jobs.stopped.connect(self._on_ended)
@@ -244,6 +245,17 @@ class AdversarialPanel(Panel):
             self.ctx.show_error("Could not save", f"{path}: {exc}")
             return
         self.ctx.status(f"Saved {path}")
+
+    def _fit_without_scrolling(self) -> None:
+        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
+        then sizes the panel to its preferred height (taller than the screen). Single-line
+        labels that may be cut (full text in the tooltip) let the images shrink instead."""
+        from PySide6.QtWidgets import QSizePolicy
+
+        for label in self.findChildren(QLabel):
+            if label.wordWrap():
+                label.setWordWrap(False)
+                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:

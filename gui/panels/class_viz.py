@@ -35,6 +35,7 @@ class ClassVizPanel(Panel):
         self.runs_done = 0
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self._build()
+        self._fit_without_scrolling()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         self.jobs.failed.connect(self._on_ended)
@@ -184,6 +185,17 @@ class ClassVizPanel(Panel):
             self.ctx.show_error("Could not save", f"{path}: {exc}")
             return
         self.ctx.status(f"Saved {path}")
+
+    def _fit_without_scrolling(self) -> None:
+        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
+        then sizes the panel to its preferred height (taller than the screen). Single-line
+        labels that may be cut (full text in the tooltip) let the images shrink instead."""
+        from PySide6.QtWidgets import QSizePolicy
+
+        for label in self.findChildren(QLabel):
+            if label.wordWrap():
+                label.setWordWrap(False)
+                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:

@@ -35,6 +35,7 @@ class ImageNetPredictPanel(Panel):
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
+        self._fit_without_scrolling()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         ctx.input_image_changed.connect(self._on_context_image)
@@ -142,6 +143,17 @@ class ImageNetPredictPanel(Panel):
         self.predictions_done += 1
         if isinstance(result, PredictionResult):
             self.status.setText(f"{self.model_choice.currentText()}: {result.seconds * 1000:.0f} ms per image")
+
+    def _fit_without_scrolling(self) -> None:
+        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
+        then sizes the panel to its preferred height (taller than the screen). Single-line
+        labels that may be cut let the images shrink instead."""
+        from PySide6.QtWidgets import QSizePolicy
+
+        for label in self.findChildren(QLabel):
+            if label.wordWrap():
+                label.setWordWrap(False)
+                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:

@@ -39,6 +39,7 @@ class SaliencyPanel(Panel):
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
+        self._fit_without_scrolling()
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_finished)
         self.jobs.stopped.connect(self._on_finished)
@@ -209,6 +210,17 @@ class SaliencyPanel(Panel):
     def _on_running_changed(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
         self.run_button.setEnabled(not running)
+
+    def _fit_without_scrolling(self) -> None:
+        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
+        then sizes the panel to its preferred height (taller than the screen). Single-line
+        labels that may be cut (full text in the tooltip) let the images shrink instead."""
+        from PySide6.QtWidgets import QSizePolicy
+
+        for label in self.findChildren(QLabel):
+            if label.wordWrap():
+                label.setWordWrap(False)
+                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
