@@ -14,14 +14,17 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from engine.errors import ConvScopeError
-from engine.workspace import SUFFIX, Workspace, WorkspaceError, load_workspace, save_workspace
+# engine.workspace imports torch: loaded on first use so the window shows before torch is imported.
+SUFFIX = ".convscope"  # same as engine.workspace.SUFFIX (a test checks)
 from gui import settings, theme
 
 log = logging.getLogger("convscope.workspace")
 
 
-def collect_workspace(window) -> Workspace:
+def collect_workspace(window) -> "Workspace":
     """Everything worth keeping from `window` as an engine Workspace."""
+    from engine.workspace import Workspace, WorkspaceError
+
     ctx = window.ctx
     states: dict[str, dict] = {}
     for panel in window.panels:
@@ -42,7 +45,7 @@ def collect_workspace(window) -> Workspace:
                                "current_panel": current.title if current is not None else None})
 
 
-def restore_workspace(window, ws: Workspace) -> list[str]:
+def restore_workspace(window, ws: "Workspace") -> list[str]:
     """Put a loaded workspace into `window`; returns problems (panels that refused their state)."""
     if hasattr(window, "create_panels"):
         window.create_panels()
@@ -100,6 +103,8 @@ class WorkspaceController(QObject):
     # ----- non-interactive (tests, the recent menu)
     def save_to(self, folder: str | Path) -> Path | None:
         try:
+            from engine.workspace import save_workspace
+
             folder = save_workspace(folder, collect_workspace(self.window))
         except ConvScopeError as exc:
             self.window.ctx.show_error(exc.title, str(exc))
@@ -113,6 +118,8 @@ class WorkspaceController(QObject):
 
     def open_from(self, folder: str | Path) -> bool:
         try:
+            from engine.workspace import load_workspace
+
             ws = load_workspace(folder)
         except ConvScopeError as exc:
             self.window.ctx.show_error(exc.title, str(exc))
