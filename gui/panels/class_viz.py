@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from engine.classviz import STYLES, ClassVizPreview, ClassVizResult, class_visualization_job
 from engine.errors import ConvScopeError
+from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageView
@@ -35,7 +36,7 @@ class ClassVizPanel(Panel):
         self.runs_done = 0
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self._build()
-        self._fit_without_scrolling()
+        fit_without_scrolling(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         self.jobs.failed.connect(self._on_ended)
@@ -186,16 +187,6 @@ class ClassVizPanel(Panel):
             return
         self.ctx.status(f"Saved {path}")
 
-    def _fit_without_scrolling(self) -> None:
-        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
-        then sizes the panel to its preferred height (taller than the screen). Single-line
-        labels that may be cut (full text in the tooltip) let the images shrink instead."""
-        from PySide6.QtWidgets import QSizePolicy
-
-        for label in self.findChildren(QLabel):
-            if label.wordWrap():
-                label.setWordWrap(False)
-                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:

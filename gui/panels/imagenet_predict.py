@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
 from engine.events import Progress
 from engine.images import bundled_photos
 from engine.pretrained import PredictionResult, predict_job
+from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
 from gui.widgets.image_source import ImageSourceBar, dropped_path
 from gui.widgets.image_view import ImageView
@@ -35,7 +36,7 @@ class ImageNetPredictPanel(Panel):
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
-        self._fit_without_scrolling()
+        fit_without_scrolling(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         ctx.input_image_changed.connect(self._on_context_image)
@@ -144,16 +145,6 @@ class ImageNetPredictPanel(Panel):
         if isinstance(result, PredictionResult):
             self.status.setText(f"{self.model_choice.currentText()}: {result.seconds * 1000:.0f} ms per image")
 
-    def _fit_without_scrolling(self) -> None:
-        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
-        then sizes the panel to its preferred height (taller than the screen). Single-line
-        labels that may be cut let the images shrink instead."""
-        from PySide6.QtWidgets import QSizePolicy
-
-        for label in self.findChildren(QLabel):
-            if label.wordWrap():
-                label.setWordWrap(False)
-                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:

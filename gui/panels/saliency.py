@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
 
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
 from engine.events import Progress
+from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_source import ImageSourceBar, dropped_path
@@ -39,7 +40,7 @@ class SaliencyPanel(Panel):
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
-        self._fit_without_scrolling()
+        fit_without_scrolling(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_finished)
         self.jobs.stopped.connect(self._on_finished)
@@ -211,16 +212,6 @@ class SaliencyPanel(Panel):
         self.stop_button.setEnabled(running)
         self.run_button.setEnabled(not running)
 
-    def _fit_without_scrolling(self) -> None:
-        """Word-wrapped labels give the layout height-for-width, and the window's scroll area
-        then sizes the panel to its preferred height (taller than the screen). Single-line
-        labels that may be cut (full text in the tooltip) let the images shrink instead."""
-        from PySide6.QtWidgets import QSizePolicy
-
-        for label in self.findChildren(QLabel):
-            if label.wordWrap():
-                label.setWordWrap(False)
-                label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
