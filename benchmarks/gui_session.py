@@ -59,7 +59,9 @@ def _window():
     window = MainWindow(restore_settings=False)
     window.resize(1400, 900)
     window.show()
-    wait_for(lambda: window.ctx.spec is not None and getattr(window.ctx, "dataset_info", None), 120)
+    window.show_panel("Data")  # the Data panel loads its dataset the first time it is shown
+    if not wait_for(lambda: window.ctx.spec is not None and getattr(window.ctx, "dataset_info", None), 120):
+        raise RuntimeError("the window did not load its default network and dataset")
     return app, window
 
 
