@@ -72,12 +72,20 @@ def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
     window.panel("Network").set_spec(load_preset("lenet5"))
     training = window.panel("Training")
     training.set_settings({"epochs": epochs, "batch_size": 64, "seed": 0})
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    # A real event loop, as in the app (polling with sleeps would add its own gaps).
     done = []
+    loop = QEventLoop()
     window.ctx.run_changed.connect(done.append)
+    window.ctx.run_changed.connect(loop.quit)
+    window.ctx.error_raised.connect(loop.quit)
+    QTimer.singleShot(600_000, loop.quit)
     training.start_training()
     if heartbeat:
         heartbeat.start()
-    if not wait_for(lambda: bool(done) or window.ctx.last_error is not None, 600):
+    loop.exec()
+    if not done and window.ctx.last_error is None:
         raise RuntimeError("training did not finish in 10 minutes")
     gaps = heartbeat.stop() if heartbeat else []
     if window.ctx.last_error:
@@ -91,8 +99,12 @@ def stall(epochs: int, view: str) -> dict:
     app, window = _window()
     heartbeat = Heartbeat()
     window.show_panel(view)
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(3000, loop.quit)
     heartbeat.start()
-    wait_for(lambda: False, 3.0)
+    loop.exec()
     idle = heartbeat.stop()
     result = _train(window, epochs, heartbeat)
     window.close()
