@@ -9,23 +9,20 @@ crop; the engine measured every probability on exactly those pixels.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from engine.adversarial import ATTACKS, AttackResult, AttackStep, attack_job
-from engine.errors import ConvScopeError
-from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
+from gui.panels.imagenet_common import (ImageFileDrops, add_run_stop_save, fit_without_scrolling,
+                                        save_png_or_report, source_and_model_row)
 from gui.widgets.class_picker import ClassPicker
-from gui.widgets.image_source import ImageSourceBar, dropped_path
 from gui.widgets.image_view import ImageView
 from gui.widgets.live_plot import LivePlot
-from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class AdversarialPanel(Panel):
+class AdversarialPanel(ImageFileDrops, Panel):
     title = "Adversarial"
     description = "Fool a pretrained classifier with an invisible change."
 
@@ -50,15 +47,7 @@ class AdversarialPanel(Panel):
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        row = QHBoxLayout()
-        self.source = ImageSourceBar()
-        self.source.image_chosen.connect(self.set_image)
-        self.source.failed.connect(self.ctx.show_error)
-        row.addWidget(self.source, 1)
-        row.addWidget(QLabel("Model:"))
-        self.model_choice = ModelChooser()
-        row.addWidget(self.model_choice)
-        outer.addLayout(row)
+        outer.addLayout(source_and_model_row(self, self.set_image))
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Method:"))
@@ -94,20 +83,8 @@ class AdversarialPanel(Panel):
         outer.addLayout(row)
 
         row = QHBoxLayout()
-        self.run_button = QPushButton("Fool the model")
-        self.run_button.clicked.connect(self.start_attack)
-        row.addWidget(self.run_button)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        row.addWidget(self.stop_button)
-        self.save_button = QPushButton("Save PNG…")
-        self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self.save_png_dialog)
-        row.addWidget(self.save_button)
-        self.status = QLabel("Choose a photo and a target class, then fool the model.")
-        self.status.setWordWrap(True)
-        row.addWidget(self.status, 1)
+        add_run_stop_save(row, self, "Fool the model", self.start_attack,
+                          "Choose a photo and a target class, then fool the model.")
         outer.addLayout(row)
 
         grid = QGridLayout()
@@ -132,15 +109,6 @@ class AdversarialPanel(Panel):
         self._on_method_changed()
 
     # ------------------------------------------------------------------ inputs
-    def dragEnterEvent(self, event) -> None:
-        if dropped_path(event):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        path = dropped_path(event)
-        if path:
-            self.source.load_path(path)
-
     def set_image(self, image, caption: str = "") -> None:
         if image is None or self.jobs.running:
             return  # never swap the picture under a running attack
@@ -236,16 +204,7 @@ class AdversarialPanel(Panel):
             self.save_png(path)
 
     def save_png(self, path: str) -> None:
-        from engine.images import save_png
-
-        if self.result is None:
-            return
-        try:
-            save_png(path, self.result.adversarial)
-        except (OSError, ConvScopeError) as exc:
-            self.ctx.show_error("Could not save", f"{path}: {exc}")
-            return
-        self.ctx.status(f"Saved {path}")
+        save_png_or_report(self.ctx, path, None if self.result is None else self.result.adversarial)
 
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots

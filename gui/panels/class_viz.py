@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.classviz import STYLES, ClassVizPreview, ClassVizResult, class_visualization_job
-from engine.errors import ConvScopeError
-from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
+from gui.panels.imagenet_common import add_run_stop_save, fit_without_scrolling, save_png_or_report
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageView
 from gui.widgets.live_plot import LivePlot
@@ -76,20 +75,7 @@ class ClassVizPanel(Panel):
         self.from_photo.setEnabled(False)
         self.from_photo.setToolTip("Pick a photo in Predict (or any ImageNet panel) first")
         row.addWidget(self.from_photo)
-        self.run_button = QPushButton("Start")
-        self.run_button.clicked.connect(self.start)
-        row.addWidget(self.run_button)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        row.addWidget(self.stop_button)
-        self.save_button = QPushButton("Save PNG…")
-        self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self.save_png_dialog)
-        row.addWidget(self.save_button)
-        self.status = QLabel("Pick a class and press Start.")
-        self.status.setWordWrap(True)
-        row.addWidget(self.status, 1)
+        add_run_stop_save(row, self, "Start", self.start, "Pick a class and press Start.")
         outer.addLayout(row)
 
         splitter = QSplitter(Qt.Horizontal)
@@ -175,17 +161,7 @@ class ClassVizPanel(Panel):
             self.save_png(path)
 
     def save_png(self, path: str) -> None:
-        from engine.images import save_png
-
-        image = self.current_image()
-        if image is None:
-            return
-        try:
-            save_png(path, image)
-        except (OSError, ConvScopeError) as exc:
-            self.ctx.show_error("Could not save", f"{path}: {exc}")
-            return
-        self.ctx.status(f"Saved {path}")
+        save_png_or_report(self.ctx, path, self.current_image())
 
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots

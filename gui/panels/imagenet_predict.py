@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
 
 from engine.events import Progress
 from engine.images import bundled_photos
 from engine.pretrained import PredictionResult, predict_job
-from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
-from gui.widgets.image_source import ImageSourceBar, dropped_path
+from gui.panels.imagenet_common import ImageFileDrops, fit_without_scrolling, source_and_model_row
 from gui.widgets.image_view import ImageView
-from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class ImageNetPredictPanel(Panel):
+class ImageNetPredictPanel(ImageFileDrops, Panel):
     title = "Predict"
     description = "Top-5 predictions of a pretrained ImageNet classifier."
 
@@ -44,16 +42,8 @@ class ImageNetPredictPanel(Panel):
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        top = QHBoxLayout()
-        self.source = ImageSourceBar()
-        self.source.image_chosen.connect(self._on_image_chosen)
-        self.source.failed.connect(self.ctx.show_error)
-        top.addWidget(self.source, 1)
-        top.addWidget(QLabel("Model:"))
-        self.model_choice = ModelChooser()
+        outer.addLayout(source_and_model_row(self, self._on_image_chosen))
         self.model_choice.currentIndexChanged.connect(self._on_model_changed)
-        top.addWidget(self.model_choice)
-        outer.addLayout(top)
 
         splitter = QSplitter(Qt.Horizontal)
         self.photo_list = QListWidget()
@@ -92,15 +82,6 @@ class ImageNetPredictPanel(Panel):
     def _on_context_image(self, image, caption: str) -> None:
         if not self._broadcasting and image is not None:
             self.set_image(image, caption)
-
-    def dragEnterEvent(self, event) -> None:
-        if dropped_path(event):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        path = dropped_path(event)
-        if path:
-            self.source.load_path(path)
 
     def _on_model_changed(self) -> None:
         if self.image is not None:

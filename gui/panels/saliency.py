@@ -14,18 +14,16 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPus
 
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
 from engine.events import Progress
-from gui.layout_fit import fit_without_scrolling
 from gui.panels.base import Panel
+from gui.panels.imagenet_common import ImageFileDrops, fit_without_scrolling, source_and_model_row
 from gui.widgets.class_picker import ClassPicker
-from gui.widgets.image_source import ImageSourceBar, dropped_path
 from gui.widgets.image_view import ImageView
-from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.prediction_bars import PredictionBars
 
 DEFAULT_METHODS = ("vanilla", "smoothgrad", "guided_backprop", "gradcam")
 
 
-class SaliencyPanel(Panel):
+class SaliencyPanel(ImageFileDrops, Panel):
     title = "Saliency"
     description = "Which pixels matter for a class score."
 
@@ -51,15 +49,7 @@ class SaliencyPanel(Panel):
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        row = QHBoxLayout()
-        self.source = ImageSourceBar()
-        self.source.image_chosen.connect(self.set_image)
-        self.source.failed.connect(self.ctx.show_error)
-        row.addWidget(self.source, 1)
-        row.addWidget(QLabel("Model:"))
-        self.model_choice = ModelChooser()
-        row.addWidget(self.model_choice)
-        outer.addLayout(row)
+        outer.addLayout(source_and_model_row(self, self.set_image))
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Explain class:"))
@@ -116,15 +106,6 @@ class SaliencyPanel(Panel):
         self._show_selected_views()
 
     # ------------------------------------------------------------------ inputs
-    def dragEnterEvent(self, event) -> None:
-        if dropped_path(event):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        path = dropped_path(event)
-        if path:
-            self.source.load_path(path)
-
     def set_image(self, image, caption: str = "") -> None:
         if image is None:
             return

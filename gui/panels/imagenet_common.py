@@ -1,0 +1,80 @@
+"""Pieces the ImageNet panels (Predict, Saliency, Adversarial, Class visualization) share."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+
+from engine.errors import ConvScopeError
+from gui.widgets.image_source import ImageSourceBar, dropped_path
+from gui.widgets.model_chooser import ModelChooser
+
+
+def fit_without_scrolling(panel: QWidget) -> None:
+    """Word-wrapped labels give the layout height-for-width, and the window's scroll area
+    then sizes the panel to its preferred height (taller than the screen). Single-line
+    labels that may be cut (full text in the tooltip) let the images shrink instead."""
+    for label in panel.findChildren(QLabel):
+        if label.wordWrap():
+            label.setWordWrap(False)
+            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+
+
+def source_and_model_row(panel, on_image: Callable) -> QHBoxLayout:
+    """Photo / file / paste bar and the model choice; sets panel.source and panel.model_choice."""
+    row = QHBoxLayout()
+    panel.source = ImageSourceBar()
+    panel.source.image_chosen.connect(on_image)
+    panel.source.failed.connect(panel.ctx.show_error)
+    row.addWidget(panel.source, 1)
+    row.addWidget(QLabel("Model:"))
+    panel.model_choice = ModelChooser()
+    row.addWidget(panel.model_choice)
+    return row
+
+
+def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, hint: str) -> None:
+    """Run / Stop / Save PNG… buttons and a status line; sets panel.run_button,
+    stop_button, save_button and status (the panel provides stop and save_png_dialog)."""
+    panel.run_button = QPushButton(run_text)
+    panel.run_button.clicked.connect(on_run)
+    row.addWidget(panel.run_button)
+    panel.stop_button = QPushButton("Stop")
+    panel.stop_button.setEnabled(False)
+    panel.stop_button.clicked.connect(panel.stop)
+    row.addWidget(panel.stop_button)
+    panel.save_button = QPushButton("Save PNG…")
+    panel.save_button.setEnabled(False)
+    panel.save_button.clicked.connect(panel.save_png_dialog)
+    row.addWidget(panel.save_button)
+    panel.status = QLabel(hint)
+    panel.status.setWordWrap(True)
+    row.addWidget(panel.status, 1)
+
+
+def save_png_or_report(ctx, path: str, image: np.ndarray | None) -> None:
+    """Write the image; a failure becomes a message, success a status line."""
+    from engine.images import save_png
+
+    if image is None:
+        return
+    try:
+        save_png(path, image)
+    except (OSError, ConvScopeError) as exc:
+        ctx.show_error("Could not save", f"{path}: {exc}")
+        return
+    ctx.status(f"Saved {path}")
+
+
+class ImageFileDrops:
+    """Mixin for a panel with an ImageSourceBar: a dropped image file loads through it."""
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if dropped_path(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        path = dropped_path(event)
+        if path:
+            self.source.load_path(path)
