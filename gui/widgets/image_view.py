@@ -20,13 +20,9 @@ def theme_pad_value() -> int:
     return int(round(0.299 * colour.red() + 0.587 * colour.green() + 0.114 * colour.blue()))
 
 
-class ImageView(QWidget):
-    """One image, aspect ratio locked, no axes, with a caption above it.
-
-    set_image takes (H, W) or (H, W, 3|4) uint8. Clicking reports the pixel.
-    """
-
-    clicked = Signal(int, int)  # x, y in image pixels
+class _CaptionedImage(QWidget):
+    """A caption above a pyqtgraph view holding one image item: aspect locked,
+    y down, no axes, no mouse panning. Clicks on the image go to _on_click."""
 
     def __init__(self, caption: str = "", parent: QWidget | None = None):
         super().__init__(parent)
@@ -41,15 +37,30 @@ class ImageView(QWidget):
         self.view.setMouseEnabled(False, False)
         self.item = pg.ImageItem()
         self.view.addItem(self.item)
-        self.overlay = pg.ImageItem()  # optional heat-map on top (opacity set by owner)
-        self.overlay.setZValue(10)
-        self.view.addItem(self.overlay)
         layout.addWidget(self.graphics, 1)
         self.item.mouseClickEvent = self._on_click
-        self._image: np.ndarray | None = None
 
     def set_caption(self, text: str) -> None:
         self.caption.setText(text)
+
+    def _on_click(self, event) -> None:
+        raise NotImplementedError
+
+
+class ImageView(_CaptionedImage):
+    """One image, aspect ratio locked, no axes, with a caption above it.
+
+    set_image takes (H, W) or (H, W, 3|4) uint8. Clicking reports the pixel.
+    """
+
+    clicked = Signal(int, int)  # x, y in image pixels
+
+    def __init__(self, caption: str = "", parent: QWidget | None = None):
+        super().__init__(caption, parent)
+        self.overlay = pg.ImageItem()  # optional heat-map on top (opacity set by owner)
+        self.overlay.setZValue(10)
+        self.view.addItem(self.overlay)
+        self._image: np.ndarray | None = None
 
     def set_image(self, image: np.ndarray | None, levels: tuple[float, float] | None = None) -> None:
         self._image = image
@@ -79,7 +90,7 @@ class ImageView(QWidget):
         event.accept()
 
 
-class ImageGrid(QWidget):
+class ImageGrid(_CaptionedImage):
     """A grid of equally sized tiles (filters, feature maps, patches, galleries).
 
     set_tiles takes (N, H, W) or (N, H, W, 3) uint8; tile_clicked(i) and
@@ -90,20 +101,7 @@ class ImageGrid(QWidget):
     tile_hovered = Signal(int)
 
     def __init__(self, caption: str = "", parent: QWidget | None = None):
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.caption = QLabel(caption)
-        self.caption.setAlignment(Qt.AlignCenter)
-        self.caption.setWordWrap(True)
-        layout.addWidget(self.caption)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.view.setMouseEnabled(False, False)
-        self.item = pg.ImageItem()
-        self.view.addItem(self.item)
-        layout.addWidget(self.graphics, 1)
-        self.item.mouseClickEvent = self._on_click
+        super().__init__(caption, parent)
         self.item.setAcceptHoverEvents(True)
         self.item.hoverEvent = self._on_hover
         self._tile_shape = (0, 0)
@@ -111,9 +109,6 @@ class ImageGrid(QWidget):
         self._count = 0
         self._pad = 1
         self._last_hover = -1
-
-    def set_caption(self, text: str) -> None:
-        self.caption.setText(text)
 
     @property
     def count(self) -> int:
