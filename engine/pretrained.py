@@ -15,6 +15,7 @@ For fine-tuning, use `load_classifier(..., fresh=True)` and unfreeze a copy.
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,16 +38,30 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _class_names: list[str] | None = None
 
 
+CLASS_NAMES_FILE = Path(__file__).resolve().parent.parent / "resources" / "imagenet_classes.json"
+
+
 def class_names() -> list[str]:
-    """The 1000 ImageNet class names, offline (torchvision weight metadata)."""
+    """The 1000 ImageNet class names, offline.
+
+    Read from resources/imagenet_classes.json (a copy of torchvision's weight
+    metadata; a test checks they agree), because importing torchvision.models
+    just for the names costs seconds on the GUI thread while panels are built.
+    """
     global _class_names
     if _class_names is None:
         try:
-            from torchvision.models import ResNet18_Weights
+            names = json.loads(CLASS_NAMES_FILE.read_text(encoding="utf-8"))["categories"]
+        except (OSError, ValueError, KeyError):
+            names = None  # fall back to torchvision's metadata
+        if not (isinstance(names, list) and len(names) == 1000):
+            try:
+                from torchvision.models import ResNet18_Weights
 
-            _class_names = list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-        except Exception as exc:  # torchvision missing or changed
-            raise ModelError(f"The ImageNet class names are not available ({exc}).") from exc
+                names = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
+            except Exception as exc:  # torchvision missing or changed
+                raise ModelError(f"The ImageNet class names are not available ({exc}).") from exc
+        _class_names = [str(name) for name in names]
     return _class_names
 
 

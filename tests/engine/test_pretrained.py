@@ -21,6 +21,12 @@ def test_class_names_offline_and_groups():
     assert len(DOG_CLASSES) == 118
 
 
+def test_shipped_class_names_match_torchvision_metadata():
+    from torchvision.models import ResNet18_Weights
+
+    assert class_names() == list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
 def test_find_class_by_index_name_and_part():
     assert find_class(130) == find_class("130") == find_class("flamingo") == 130
     assert find_class("King Penguin") == find_class("king_penguin") == 145
