@@ -1,8 +1,9 @@
 """A scripted GUI session in its own process, for the GUI benchmarks.
 
 `python -m benchmarks.gui_session stall --epochs N --view Training|Filters`
-prints main-thread heartbeat gaps (ms) while the window idles, then while it
-trains LeNet-5 on MNIST-5k with live plots and the chosen view on screen.
+prints main-thread heartbeat gaps (ms) while torch's one-time imports warm up
+in the background after start-up, while the window idles, then while it trains
+LeNet-5 on MNIST-5k with live plots and the chosen view on screen.
 `python -m benchmarks.gui_session memory --epochs N` starts the default window,
 runs one training through the Training panel, and prints the peak RSS.
 """
@@ -67,24 +68,17 @@ def _window():
 
 def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
     from engine.spec import load_preset
-    from gui.screenshots import wait_for
 
     window.panel("Network").set_spec(load_preset("lenet5"))
     training = window.panel("Training")
     training.set_settings({"epochs": epochs, "batch_size": 64, "seed": 0})
-    from PySide6.QtCore import QEventLoop, QTimer
-
     # A real event loop, as in the app (polling with sleeps would add its own gaps).
     done = []
-    loop = QEventLoop()
     window.ctx.run_changed.connect(done.append)
-    window.ctx.run_changed.connect(loop.quit)
-    window.ctx.error_raised.connect(loop.quit)
-    QTimer.singleShot(600_000, loop.quit)
     training.start_training()
     if heartbeat:
         heartbeat.start()
-    loop.exec()
+    _run_loop_until(lambda: bool(done) or window.ctx.last_error is not None, 600)
     if not done and window.ctx.last_error is None:
         raise RuntimeError("training did not finish in 10 minutes")
     gaps = heartbeat.stop() if heartbeat else []
@@ -93,22 +87,38 @@ def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
     return {"gaps_ms": gaps}
 
 
+def _run_loop_until(predicate, timeout_s: float) -> None:
+    """A real event loop (as in the app) that quits once predicate() holds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(lambda: predicate() and loop.quit())
+    poll.start()
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    poll.stop()
+
+
 def stall(epochs: int, view: str) -> dict:
-    from gui.screenshots import wait_for
+    from engine.device import warm_up_finished
 
     app, window = _window()
     heartbeat = Heartbeat()
     window.show_panel(view)
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    QTimer.singleShot(3000, loop.quit)
     heartbeat.start()
-    loop.exec()
+    started = time.perf_counter()
+    _run_loop_until(warm_up_finished, 60)  # the background warm-up the app starts with its panels
+    warm_up = heartbeat.stop()
+    warm_up_s = time.perf_counter() - started
+    heartbeat.start()
+    _run_loop_until(lambda: False, 3)
     idle = heartbeat.stop()
     result = _train(window, epochs, heartbeat)
     window.close()
-    return {"idle_gaps_ms": idle, "training_gaps_ms": result["gaps_ms"]}
+    return {"warm_up_gaps_ms": warm_up, "warm_up_s": warm_up_s, "idle_gaps_ms": idle,
+            "training_gaps_ms": result["gaps_ms"]}
 
 
 def memory(epochs: int) -> dict:

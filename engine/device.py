@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import torch
 
 _threads_configured = False
+_warm_up_thread: threading.Thread | None = None
 
 
 def configure_threads(num_threads: int | None = None, reserve: int = 0) -> int:
@@ -25,6 +27,35 @@ def configure_threads(num_threads: int | None = None, reserve: int = 0) -> int:
     torch.set_num_threads(num_threads)
     _threads_configured = True
     return num_threads
+
+
+def warm_up() -> None:
+    """Pay torch's one-time lazy set-up: one tiny conv step with an optimizer.
+
+    The first torch.optim optimizer of a process imports torch._dynamo (about 880
+    modules with sympy: ~2.4 s on a 2-core laptop), holding the GIL for up to
+    ~250 ms at a time. Paid inside the first training run, that delayed the first
+    curve point and froze the window; paid at start-up, in the background, the
+    user never waits for it.
+    """
+    layer = torch.nn.Conv2d(1, 1, 3)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.0, momentum=0.9)
+    layer(torch.zeros(1, 1, 5, 5)).sum().backward()
+    optimizer.step()
+
+
+def start_warm_up() -> threading.Thread:
+    """Run warm_up() once per process in a background thread (idempotent)."""
+    global _warm_up_thread
+    if _warm_up_thread is None:
+        # Not a daemon: exiting mid-import would tear down modules under it.
+        _warm_up_thread = threading.Thread(target=warm_up, name="convscope-torch-warm-up")
+        _warm_up_thread.start()
+    return _warm_up_thread
+
+
+def warm_up_finished() -> bool:
+    return _warm_up_thread is not None and not _warm_up_thread.is_alive()
 
 
 def mps_available() -> bool:

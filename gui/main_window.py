@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         """Import and build every panel into its tab (idempotent)."""
         if self.panels:
             return
-        from engine.device import configure_threads
+        from engine.device import configure_threads, start_warm_up
 
         configure_threads(reserve=1)  # one core stays with the GUI thread
         for host, (_group, _title, module, cls) in zip(self._hosts, PANELS):
@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
             self.panels.append(panel)
         self._refresh_memory()
         self.panels_ready.emit()
+        # Torch's lazy imports now, while the user looks at the window, not in the first run.
+        start_warm_up()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

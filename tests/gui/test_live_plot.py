@@ -7,7 +7,7 @@ from gui.widgets.live_plot import LivePlot
 def test_append_is_drawn_on_redraw_without_non_finite_points(qtbot):
     plot = LivePlot("loss", "iteration", "loss")
     qtbot.addWidget(plot)
-    plot.timer.stop()  # drive redraws by hand
+    plot.auto_redraw = False  # drive redraws by hand
     plot.add_series("loss", 0)
     for step, value in enumerate([2.3, 1.9, math.nan, 1.2], start=1):
         plot.append("loss", step, value)

@@ -1,0 +1,46 @@
+"""Device helpers: the start-up warm-up takes torch's lazy imports out of the first run."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+AFTER_WARM_UP = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch
+from engine.device import start_warm_up, warm_up_finished
+assert start_warm_up() is start_warm_up()  # once per process
+start_warm_up().join()
+assert warm_up_finished()
+before = set(sys.modules)
+model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(18, 2))
+for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True),
+                  torch.optim.Adam(model.parameters())):
+    torch.nn.functional.cross_entropy(model(torch.zeros(4, 1, 5, 5)), torch.zeros(4, dtype=torch.long)).backward()
+    optimizer.step()
+print(sorted(set(sys.modules) - before))
+"""
+
+COLD = r"""
+import sys
+import torch
+before = set(sys.modules)
+torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
+print(len(set(sys.modules) - before))
+"""
+
+
+def _run(script: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_first_optimizer_imports_many_modules_without_warm_up():
+    # The cost the warm-up exists for: if torch stops importing lazily here, the warm-up can go.
+    assert int(_run(COLD)) > 100
+
+
+def test_after_warm_up_a_training_step_imports_nothing_new():
+    assert _run(AFTER_WARM_UP) == "[]"
