@@ -141,7 +141,12 @@ registry = JobRegistry()
 
 
 class JobSlot(QObject):
-    """One panel's job. Signals carry only current-job results."""
+    """One panel's job. Signals carry only current-job results.
+
+    `stopped` fires when the job ends because it was asked to: at once when the
+    panel calls stop() (the thread may still be finishing its step; anything it
+    sends later is stale), and not when start() replaces a job with a new one.
+    """
 
     event = Signal(object)
     succeeded = Signal(object)
@@ -154,6 +159,7 @@ class JobSlot(QObject):
         super().__init__(parent)
         self._request_id = 0
         self._worker: JobWorker | None = None
+        self._stopping: list[JobWorker] = []  # asked to stop, thread not finished yet
 
     @property
     def running(self) -> bool:
@@ -169,7 +175,7 @@ class JobSlot(QObject):
 
     def start(self, factory: JobFactory) -> int:
         """Stop the current job (if any) and start a new one; returns its request id."""
-        self.stop()
+        self._abandon()
         self._request_id += 1
         worker = JobWorker(factory, self._request_id)
         worker.event.connect(self._on_event)
@@ -194,19 +200,30 @@ class JobSlot(QObject):
             self.paused_changed.emit(False)
 
     def stop(self, wait_ms: int = 0) -> None:
-        """Ask the current job to stop; its later events are ignored as stale."""
+        """Ask the current job to stop; its later events are ignored as stale.
+        Emits running_changed(False), then stopped."""
+        if self._abandon(wait_ms):
+            self.stopped.emit()
+
+    def _abandon(self, wait_ms: int = 0) -> bool:
         worker = self._worker
         if worker is None:
-            return
+            return False
         worker.request_stop()
         self._request_id += 1  # anything it still sends is now stale
         self._worker = None
+        if worker.isRunning():
+            self._stopping.append(worker)
         if wait_ms:
             worker.wait(wait_ms)
         self.running_changed.emit(False)
+        return True
 
     def wait(self, timeout_ms: int = 5000) -> bool:
-        return True if self._worker is None else self._worker.wait(timeout_ms)
+        """Wait for the current job's thread and those still finishing after stop()."""
+        deadline = QThreadDeadline(timeout_ms)
+        workers = self._stopping + ([self._worker] if self._worker is not None else [])
+        return all([worker.wait(deadline.remaining_ms()) for worker in workers])
 
     # Relays: drop anything from a stale request.
     def _on_event(self, request_id: int, item: object) -> None:
@@ -227,6 +244,8 @@ class JobSlot(QObject):
 
     def _on_thread_finished(self) -> None:
         worker = self.sender()
+        if worker in self._stopping:
+            self._stopping.remove(worker)
         if worker is self._worker:
             self._worker = None
             self.running_changed.emit(False)

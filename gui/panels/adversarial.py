@@ -39,7 +39,7 @@ class AdversarialPanel(ImageFileDrops, Panel):
         fit_without_scrolling(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
-        self.jobs.stopped.connect(self._on_ended)
+        self.jobs.stopped.connect(self._on_stopped)
         self.jobs.failed.connect(self._on_ended)
         self.jobs.running_changed.connect(self._on_running_changed)
         ctx.input_image_changed.connect(self.set_image)
@@ -188,11 +188,13 @@ class AdversarialPanel(ImageFileDrops, Panel):
     def _on_ended(self, *_args) -> None:
         self.attacks_done += 1
 
+    def _on_stopped(self) -> None:
+        self.status.setText("Stopped: the last step is shown.")
+        self._on_ended()
+
     def stop(self) -> None:
         """Stop the running job (its later events are dropped as stale)."""
-        if self.jobs.running:
-            self.jobs.stop()
-            self.status.setText("Stopped: the last step is shown.")
+        self.jobs.stop()  # -> _on_stopped
 
     def _on_running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)

@@ -39,6 +39,7 @@ class ClassVizPanel(Panel):
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
         self.jobs.failed.connect(self._on_ended)
+        self.jobs.stopped.connect(self._on_stopped)
         self.jobs.running_changed.connect(self._on_running_changed)
         ctx.input_image_changed.connect(self._on_context_image)
         ctx.imagenet_image_requested.connect(self._on_context_image)
@@ -139,11 +140,13 @@ class ClassVizPanel(Panel):
     def _on_ended(self, *_args) -> None:
         self.runs_done += 1
 
+    def _on_stopped(self) -> None:
+        self.status.setText("Stopped: the last preview can still be saved.")
+        self._on_ended()
+
     def stop(self) -> None:
         """Stop the running job (its later events are dropped as stale)."""
-        if self.jobs.running:
-            self.jobs.stop()
-            self.status.setText("Stopped: the last preview can still be saved.")
+        self.jobs.stop()  # -> _on_stopped
 
     def _on_running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)

@@ -596,8 +596,7 @@ class DogFoodPanel(Panel):
         self.classify_photo(image, Path(path).name)
 
     def _on_stop_clicked(self) -> None:
-        self.jobs.stop()
-        self.status_label.setText("Stopped.")
+        self.jobs.stop()  # -> _on_stopped
 
     def _on_stopped(self) -> None:
         self.status_label.setText("Stopped.")

@@ -514,8 +514,7 @@ class FeatureSpacePanel(Panel):
     def stop(self) -> None:
         if not self.jobs.running:
             return
-        self.jobs.stop()
-        self.status_label.setText(self.status_label.text() + " (stopped; the last frame stays)")
+        self.jobs.stop()  # -> _on_stopped
 
     def _on_running_changed(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -575,6 +574,7 @@ class FeatureSpacePanel(Panel):
 
     def _on_stopped(self) -> None:
         self._redraw_if_dirty()
+        self.status_label.setText(self.status_label.text() + " (stopped; the last frame stays)")
 
     def _on_failed(self, title: str, message: str) -> None:
         self.status_label.setText(f"{title}: {message}")

@@ -41,7 +41,7 @@ class SaliencyPanel(ImageFileDrops, Panel):
         fit_without_scrolling(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_finished)
-        self.jobs.stopped.connect(self._on_finished)
+        self.jobs.stopped.connect(self._on_stopped)
         self.jobs.failed.connect(self._on_finished)
         self.jobs.running_changed.connect(self._on_running_changed)
         ctx.input_image_changed.connect(self.set_image)
@@ -183,11 +183,13 @@ class SaliencyPanel(ImageFileDrops, Panel):
     def _on_finished(self, *_args) -> None:
         self.runs_done += 1
 
+    def _on_stopped(self) -> None:
+        self.status.setText("Stopped.")
+        self._on_finished()
+
     def stop(self) -> None:
         """Stop the running job (its later events are dropped as stale)."""
-        if self.jobs.running:
-            self.jobs.stop()
-            self.status.setText("Stopped.")
+        self.jobs.stop()  # -> _on_stopped
 
     def _on_running_changed(self, running: bool) -> None:
         self.stop_button.setEnabled(running)

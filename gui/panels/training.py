@@ -551,8 +551,7 @@ class TrainingPanel(Panel):
 
     def stop_training(self) -> None:
         if self.jobs.running:
-            self.jobs.stop()
-            self._finish("Stopped. The curves so far stay on screen.")
+            self.jobs.stop()  # -> _on_stopped
 
     def _update_buttons(self, *_args) -> None:
         running = self.jobs.running

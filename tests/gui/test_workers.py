@@ -106,3 +106,39 @@ def test_stop_runs_the_jobs_cleanup(qtbot):
     slot.stop(wait_ms=2000)
     assert cleaned.is_set()
     assert not any(isinstance(w, QThread) and w.isRunning() for w in registry.live())
+
+
+def test_stop_tells_the_panel_and_wait_covers_the_finishing_thread(qtbot):
+    release = threading.Event()
+
+    def slow_step_job():
+        yield "first"
+        release.wait(5)  # a long step the stop request cannot interrupt
+        yield "late"
+
+    slot = JobSlot()
+    order, seen = [], []
+    slot.event.connect(seen.append)
+    slot.running_changed.connect(lambda running: order.append(("running", running)))
+    slot.stopped.connect(lambda: order.append("stopped"))
+    slot.start(slow_step_job)
+    qtbot.waitUntil(lambda: seen == ["first"], timeout=5000)
+    slot.stop()
+    assert order == [("running", True), ("running", False), "stopped"]  # at once, not after the step
+    assert not slot.running
+    assert not slot.wait(100)  # the thread is still inside its step
+    release.set()
+    assert slot.wait(5000)
+    qtbot.wait(50)
+    assert seen == ["first"] and order.count("stopped") == 1  # nothing late, no second 'stopped'
+
+
+def test_replacing_a_job_is_not_a_stop(qtbot):
+    slot = JobSlot()
+    stops = []
+    slot.stopped.connect(lambda: stops.append(1))
+    slot.start(lambda: counting_job(10_000, delay=0.002))
+    with qtbot.waitSignal(slot.succeeded, timeout=5000):
+        slot.start(lambda: counting_job(3))
+    assert stops == []
+    assert slot.wait(5000)
