@@ -42,3 +42,38 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+# Sections of docs/BENCHMARKS.md written by runs other than `main.py bench` (the GPU
+# check on a CUDA machine, the 20-minute soak test); `main.py bench` keeps them.
+KEPT_SECTIONS = {
+    "gpu-check": ("GPU check", "Not run yet: `benchmarks/gpu_check.py` needs a CUDA machine."),
+    "soak": ("Soak test", "Not run yet: see `tests/gui/test_soak.py`."),
+}
+
+
+def section_markers(key: str) -> tuple[str, str]:
+    return f"<!-- {key}:begin -->", f"<!-- {key}:end -->"
+
+
+def kept_section(text: str, key: str) -> str:
+    """The marked block for `key` in `text` (markers included), or a 'not run yet' block."""
+    begin, end = section_markers(key)
+    if begin in text and end in text:
+        return text[text.index(begin): text.index(end) + len(end)]
+    return f"{begin}\n{KEPT_SECTIONS[key][1]}\n{end}"
+
+
+def write_section(path, key: str, body: str) -> None:
+    """Replace (or append) the marked block `key` of the file at `path` with `body`."""
+    from pathlib import Path
+
+    path = Path(path)
+    current = path.read_text() if path.exists() else ""
+    begin, end = section_markers(key)
+    block = f"{begin}\n{body}\n{end}"
+    if begin in current and end in current:
+        current = current[:current.index(begin)] + block + current[current.index(end) + len(end):]
+    else:
+        current = current.rstrip("\n") + f"\n\n## {KEPT_SECTIONS[key][0]}\n\n{block}\n"
+    path.write_text(current)

@@ -53,7 +53,7 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("No CUDA device: the GPU check needs one (CI never runs it).")
         return 2
-    from benchmarks.run_all import GPU_BEGIN, GPU_END
+    from benchmarks.common import write_section
     from engine.data import load_dataset
     from engine.spec import load_preset
     from engine.train import TrainSettings, fit
@@ -111,14 +111,7 @@ def main() -> int:
     table += [f"| {' | '.join(row)} |" for row in rows]
     text = "\n".join(table)
     print(text)
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else ""
-    block = f"{GPU_BEGIN}\n{text}\n{GPU_END}"
-    if GPU_BEGIN in current and GPU_END in current:
-        current = current[:current.index(GPU_BEGIN)] + block + current[current.index(GPU_END) + len(GPU_END):]
-    else:
-        current += f"\n## GPU check\n\n{block}\n"
-    path.write_text(current)
+    write_section(ROOT / "docs" / "BENCHMARKS.md", "gpu-check", text)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Run every benchmark and rewrite docs/BENCHMARKS.md (`python main.py bench`).
 
 Each module named in BENCHMARKS has `run(quick: bool) -> list[BenchResult]`.
-The GPU section (written by benchmarks/gpu_check.py on a CUDA machine) is kept.
+The sections written by other runs (the GPU check on a CUDA machine, the soak
+test) are kept.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from benchmarks.common import KEPT_SECTIONS, kept_section
+
 BENCHMARKS: list[str] = [
     "bench_tsne",
     "bench_startup",
@@ -22,10 +25,6 @@ BENCHMARKS: list[str] = [
     "bench_activations",
     "bench_dogfood",
 ]
-
-GPU_BEGIN = "<!-- gpu-check:begin -->"
-GPU_END = "<!-- gpu-check:end -->"
-
 
 def machine_description() -> str:
     import torch
@@ -92,12 +91,9 @@ def render(results, errors, previous_text: str) -> str:
     if errors:
         lines += ["", "## Benchmarks that failed to run", ""]
         lines += [f"- `{name}`: {message}" for name, message in errors]
-    gpu = ""
-    if GPU_BEGIN in previous_text and GPU_END in previous_text:
-        gpu = previous_text[previous_text.index(GPU_BEGIN): previous_text.index(GPU_END) + len(GPU_END)]
-    lines += ["", "## GPU check", "", gpu or f"{GPU_BEGIN}\nNot run yet: `benchmarks/gpu_check.py` needs a CUDA "
-              f"machine.\n{GPU_END}", ""]
-    return "\n".join(lines)
+    for key, (heading, _) in KEPT_SECTIONS.items():
+        lines += ["", f"## {heading}", "", kept_section(previous_text, key)]
+    return "\n".join(lines) + "\n"
 
 
 def main(quick: bool = False, only: list[str] | None = None, out: str = "docs/BENCHMARKS.md") -> int:
