@@ -1,10 +1,14 @@
 """Soak test (slow; not in the default run): train for a long time with the live
 views open and check memory stays flat.
 
-    CONVSCOPE_SOAK_MINUTES=20 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m slow tests/gui/test_soak.py -s
+    CONVSCOPE_SOAK_MINUTES=20 CONVSCOPE_SOAK_REPORT=docs/BENCHMARKS.md QT_QPA_PLATFORM=offscreen \
+        .venv/bin/python -m pytest -m slow tests/gui/test_soak.py -s
+
+CONVSCOPE_SOAK_REPORT names a benchmarks file whose "Soak test" section gets the result.
 """
 from __future__ import annotations
 
+import datetime
 import os
 import time
 
@@ -40,7 +44,22 @@ def test_training_with_live_views_does_not_grow_memory(window, qtbot):
         if baseline_mb is None:
             baseline_mb = rss_mb  # after the first run: caches, datasets and kernels are warm
     growth = samples[-1] - baseline_mb
-    print(f"soak: {len(samples)} runs in {minutes:g} min, RSS after first run {baseline_mb:.0f} MB, "
-          f"last {samples[-1]:.0f} MB, growth {growth:+.1f} MB, max {max(samples):.0f} MB")
+    summary = (f"soak: {len(samples)} runs in {minutes:g} min, RSS after first run {baseline_mb:.0f} MB, "
+               f"last {samples[-1]:.0f} MB, growth {growth:+.1f} MB, max {max(samples):.0f} MB")
+    print(summary)
+    report = os.environ.get("CONVSCOPE_SOAK_REPORT")
+    if report:
+        from benchmarks.common import write_section
+        from benchmarks.run_all import machine_description
+
+        write_section(report, "soak", "\n".join([
+            f"Run {datetime.datetime.now():%Y-%m-%d %H:%M} on {machine_description()} by `tests/gui/test_soak.py`: LeNet-5 / MNIST-5k trained in 3-epoch runs "
+            f"back to back for {minutes:g} minutes, filter snapshots every 20 steps and layer statistics on, "
+            "the on-screen view rotating between Training, Filters and Layer statistics every 5 s.", "",
+            f"- Runs: {len(samples)}",
+            f"- RSS after the first run: {baseline_mb:.0f} MB; after the last: {samples[-1]:.0f} MB; "
+            f"highest: {max(samples):.0f} MB",
+            f"- Growth after the first run: {growth:+.1f} MB (target < 100 MB: {'met' if growth < 100 else 'NOT met'})",
+            f"- RSS after each run (MB): {', '.join(f'{v:.0f}' for v in samples)}"]))
     assert len(samples) >= 2
     assert growth < 100
