@@ -184,10 +184,19 @@ def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = 
             item.setText(item.text)
         elif isinstance(item, pg.LegendItem):
             item.setLabelTextColor(theme["plot_fg"])
-            item.setLabelTextSize(f"{point_size(0.9):.1f}pt")
+            set_legend_text_size(item, f"{point_size(0.9):.1f}pt")
             item.setBrush(pg.mkBrush(QColor(theme["plot_bg"]).lighter(100)))
         elif isinstance(item, pg.PlotDataItem):
             _thicken(item, old_line_width if old_line_width is not None else plot_line_width())
+
+
+def set_legend_text_size(legend, size: str) -> None:
+    """pyqtgraph's setLabelTextSize only records the size: re-render the labels and
+    resize the legend box, or larger text spills out of it (and off the plot)."""
+    legend.setLabelTextSize(size)
+    for _, label in legend.items:
+        label.setText(label.text)
+    legend.updateSize()
 
 
 def _inside_legend(item) -> bool:

@@ -132,9 +132,9 @@ class EmbeddingPlot(QWidget):
             self.title_text = text
         if subtitle is not None:
             self.subtitle_text = subtitle
-        # Details in brackets on their own line, so the title fits a narrow plot at large
-        # text sizes; the subtitle follows the text size (gui.theme), not a fixed 9 pt.
-        title = self.title_text.replace(" (", "<br>(", 1)
+        # Details in brackets and the score after them on lines of their own, so the title
+        # fits a narrow plot at large text sizes; the subtitle follows the text size.
+        title = self.title_text.replace(" (", "<br>(", 1).replace("), ", ")<br>", 1)
         sub = (f"<br><span style='font-size:{theme.point_size(0.85):.1f}pt'>{self.subtitle_text}</span>"
                if self.subtitle_text else "")
         self.plot.setTitle(title + sub)

@@ -209,7 +209,7 @@ class TrainingPanel(Panel):
                    (self.lr_plot, (1, 0), (-10, 10)))
         for plot, corner, offset in corners:
             plot.legend.setBrush(pg.mkBrush(background))
-            plot.legend.setLabelTextSize(f"{theme.point_size(0.8):.1f}pt")
+            theme.set_legend_text_size(plot.legend, f"{theme.point_size(0.8):.1f}pt")
             plot.legend.anchor(itemPos=corner, parentPos=corner, offset=offset)
 
     def _build_ui(self) -> None:
@@ -300,14 +300,15 @@ class TrainingPanel(Panel):
         plots = QWidget()
         grid = QGridLayout(plots)
         grid.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = LivePlot("Training loss (per iteration)", "iteration", "cross-entropy loss")
+        self.loss_plot = LivePlot("Loss per iteration", "iteration", "cross-entropy loss")
         self.loss_plot.add_series("loss (raw)", 0, width=1.0, alpha=0.3)
         self.loss_plot.add_series("loss (smoothed)", 0)
-        self.acc_plot = LivePlot("Accuracy (per epoch)", "epoch", "accuracy", y_range=(0.0, 1.0))
+        self.acc_plot = LivePlot("Accuracy per epoch", "epoch", "accuracy", y_range=(0.0, 1.0),
+                                 whole_number_x=True)
         self.acc_plot.add_series("train", 1, symbol="o")
         self.acc_plot.add_series("validation", 2, symbol="s")
         self.acc_plot.setToolTip("A growing gap between train and validation accuracy is overfitting.")
-        self.run_lr_plot = LivePlot("Learning rate (this run)", "iteration", "learning rate", from_zero=True,
+        self.run_lr_plot = LivePlot("Learning rate, this run", "iteration", "learning rate", from_zero=True,
                                      si_prefix=False)
         self.run_lr_plot.add_series("lr", 3)
         self.speed_plot = LivePlot("Throughput", "iteration", "images / s", from_zero=True)

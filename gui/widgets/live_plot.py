@@ -51,6 +51,15 @@ class _Series:
         self.dirty = True
 
 
+class _WholeNumberAxis(pg.AxisItem):
+    """Ticks only at whole numbers (epochs): no '0.2 0.4 …' between epoch 0 and 1."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        whole = [(spacing, offset) for spacing, offset in levels if spacing >= 1]
+        return whole or [(1.0, 0.0)]
+
+
 class _RedrawScheduler:
     """One timer for every LivePlot: each tick redraws the next plot that has new
     points and is on screen, round robin.
@@ -112,11 +121,12 @@ class LivePlot(QWidget):
 
     def __init__(self, title: str, x_label: str, y_label: str, log_y: bool = False,
                  y_range: tuple[float, float] | None = None, from_zero: bool = False,
-                 si_prefix: bool = True, parent: QWidget | None = None):
+                 si_prefix: bool = True, whole_number_x: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget()
+        axis_items = {"bottom": _WholeNumberAxis("bottom")} if whole_number_x else None
+        self.plot_widget = pg.PlotWidget(axisItems=axis_items)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setTitle(title)
         self.plot.setLabel("bottom", x_label)
@@ -125,11 +135,11 @@ class LivePlot(QWidget):
             self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         for side in ("left", "bottom"):
-            # Major ticks only, but twice as many: an easier grid to read on a projector, and
-            # the minor grid lines were about half the cost of every repaint.
-            axis = self.plot.getAxis(side)
-            axis.setStyle(maxTickLevel=0)
-            axis.setTickDensity(2.0)
+            # Major ticks only (denser, see _fit_ticks_to_text): an easier grid to read on a
+            # projector, and the minor grid lines were about half the cost of every repaint.
+            self.plot.getAxis(side).setStyle(maxTickLevel=0)
+        self._fit_ticks_to_text()
+        theme.notifier.changed.connect(self._fit_ticks_to_text)
         self.plot.setMenuEnabled(False)
         # Long runs: draw only what is visible, decimated to the pixel width (keeps peaks).
         self.plot.setDownsampling(auto=True, mode="peak")
@@ -153,6 +163,13 @@ class LivePlot(QWidget):
         self.redraw_count = 0
         self.auto_redraw = True
         _redraw_scheduler().register(self)
+
+    def _fit_ticks_to_text(self) -> None:
+        """Twice pyqtgraph's major-tick density at normal type, fewer as the type grows
+        (large labels would run into each other)."""
+        density = max(1.0, 2.0 / max(1.0, theme.current["scale"]))
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTickDensity(density)
 
     # ----- live series
     def add_series(self, name: str, colour_index: int, width: float | None = None, alpha: float = 1.0,

@@ -36,3 +36,25 @@ def test_overlays_are_added_and_removed_with_their_legend_entries(qtbot):
     assert plot.overlay_keys() == ["run1"] and len(plot.legend.items) == 2
     plot.remove_overlay("run1")
     assert plot.overlay_keys() == [] and len(plot.legend.items) == 1
+
+
+def test_epoch_axis_ticks_only_at_whole_numbers(qtbot):
+    plot = LivePlot("accuracy", "epoch", "accuracy", whole_number_x=True)
+    qtbot.addWidget(plot)
+    for span in (2.5, 7.0, 300.0):
+        levels = plot.plot.getAxis("bottom").tickSpacing(0.0, span, 500)
+        assert levels and all(spacing >= 1 for spacing, _ in levels)
+
+
+def test_legend_box_grows_with_its_text(qtbot):
+    from gui.theme import set_legend_text_size
+
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.add_series("loss (smoothed)", 0)
+    legend = plot.legend
+    small = legend.boundingRect().width()
+    set_legend_text_size(legend, "24pt")
+    label = legend.items[0][1]
+    assert legend.boundingRect().width() > small
+    assert legend.boundingRect().width() >= label.boundingRect().width()
