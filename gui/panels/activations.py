@@ -118,9 +118,7 @@ class ActivationsPanel(Panel):
 
         self._pending: tuple[str, object, str] | None = None
         self.jobs.succeeded.connect(self.on_maps_ready)
-        ctx.run_changed.connect(self.on_run_changed)
-        if ctx.run is not None:
-            self.on_run_changed(ctx.run)
+        self.follow_run(self.on_run_changed)
 
     # ------------------------------------------------------------ model and data
     def on_run_changed(self, run) -> None:

@@ -24,6 +24,13 @@ class Panel(QWidget):
         self.jobs = JobSlot(self)
         self.jobs.failed.connect(self._on_job_failed)
 
+    def follow_run(self, handler) -> None:
+        """Call handler(run) for every trained model the app switches to, starting with
+        the current one if there is one (the Inside panels show whichever run is current)."""
+        self.ctx.run_changed.connect(handler)
+        if self.ctx.run is not None:
+            handler(self.ctx.run)
+
     def _on_job_failed(self, title: str, message: str) -> None:
         self.ctx.show_error(title, message)
 

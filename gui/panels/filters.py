@@ -93,10 +93,8 @@ class FiltersPanel(Panel):
         self.timer.setInterval(200)
         self.timer.timeout.connect(self._redraw_if_dirty)
         self.timer.start()
-        ctx.run_changed.connect(self.on_run_changed)
         ctx.training_event.connect(self.on_training_event)
-        if ctx.run is not None:
-            self.on_run_changed(ctx.run)
+        self.follow_run(self.on_run_changed)
 
     # ------------------------------------------------------------ inputs
     def on_run_changed(self, run) -> None:

@@ -96,9 +96,7 @@ class LayerStatsPanel(Panel):
         self.timer.start()
         self.jobs.succeeded.connect(self.add_snapshot)
         ctx.training_event.connect(self.on_training_event)
-        ctx.run_changed.connect(self.on_run_changed)
-        if ctx.run is not None:
-            self.on_run_changed(ctx.run)
+        self.follow_run(self.on_run_changed)
 
     # ------------------------------------------------------------ inputs
     def on_run_changed(self, run) -> None:

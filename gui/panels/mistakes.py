@@ -90,9 +90,7 @@ class MistakesPanel(Panel):
         self.jobs.event.connect(self.on_event)
         self.jobs.succeeded.connect(self.show_result)
         self.jobs.running_changed.connect(self._on_running)
-        ctx.run_changed.connect(self.on_run_changed)
-        if ctx.run is not None:
-            self.on_run_changed(ctx.run)
+        self.follow_run(self.on_run_changed)
 
     def on_run_changed(self, run) -> None:
         if run is None:
