@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from engine.device import release_freed_memory
 from engine.errors import ConvScopeError, JobCancelled
 
 log = logging.getLogger("convscope.workers")
@@ -88,6 +89,9 @@ class JobWorker(QThread):
             log.error("job failed:\n%s", traceback.format_exc())
             title, message = describe_exception(exc)
             self.failed.emit(self.request_id, title, message)
+        finally:
+            generator = None  # drop the job's tensors first, then give their pages back
+            release_freed_memory()
 
 
 class JobRegistry(QObject):
