@@ -31,6 +31,13 @@ def run(quick: bool = False) -> list[BenchResult]:
     for view in ("Training", "Filters"):
         session = _session("stall", "--epochs", str(epochs), "--view", view)
         if view == "Training":
+            threads = session["torch_threads"]
+            headless = _headless_images_per_sec(epochs, threads)
+            results.append(BenchResult("train throughput inside the GUI, LeNet-5 / MNIST-5k (Training view on screen)",
+                                       float(session["images_per_sec"]), "images/s", headless,
+                                       f"the same engine run headless, {threads} torch thread(s)", "", None, True,
+                                       f"the GUI keeps one core for its own thread; what is lost is the live "
+                                       f"plots' share of the GIL"))
             # Paid once per process, in the background, while the user looks at the new window.
             warm = np.asarray(session["warm_up_gaps_ms"])
             results.append(BenchResult("GUI main-thread longest gap during torch's background warm-up after start-up",
@@ -56,6 +63,16 @@ def run(quick: bool = False) -> list[BenchResult]:
                                "bare PyTorch training script", "< 2048 MB", memory < 2048, False,
                                f"ru_maxrss; LeNet-5 / MNIST-5k, {epochs} epochs"))
     return results
+
+
+def _headless_images_per_sec(epochs: int, threads: int) -> float:
+    from benchmarks.gui_session import HEADLESS_TRAINING
+
+    proc = subprocess.run([sys.executable, "-c", HEADLESS_TRAINING, str(ROOT), str(epochs), str(threads)],
+                          capture_output=True, text=True, timeout=1200)
+    if proc.returncode != 0:
+        raise RuntimeError(f"headless training failed: {proc.stderr[-1500:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
 
 
 def _bare_script() -> str:

@@ -84,7 +84,7 @@ def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
     gaps = heartbeat.stop() if heartbeat else []
     if window.ctx.last_error:
         raise RuntimeError(f"training failed: {window.ctx.last_error}")
-    return {"gaps_ms": gaps}
+    return {"gaps_ms": gaps, "images_per_sec": training.last_result.summary["images_per_sec"]}
 
 
 def _run_loop_until(predicate, timeout_s: float) -> None:
@@ -117,8 +117,11 @@ def stall(epochs: int, view: str) -> dict:
     idle = heartbeat.stop()
     result = _train(window, epochs, heartbeat)
     window.close()
+    import torch
+
     return {"warm_up_gaps_ms": warm_up, "warm_up_s": warm_up_s, "idle_gaps_ms": idle,
-            "training_gaps_ms": result["gaps_ms"]}
+            "training_gaps_ms": result["gaps_ms"], "images_per_sec": result["images_per_sec"],
+            "torch_threads": torch.get_num_threads()}
 
 
 def memory(epochs: int) -> dict:
@@ -129,6 +132,17 @@ def memory(epochs: int) -> dict:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     return {"peak_rss_mb": peak_kb / 1024}
 
+
+HEADLESS_TRAINING = r"""
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+torch.set_num_threads(int(sys.argv[3]))
+from engine.data import load_dataset
+from engine.spec import load_preset
+from engine.train import TrainSettings, fit
+result = fit(load_preset("lenet5"), load_dataset("mnist5k"), TrainSettings(epochs=int(sys.argv[2]), batch_size=64, seed=0))
+print(result.summary["images_per_sec"])
+"""
 
 BARE_TRAINING = r"""
 import resource, sys, torch
