@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from engine.device import release_freed_memory
+from engine.memory import release_freed_memory
 from engine.errors import ConvScopeError, JobCancelled
 
 log = logging.getLogger("convscope.workers")

@@ -52,7 +52,7 @@ FRAGMENTED_THEN_TRIMMED = r"""
 import sys, threading
 sys.path.insert(0, sys.argv[1])
 import numpy as np, psutil
-from engine.device import release_freed_memory
+from engine.memory import release_freed_memory
 kept = []
 def job():  # like a training job: many mid-sized buffers in a thread's own arena
     blocks = [np.ones(100_000 // 8) for _ in range(3000)]  # ~300 MB in 100 KB blocks
