@@ -24,7 +24,21 @@ def create_application(argv: list[str] | None = None) -> QApplication:
                  and isinstance(app.style(), theming.ConvScopeStyle))
     if existing is None or not unchanged:
         theming.apply_theme(app, name, scale)
+    _collect_garbage_on_the_gui_thread(app)
     return app
+
+
+def _collect_garbage_on_the_gui_thread(app: QApplication) -> None:
+    """Python's cyclic garbage collector runs in whichever thread happens to
+    allocate. Run in a job's thread, it destroyed Qt objects from closed widgets
+    there and deadlocked with the GUI thread (seen in the test suite: a worker in
+    ~QObject waiting for the GIL, the GUI thread waiting for Qt's mutex). pyqtgraph's
+    GarbageCollector turns automatic collection off and collects on a 1 s timer in
+    the GUI thread, with the usual generation thresholds."""
+    if getattr(app, "_convscope_gc", None) is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._convscope_gc = GarbageCollector(interval=1.0)
 
 
 def run_gui(argv: list[str] | None = None, quit_after_show: bool = False) -> int:

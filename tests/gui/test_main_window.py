@@ -112,3 +112,24 @@ def test_window_shows_before_torch_is_imported():
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
                             env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
+    import gc
+    import weakref
+
+    from gui.app import create_application
+
+    create_application()
+    assert not gc.isenabled()  # no collection inside a job's thread
+
+    class Node:
+        pass
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first  # a cycle: only the cyclic collector frees it
+    probe = weakref.ref(first)
+    del first, second
+    alive = [Node() for _ in range(gc.get_threshold()[0] + 1)]  # enough for a generation-0 collection
+    qtbot.waitUntil(lambda: probe() is None, timeout=5000)  # the GUI-thread timer collected it
+    assert len(alive) > gc.get_threshold()[0]
