@@ -120,8 +120,13 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
 
     from gui.app import create_application
 
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     create_application()
     assert not gc.isenabled()  # no collection inside a job's thread
+    # Earlier tests' widgets die first (their deallocations lower the generation-0 count).
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    gc.collect()
 
     class Node:
         pass
@@ -130,6 +135,6 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
     first.other, second.other = second, first  # a cycle: only the cyclic collector frees it
     probe = weakref.ref(first)
     del first, second
-    alive = [Node() for _ in range(gc.get_threshold()[0] + 1)]  # enough for a generation-0 collection
+    alive = [Node() for _ in range(20 * gc.get_threshold()[0])]  # well past a generation-0 collection
     qtbot.waitUntil(lambda: probe() is None, timeout=5000)  # the GUI-thread timer collected it
     assert len(alive) > gc.get_threshold()[0]
