@@ -34,9 +34,8 @@ def source_and_model_row(panel, on_image: Callable) -> QHBoxLayout:
     return row
 
 
-def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, hint: str) -> None:
-    """Run / Stop / Save PNG… buttons and a status line; sets panel.run_button,
-    stop_button, save_button and status (the panel provides stop and save_png_dialog)."""
+def add_run_stop(row: QHBoxLayout, panel, run_text: str, on_run: Callable) -> None:
+    """Run and Stop buttons; sets panel.run_button and stop_button (the panel provides stop)."""
     panel.run_button = QPushButton(run_text)
     panel.run_button.clicked.connect(on_run)
     row.addWidget(panel.run_button)
@@ -44,6 +43,12 @@ def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, 
     panel.stop_button.setEnabled(False)
     panel.stop_button.clicked.connect(panel.stop)
     row.addWidget(panel.stop_button)
+
+
+def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, hint: str) -> None:
+    """Run / Stop / Save PNG… buttons and a status line; sets panel.run_button,
+    stop_button, save_button and status (the panel provides stop and save_png_dialog)."""
+    add_run_stop(row, panel, run_text, on_run)
     panel.save_button = QPushButton("Save PNG…")
     panel.save_button.setEnabled(False)
     panel.save_button.clicked.connect(panel.save_png_dialog)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter,
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QSplitter,
                                QVBoxLayout, QWidget)
 
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
 from engine.events import Progress
 from gui.panels.base import Panel
-from gui.panels.imagenet_common import ImageFileDrops, fit_without_scrolling, source_and_model_row
+from gui.panels.imagenet_common import ImageFileDrops, add_run_stop, fit_without_scrolling, source_and_model_row
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageView
 from gui.widgets.prediction_bars import PredictionBars
@@ -67,13 +67,7 @@ class SaliencyPanel(ImageFileDrops, Panel):
         outer.addLayout(row)
 
         row = QHBoxLayout()
-        self.run_button = QPushButton("Compute")
-        self.run_button.clicked.connect(self.compute)
-        row.addWidget(self.run_button)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        row.addWidget(self.stop_button)
+        add_run_stop(row, self, "Compute", self.compute)
         row.addWidget(QLabel("Overlay opacity:"))
         self.opacity = QSlider(Qt.Horizontal)
         self.opacity.setRange(0, 100)
