@@ -33,7 +33,13 @@ class InputFileError(ConvScopeError):
 
 
 def _umask() -> int:
-    # os.umask can only be read by setting it; restore at once (same thread, no I/O between).
+    try:  # Linux reports it without changing it (os.umask would, briefly, for every thread)
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -42,6 +48,11 @@ def _umask() -> int:
 def file_mode() -> int:
     """The permissions an ordinary open() would give a new file (0o666 less the umask)."""
     return 0o666 & ~_umask()
+
+
+def folder_mode() -> int:
+    """The permissions an ordinary mkdir would give a new folder (0o777 less the umask)."""
+    return 0o777 & ~_umask()
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -15,6 +15,7 @@ file the manifest names and says which one is wrong and why.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import numpy as np
 
 from .checkpoint import TrainedRun, load_run, save_run
 from .errors import CheckpointError, ConvScopeError, DataError, SpecError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, folder_mode, read_small_text
 from .images import load_image, save_png
 from .spec import NetworkSpec
 
@@ -90,16 +91,40 @@ class _ArrayWriter:
 def _decode(value: Any, folder: Path) -> Any:
     if isinstance(value, dict):
         if "$image" in value:
-            return _read_image(folder, value["$image"], int(value.get("channels", 3)), int(value.get("ndim", 3)))
+            return _read_image(folder, value["$image"], _small_int(value, "channels", 3, (1, 3)),
+                               _small_int(value, "ndim", 3, (2, 3)))
         if "$array" in value:
-            return np.asarray(value["$array"], dtype=value.get("dtype", "float64"))
+            return _decode_array(value)
         return {k: _decode(v, folder) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode(v, folder) for v in value]
     return value
 
 
-def _read_image(folder: Path, name: str, channels: int, ndim: int) -> np.ndarray:
+def _decode_array(value: dict) -> np.ndarray:
+    dtype = value.get("dtype", "float64")
+    if dtype not in ARRAY_DTYPES:
+        raise WorkspaceError(f"panels.json holds an array of type {str(dtype)[:40]!r}; only plain numbers "
+                             "are stored in a workspace.")
+    data = value["$array"]
+    count, stack = 0, [data]
+    while stack:  # count before numpy allocates anything
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, (int, float, bool)):
+            count += 1
+        else:
+            raise WorkspaceError("panels.json holds an array with an entry that is not a number.")
+        if count > MAX_ARRAY_ELEMENTS:
+            raise WorkspaceError("panels.json holds an array too large for a panel state.")
+    try:
+        return np.asarray(data, dtype=dtype)
+    except (ValueError, OverflowError) as exc:
+        raise WorkspaceError(f"panels.json holds a malformed array ({exc}).") from exc
+
+
+def _read_image(folder: Path, name: Any, channels: int, ndim: int) -> np.ndarray:
     path = _inside(folder, name)
     try:
         image = load_image(path)
@@ -110,43 +135,242 @@ def _read_image(folder: Path, name: str, channels: int, ndim: int) -> np.ndarray
     return np.ascontiguousarray(image)
 
 
-def _inside(folder: Path, name: str) -> Path:
-    """A manifest path must stay inside the workspace (no ../ escapes)."""
-    path = (folder / name).resolve()
+def _inside(folder: Path, name: Any) -> Path:
+    """A path named in the manifest: relative, without '..', and (links resolved) inside the workspace."""
+    if not isinstance(name, str) or not name.strip():
+        raise WorkspaceError(f"The manifest names a file with an invalid path ({str(name)[:60]!r}).")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or "\\" in name:
+        raise WorkspaceError(f"The manifest points outside the workspace folder ({name[:120]}); "
+                             "only paths inside it are opened.")
+    path = (folder / relative).resolve()
     if folder.resolve() not in path.parents:
-        raise WorkspaceError(f"The manifest points outside the workspace folder ({name}).")
+        raise WorkspaceError(f"The manifest points outside the workspace folder ({name[:120]}), "
+                             "through a link; only files inside it are opened.")
     return path
 
 
 # ----- save
-def save_workspace(folder: str | Path, workspace: Workspace) -> Path:
-    """Write the workspace into `folder` (created; an existing workspace there is replaced).
+OWNED_FILES = (MANIFEST, "spec.json", "settings.json", "panels.json")  # always ConvScope's own
+STAGING_SUFFIX = ".saving"
+BACKUP_SUFFIX = ".previous"
 
-    Everything is written to a temporary sibling first and swapped in at the end,
-    so a failure mid-save leaves the previous workspace intact."""
+
+class NotAWorkspaceError(WorkspaceError):
+    """The chosen folder holds files that are not a ConvScope workspace: saving there is refused.
+
+    `suggestion` is a new folder inside it where the workspace could go instead."""
+
+    def __init__(self, message: str, suggestion: Path):
+        super().__init__(message)
+        self.suggestion = suggestion
+
+
+def _backup_path(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}{BACKUP_SUFFIX}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a folder; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _owned_files(folder: Path, manifest: dict) -> set[str]:
+    """Relative paths (posix) that ConvScope wrote into this workspace; everything else is the user's."""
+    owned = set(OWNED_FILES)
+    files = manifest.get("files")
+    if isinstance(files, list):  # only where ConvScope writes: a hand-edited list cannot claim the user's files
+        owned.update(f for f in files if isinstance(f, str) and f.startswith(("runs/", "images/")))
+        return owned
+    # Workspaces saved before the file list: what the manifest names, and the panel-state images.
+    for entry in manifest.get("runs") or []:
+        run_folder = entry.get("folder") if isinstance(entry, dict) else None
+        if isinstance(run_folder, str) and (folder / run_folder).is_dir():
+            for path in (folder / run_folder).rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    owned.add(path.relative_to(folder).as_posix())
+    for entry in manifest.get("images") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            owned.add(entry["file"])
+    images = folder / "images"
+    if images.is_dir():
+        owned.update(p.relative_to(folder).as_posix() for p in images.glob("state_*.png"))
+    return owned
+
+
+def _user_entries(folder: Path, manifest: dict) -> list[str]:
+    """Files, links and empty folders inside a workspace that ConvScope did not write."""
+    owned = _owned_files(folder, manifest)
+    found = []
+    for root, dirs, files in os.walk(folder):  # does not follow links
+        rel_root = Path(root).relative_to(folder)
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            rel = (rel_root / name).as_posix()
+            if rel not in owned:
+                found.append(rel)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
+        if not files and not dirs and rel_root != Path("."):
+            found.append(rel_root.as_posix() + "/")
+    return found
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or 'name (yours N).ext' beside it when ConvScope now writes a file of that name."""
+    if not os.path.lexists(path):
+        return path
+    for number in range(1, 10_000):
+        candidate = path.with_name(f"{path.stem} (yours {number}){path.suffix}")
+        if not os.path.lexists(candidate):
+            return candidate
+    raise WorkspaceError(f"Too many files named like {path.name} in the workspace.")
+
+
+def _carry_user_entries(source: Path, target: Path, entries: list[str], move: bool) -> None:
+    """Bring the user's own files from the old workspace into the new one.
+
+    Before the swap they are hard-linked (the originals stay where they were, so a
+    failure or kill at any point loses nothing); a copy where links are impossible."""
+    for rel in entries:
+        src = source / rel.rstrip("/")
+        dst = target / rel.rstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith("/"):
+            dst.mkdir(parents=True, exist_ok=True)
+            continue
+        dst = _free_name(dst)
+        if move:
+            os.replace(src, dst)
+        elif os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        else:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+
+def recover_interrupted_save(folder: str | Path) -> list[str]:
+    """Finish or undo a save that was killed or failed; returns what was done (for the user).
+
+    - The target missing but its previous version kept aside: the previous version comes back.
+    - Both present: the swap completed; the user's files still only in the previous
+      version are moved over, then the previous version goes.
+    - Staging folders of saves whose process is gone are removed (they only ever hold new
+      files and links to the user's files, never the only copy of anything)."""
     folder = Path(folder)
+    done: list[str] = []
+    backup = _backup_path(folder)
+    try:
+        if backup.is_dir() and not backup.is_symlink():
+            if not os.path.lexists(folder):
+                os.replace(backup, folder)
+                done.append(f"An interrupted save was undone: the previous version of {folder.name} is back.")
+            elif folder.is_dir() and is_workspace(folder):
+                try:
+                    old_manifest = json.loads((backup / MANIFEST).read_text(encoding="utf-8"))
+                    if not isinstance(old_manifest, dict):
+                        raise ValueError("not an object")
+                except (OSError, ValueError, RecursionError):
+                    old_manifest = None
+                if old_manifest is not None:
+                    leftovers = [rel for rel in _user_entries(backup, old_manifest)
+                                 if not os.path.lexists(folder / rel.rstrip("/"))]
+                    _carry_user_entries(backup, folder, leftovers, move=True)
+                    shutil.rmtree(backup)
+                    done.append(f"Finished an interrupted save of {folder.name}.")
+        for staging in folder.parent.glob(f".{glob.escape(folder.name)}.*{STAGING_SUFFIX}"):
+            match = re.search(r"\.pid(\d+)\.", staging.name)
+            if match and _pid_alive(int(match.group(1))):
+                continue  # another ConvScope is saving there right now
+            if staging.is_dir() and not staging.is_symlink():
+                shutil.rmtree(staging, ignore_errors=True)
+                done.append(f"Removed {staging.name}, left by a save that was interrupted.")
+    except OSError as exc:
+        raise WorkspaceError(f"An interrupted save of {folder} could not be recovered: {exc.strerror or exc}. "
+                             f"Nothing was deleted; the previous version is in {backup}.") from exc
+    return done
+
+
+def check_save_target(folder: str | Path) -> Path:
+    """Refuse a target that is not a new folder, an empty folder or a ConvScope workspace."""
+    folder = Path(folder)
+    if not str(folder).strip():
+        raise WorkspaceError("The workspace folder name is empty.")
+    if folder.is_symlink():
+        raise WorkspaceError(f"{folder} is a symbolic link; choose a real folder for the workspace.")
     if folder.exists() and not folder.is_dir():
         raise WorkspaceError(f"{folder} is a file; choose a folder name for the workspace.")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).exists():
-        raise WorkspaceError(f"{folder} already holds other files; choose an empty or new folder "
-                             "so nothing of yours is overwritten.")
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    if folder.is_dir() and any(folder.iterdir()):
+        try:
+            read_manifest(folder)
+        except WorkspaceError as exc:
+            suggestion = folder / f"workspace{SUFFIX}"
+            raise NotAWorkspaceError(
+                f"{folder} already holds other files and is not a ConvScope workspace ({exc}). Nothing was "
+                f"changed. Save into a new folder inside it ({suggestion.name}) or choose an empty folder.",
+                suggestion) from None
+    return folder
+
+
+def save_workspace(folder: str | Path, workspace: Workspace) -> Path:
+    """Write the workspace into `folder`: new, empty, or a ConvScope workspace.
+
+    Everything is written to a staging folder beside it and fsynced; files of the user's
+    inside an old workspace are linked into it; then the old version is renamed aside, the
+    new one renamed into place and the old one removed. Until the new version is complete
+    the old one is intact (in place, or aside where `recover_interrupted_save` finds it)."""
+    folder = Path(folder)
+    recover_interrupted_save(folder)
+    check_save_target(folder)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".saving", dir=folder.parent))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.pid{os.getpid()}.", suffix=STAGING_SUFFIX,
+                                        dir=folder.parent))
+        os.chmod(staging, folder_mode())  # mkdtemp makes it 0700; a workspace is handed in and read
     except OSError as exc:
         raise WorkspaceError(f"Cannot write in {folder.parent}: {exc.strerror or exc}.") from exc
+    backup = _backup_path(folder)
     try:
         _write_contents(staging, workspace)
+        replacing = folder.is_dir() and any(folder.iterdir())
+        if replacing:
+            _carry_user_entries(folder, staging, _user_entries(folder, read_manifest(folder)), move=False)
+        _fsync_dir(staging)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, backup)
+            try:
+                os.replace(staging, folder)
+            except OSError:
+                os.replace(backup, folder)  # put the old version back where it was
+                raise
+            _fsync_dir(folder.parent)
+            shutil.rmtree(backup, ignore_errors=True)  # what stays is finished by the next save or open
         else:
             os.replace(staging, folder)
+            _fsync_dir(folder.parent)
     except OSError as exc:
-        raise WorkspaceError(f"Saving the workspace to {folder} failed: {exc.strerror or exc}.") from exc
+        raise WorkspaceError(f"Saving the workspace to {folder} failed: {exc.strerror or exc}. "
+                             "The previous version is kept.") from exc
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -189,12 +413,28 @@ def _write_contents(folder: Path, ws: Workspace) -> None:
         atomic_write_text(folder / "settings.json", json.dumps(writer.encode(ws.settings, "settings"), indent=2))
     except (TypeError, ValueError) as exc:
         raise WorkspaceError(f"A panel state is not plain data: {exc}") from exc
+    # The list of what ConvScope wrote: a later save replaces these and keeps everything else.
+    manifest["files"] = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                               if p.is_file() and p.name != MANIFEST)
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
 
 
 # ----- load
+# Arrays in panels.json: plain numeric types only, and a bounded size (a 70-byte entry
+# naming a huge string dtype must not allocate gigabytes).
+ARRAY_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                "float16", "float32", "float64"}
+MAX_ARRAY_ELEMENTS = 20_000_000
+MAX_PANELS_BYTES = 256 * 1024 * 1024
+
+
 def is_workspace(folder: str | Path) -> bool:
-    return (Path(folder) / MANIFEST).is_file()
+    """A folder whose manifest.json says it is a ConvScope workspace (not just any manifest.json)."""
+    try:
+        read_manifest(folder)
+    except WorkspaceError:
+        return False
+    return True
 
 
 def read_manifest(folder: str | Path) -> dict:
@@ -209,60 +449,108 @@ def read_manifest(folder: str | Path) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise WorkspaceError(f"{folder} is not a ConvScope workspace (no {MANIFEST} inside).")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{MANIFEST} in {folder.name} is damaged (not valid JSON: {exc}).") from exc
+    manifest = _parse_json(path, MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise WorkspaceError(f"{folder.name}/{MANIFEST} is not a ConvScope workspace manifest.")
-    if int(manifest.get("version", 0)) > VERSION:
+    version = manifest.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise WorkspaceError(f"{folder.name}/{MANIFEST} has no valid format version (found {version!r}).")
+    if version > VERSION:
         raise WorkspaceError(f"{folder.name} was saved by a newer ConvScope (workspace format "
-                             f"{manifest['version']}); update ConvScope to open it.")
+                             f"{version}); update ConvScope to open it.")
     return manifest
 
 
-def _read_json(folder: Path, name: str | None, default: Any) -> Any:
+def _parse_json(path: Path, name: str, limit: int = 16 * 1024 * 1024) -> Any:
+    try:
+        return json.loads(read_small_text(path, what=f"workspace file {name}", limit=limit))
+    except ConvScopeError as exc:
+        raise WorkspaceError(str(exc)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{name} in the workspace is damaged (not valid JSON: {exc}).") from exc
+    except RecursionError as exc:
+        raise WorkspaceError(f"{name} in the workspace is nested too deeply to be a ConvScope file.") from exc
+
+
+def _read_json(folder: Path, name: Any, default: Any, limit: int = 16 * 1024 * 1024) -> Any:
     if not name:
         return default
     path = _inside(folder, name)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise WorkspaceError(f"The workspace lists {name} but the file is missing.")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{name} in the workspace is damaged (not valid JSON: {exc}).") from exc
+    return _parse_json(path, str(name), limit)
+
+
+def _entries(manifest: dict, key: str) -> list[dict]:
+    value = manifest.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+        raise WorkspaceError(f"{MANIFEST}: '{key}' must be a list of entries.")
+    return value
+
+
+def _small_int(entry: dict, key: str, default: int, allowed: tuple[int, ...]) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or value not in allowed:
+        raise WorkspaceError(f"{MANIFEST}: '{key}' must be one of {', '.join(map(str, allowed))} (found {value!r}).")
+    return int(value)
 
 
 def load_workspace(folder: str | Path) -> Workspace:
+    """Read a workspace; any problem is a WorkspaceError naming the file and what is wrong.
+
+    Opening reads only inside the folder (paths are relative and confined; links out are
+    refused) and never downloads or writes anything, except finishing an interrupted save."""
     folder = Path(folder)
     if folder.is_file() and folder.name == MANIFEST:
         folder = folder.parent
+    if not folder.exists() and _backup_path(folder).is_dir():
+        recover_interrupted_save(folder)
+    try:
+        return _load_workspace(folder)
+    except WorkspaceError:
+        raise
+    except ConvScopeError as exc:
+        raise WorkspaceError(f"{folder.name}: {exc}") from exc
+    except MemoryError as exc:
+        raise WorkspaceError(f"{folder.name} asks for more memory than this machine has; it was not opened.") from exc
+    except RecursionError as exc:
+        raise WorkspaceError(f"{folder.name} holds data nested too deeply to be a ConvScope workspace.") from exc
+    except OSError as exc:
+        raise WorkspaceError(f"{folder.name} cannot be read: {exc.strerror or exc}"
+                             f"{f' ({exc.filename})' if exc.filename else ''}.") from exc
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        raise WorkspaceError(f"{folder.name} is damaged: an entry has the wrong type or value "
+                             f"({type(exc).__name__}: {exc}).") from exc
+
+
+def _load_workspace(folder: Path) -> Workspace:
     manifest = read_manifest(folder)
-    ws = Workspace(dataset=str(manifest.get("dataset", "")))
+    ws = Workspace(dataset=str(manifest.get("dataset") or ""))
     if manifest.get("spec"):
         path = _inside(folder, manifest["spec"])
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise WorkspaceError(f"The workspace lists {manifest['spec']} but the file is missing.")
         try:
-            ws.spec = NetworkSpec.load(path)
-        except SpecError as exc:
+            ws.spec = NetworkSpec.from_json(read_small_text(path, what="architecture file"))
+        except ConvScopeError as exc:
             raise WorkspaceError(f"The architecture in {manifest['spec']} is invalid: {exc}") from exc
-    for entry in manifest.get("runs", []):
-        run_folder = _inside(folder, str(entry.get("folder", "")))
+    for entry in _entries(manifest, "runs"):
+        run_folder = _inside(folder, entry.get("folder"))
         try:
             ws.runs.append(load_run(run_folder))
-        except CheckpointError as exc:
+        except ConvScopeError as exc:
             raise WorkspaceError(f"Run '{entry.get('name', run_folder.name)}' cannot be opened: {exc}") from exc
     current = manifest.get("current_run")
     if current is not None:
-        if not isinstance(current, int) or not 0 <= current < len(ws.runs):
-            raise WorkspaceError(f"{MANIFEST} names run {current} as current but holds {len(ws.runs)} runs.")
+        if not isinstance(current, int) or isinstance(current, bool) or not 0 <= current < len(ws.runs):
+            raise WorkspaceError(f"{MANIFEST} names run {current!r} as current but holds {len(ws.runs)} runs.")
         ws.current_run = current
-    for entry in manifest.get("images", []):
+    for entry in _entries(manifest, "images"):
         key = str(entry.get("key", ""))
-        image = _read_image(folder, str(entry.get("file", "")), int(entry.get("channels", 3)), int(entry.get("ndim", 3)))
+        image = _read_image(folder, entry.get("file"), _small_int(entry, "channels", 3, (1, 3)),
+                            _small_int(entry, "ndim", 3, (2, 3)))
         ws.images[key] = (image, str(entry.get("caption", "")))
-    panels = _read_json(folder, manifest.get("panels"), {})
+    panels = _read_json(folder, manifest.get("panels"), {}, limit=MAX_PANELS_BYTES)
     if not isinstance(panels, dict):
         raise WorkspaceError("panels.json must map panel titles to their saved state.")
     ws.panel_states = {str(k): _decode(v, folder) for k, v in panels.items()}
