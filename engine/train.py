@@ -50,6 +50,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # Keys a finished run adds to its saved settings (TrainedRun.settings); from_dict skips them.
 RUN_METADATA_KEYS = {"member", "snapshot"}
 
+MAX_EPOCHS = 10_000  # more would take months on a laptop; a typo such as 100000000 is refused at once
+MAX_BATCH_SIZE = 1_000_000
+SEED_MAX = 2**63 - 1  # torch.manual_seed and numpy accept 0 .. 2**63 - 1 here
+
 
 class TrainSettingsError(ConvScopeError):
     """Training settings that cannot work (negative learning rate, unknown schedule...)."""
@@ -110,24 +114,44 @@ class TrainSettings:
 
     @staticmethod
     def from_dict(data: dict) -> "TrainSettings":
+        """Settings from a JSON object, each value checked against its field's type (one
+        TrainSettingsError naming the field otherwise); GUI, CLI and run folders share it."""
+        from .validation import coerce_fields, describe_json
+
         if not isinstance(data, dict):
-            raise TrainSettingsError("Training settings must be a JSON object.")
+            raise TrainSettingsError(f"Training settings must be a JSON object, not {describe_json(data)}.")
         known = {f.name: f for f in fields(TrainSettings)}
-        unknown = [k for k in data if k not in known and k not in RUN_METADATA_KEYS]
+        unknown = [str(k) for k in data if k not in known and k not in RUN_METADATA_KEYS]
         if unknown:
-            raise TrainSettingsError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
-        return TrainSettings(**{k: v for k, v in data.items() if k in known})
+            raise TrainSettingsError(f"Unknown training setting(s): {', '.join(sorted(unknown)[:10])}.")
+        return TrainSettings(**coerce_fields(TrainSettings, data, TrainSettingsError, "The training setting"))
 
     def augment_options(self) -> AugmentOptions:
         return AugmentOptions.from_settings(self)
 
     def problems(self) -> list[str]:
         """Plain-language reasons these settings cannot run (empty when fine)."""
-        out = []
+        out = self._type_problems()
+        if out:  # the range checks below need numbers of the right kind
+            return out
         if int(self.epochs) < 1:
             out.append("Epochs must be at least 1.")
+        if int(self.epochs) > MAX_EPOCHS:
+            out.append(f"Epochs must be at most {MAX_EPOCHS:,} (got {int(self.epochs):,}).")
         if int(self.batch_size) < 1:
             out.append("Batch size must be at least 1.")
+        if int(self.batch_size) > MAX_BATCH_SIZE:
+            out.append(f"Batch size must be at most {MAX_BATCH_SIZE:,}.")
+        if self.seed is not None and not 0 <= int(self.seed) <= SEED_MAX:
+            out.append(f"The seed must be a whole number from 0 to {SEED_MAX} (2**63 - 1).")
+        for name, label in (("warmup_epochs", "Warm-up"), ("sgdr_cycle_epochs", "The SGDR cycle length"),
+                            ("step_size", "The step-decay step size")):
+            if float(getattr(self, name)) > MAX_EPOCHS:
+                out.append(f"{label} must be at most {MAX_EPOCHS:,} epochs.")
+        if self.sgdr_mult > 100:
+            out.append("The SGDR cycle multiplier must be at most 100.")
+        if int(self.snapshot_every_steps) < 0 or float(self.event_interval_s) < 0:
+            out.append("Snapshot and event intervals must not be negative.")
         if self.optimizer not in OPTIMIZERS:
             out.append(f"Unknown optimizer '{self.optimizer}'. Choose {' or '.join(OPTIMIZERS)}.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -171,6 +195,23 @@ class TrainSettings:
             out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
         if int(self.val_every) < 1:
             out.append("Validate every N epochs needs N >= 1.")
+        return out
+
+    def _type_problems(self) -> list[str]:
+        """Values of the wrong kind (text for a number, NaN, infinity...), one sentence each."""
+        import typing
+
+        from .validation import _base_type, coerce_value
+
+        hints = typing.get_type_hints(TrainSettings)
+        out = []
+        for f in fields(self):
+            kind, optional = _base_type(hints.get(f.name))
+            try:
+                coerce_value(f.name, getattr(self, f.name), kind, optional, TrainSettingsError,
+                             "The training setting")
+            except TrainSettingsError as exc:
+                out.append(str(exc))
         return out
 
     def validate(self) -> None:
