@@ -12,6 +12,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     import engine
     from engine.cli import register_all
+    from engine.cli.args import float_in, size_type
 
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ConvScope {engine.__version__}")
@@ -24,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     shots = sub.add_parser("screenshots", help="render every panel to PNG files (no display needed)")
     shots.add_argument("--out", required=True, help="output folder")
     shots.add_argument("--theme", default="light", choices=["light", "dark"])
-    shots.add_argument("--scale", type=float, default=1.0, help="type scale, 1.0-2.5")
-    shots.add_argument("--size", default="1400x900", help="window size WxH")
+    shots.add_argument("--scale", type=float_in(1.0, 2.5, "--scale"), default=1.0, help="type scale, 1.0-2.5")
+    shots.add_argument("--size", type=size_type, default="1400x900", help="window size WxH (64-8192 per side)")
     shots.add_argument("--panel", action="append", help="only this panel (title or class); repeatable")
     shots.set_defaults(func=_run_screenshots)
 
@@ -46,9 +47,11 @@ def _run_gui(args) -> int:
 
 
 def _run_screenshots(args) -> int:
+    from engine.fileio import check_output_folder
     from gui.screenshots import render_screenshots
 
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    check_output_folder(args.out, what="screenshots folder")
+    width, height = args.size
     for path in render_screenshots(args.out, width, height, args.theme, args.scale, args.panel):
         print(path)
     return 0
@@ -56,7 +59,9 @@ def _run_screenshots(args) -> int:
 
 def _run_bench(args) -> int:
     from benchmarks.run_all import main as bench_main
+    from engine.fileio import check_output_file
 
+    check_output_file(args.out, what="benchmark report")
     return bench_main(quick=args.quick, only=args.only, out=args.out)
 
 
@@ -68,18 +73,38 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_gui(quit_after_show="--quit-after-show" in argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed its one-line usage error (or --help)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
         return _run_gui(args)
+    return run_command(args)
+
+
+def run_command(args) -> int:
+    """Run a headless command: every failure is one readable line on stderr and a
+    non-zero exit status, never a traceback."""
+    from engine.errors import ConvScopeError
+
     try:
         return int(args.func(args) or 0)
-    except Exception as exc:  # headless: a plain message, not a traceback
-        from engine.errors import ConvScopeError
-
-        if isinstance(exc, ConvScopeError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except ConvScopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: not enough memory for this command; try a smaller input or fewer samples.", file=sys.stderr)
+        return 3
+    except RecursionError:
+        print("error: an input is nested too deeply to read.", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}.", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -552,20 +552,25 @@ def thumbnail_mosaic(xy: np.ndarray, images: np.ndarray, cells: int = 30) -> tup
 
 def save_embedding_csv(path: str | Path, result: EmbeddingResult, feature_set: FeatureSet) -> Path:
     """index (in the split), x, y, true label and name, predicted label, correct."""
+    from .fileio import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = feature_set.class_names
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["index", "x", "y", "label", "label_name", "predicted", "predicted_name", "correct"])
-        for i in range(len(feature_set)):
-            label = int(feature_set.labels[i])
-            pred = None if feature_set.predictions is None else int(feature_set.predictions[i])
-            writer.writerow([int(feature_set.indices[i]), f"{result.xy[i, 0]:.6g}", f"{result.xy[i, 1]:.6g}",
-                             label, names[label] if label < len(names) else label,
-                             "" if pred is None else pred,
-                             "" if pred is None else (names[pred] if pred < len(names) else pred),
-                             "" if pred is None else int(pred == label)])
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "x", "y", "label", "label_name", "predicted", "predicted_name", "correct"])
+            for i in range(len(feature_set)):
+                label = int(feature_set.labels[i])
+                pred = None if feature_set.predictions is None else int(feature_set.predictions[i])
+                writer.writerow([int(feature_set.indices[i]), f"{result.xy[i, 0]:.6g}", f"{result.xy[i, 1]:.6g}",
+                                 label, names[label] if label < len(names) else label,
+                                 "" if pred is None else pred,
+                                 "" if pred is None else (names[pred] if pred < len(names) else pred),
+                                 "" if pred is None else int(pred == label)])
+
+    atomic_write(path, write)
     return path
 
 
@@ -590,8 +595,9 @@ def save_embedding_png(path: str | Path, result: EmbeddingResult, feature_set: F
 
     palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
                "#999999", "#882255"]  # Okabe-Ito, as in gui/theme.py
+    from .fileio import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure = Figure(figsize=(8, 7), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
@@ -603,7 +609,7 @@ def save_embedding_png(path: str | Path, result: EmbeddingResult, feature_set: F
     axes.set_ylabel("t-SNE 2" if result.method == "tsne" else "PC 2")
     axes.legend(title="true class", markerscale=2.5, fontsize=9, loc="best", framealpha=0.8)
     figure.tight_layout()
-    figure.savefig(path)
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
     return path
 
 

@@ -9,9 +9,9 @@ the 5-NN accuracy of the layout.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from engine.cli import print_json
+from engine.cli.args import float_in, int_in, seed_type
 
 
 def register(subparsers) -> None:
@@ -22,15 +22,18 @@ def register(subparsers) -> None:
     parser.add_argument("--layer", default=None,
                         help="layer name (default: the one before the classifier; 'pixels' = raw images)")
     parser.add_argument("--method", choices=["tsne", "pca"], default="tsne")
-    parser.add_argument("--out", required=True, metavar="FILE.csv", help="CSV to write; the PNG goes next to it")
+    parser.add_argument("--out", required=True, metavar="FILE.csv", help="CSV to write")
+    parser.add_argument("--png", default=None, metavar="FILE.png",
+                        help="picture of the layout (default: the CSV's name with .png; an existing file there "
+                             "is replaced only when named here)")
     parser.add_argument("--dataset", default=None, help="dataset name (default: the one the run was trained on)")
     parser.add_argument("--split", choices=["val", "train"], default="val")
-    parser.add_argument("--samples", type=int, default=1000, help="number of images (default 1000)")
-    parser.add_argument("--perplexity", type=float, default=30.0)
-    parser.add_argument("--iterations", type=int, default=750)
+    parser.add_argument("--samples", type=int_in(2, 100_000, "--samples"), default=1000, help="number of images (default 1000)")
+    parser.add_argument("--perplexity", type=float_in(1.0, 1000.0, "--perplexity"), default=30.0)
+    parser.add_argument("--iterations", type=int_in(1, 100_000, "--iterations"), default=750)
     parser.add_argument("--learning-rate", default="auto", help="t-SNE learning rate or 'auto'")
     parser.add_argument("--init", choices=["pca", "random"], default="pca")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_type(), default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 
@@ -42,7 +45,20 @@ def run(args) -> int:
                               save_embedding_png)
     from engine.errors import DataError
     from engine.events import LogLine, run_to_end
+    from engine.fileio import OutputPathError, check_output_file
 
+    csv_out = check_output_file(args.out, inputs=[args.run], what="CSV file")
+    if args.png is not None:
+        png_out = check_output_file(args.png, inputs=[args.run, args.out], what="PNG file")
+        if png_out.absolute() == csv_out.absolute():
+            raise OutputPathError("--png and --out name the same file; give the picture its own name.")
+    else:  # a second file the user did not name: never replace one that is already there
+        png_out = csv_out.with_suffix(".png") if csv_out.suffix.lower() != ".png" else csv_out.with_name(
+            csv_out.name + ".png")
+        if png_out.exists() or png_out.is_symlink():
+            raise OutputPathError(f"{png_out} already exists and the picture would replace it; name the picture "
+                                  f"with --png FILE.png (an existing file is replaced only when named there).")
+        check_output_file(png_out, what="PNG file")
     trained = load_run(args.run)
     data = load_dataset(args.dataset or trained.dataset or "mnist5k")
     if args.learning_rate == "auto":
@@ -52,6 +68,8 @@ def run(args) -> int:
             learning_rate = float(args.learning_rate)
         except ValueError:
             raise DataError(f"--learning-rate must be a number or 'auto', not '{args.learning_rate}'.") from None
+        if not (learning_rate > 0 and learning_rate < 1e6):
+            raise DataError(f"--learning-rate must be a positive finite number or 'auto', not '{args.learning_rate}'.")
     params = TSNEParams(perplexity=args.perplexity, iterations=args.iterations, learning_rate=learning_rate,
                         initialization=args.init, seed=args.seed, frame_every=50)
 
@@ -66,7 +84,7 @@ def run(args) -> int:
     result = run_to_end(feature_space_job(trained.model, data, args.layer, args.split, args.samples, args.method,
                                           params, seed=args.seed), on_event)
     csv_path = save_embedding_csv(args.out, result.embedding, result.features)
-    png_path = save_embedding_png(Path(args.out).with_suffix(".png"), result.embedding, result.features,
+    png_path = save_embedding_png(png_out, result.embedding, result.features,
                                   f"{trained.name}: {describe(result.embedding)}")
     if not args.quiet:
         print(describe(result.embedding), file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
+from engine.cli.args import float_in, int_in
 
 
 def register(subparsers) -> None:
@@ -19,9 +20,9 @@ def register(subparsers) -> None:
     parser.add_argument("--target", default=None, help="class index or name (required for iterative; "
                         "FGSM/PGD without a target just push away from the predicted class)")
     parser.add_argument("--method", default="iterative", choices=["iterative", "fgsm", "pgd"])
-    parser.add_argument("--epsilon", type=float, default=8.0,
+    parser.add_argument("--epsilon", type=float_in(0.0, 255.0, "--epsilon", low_open=True), default=8.0,
                         help="max change per pixel in 0-255 units (FGSM step, PGD budget, iterative limit; default 8)")
-    parser.add_argument("--steps", type=int, default=None, help="step limit (default 100; FGSM 1)")
+    parser.add_argument("--steps", type=int_in(1, 100_000, "--steps"), default=None, help="step limit (default 100; FGSM 1)")
     parser.add_argument("--out", required=True, help="adversarial PNG")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.set_defaults(func=run)
@@ -32,8 +33,10 @@ def run(args) -> int:
     from engine.cli.predict import load_input
     from engine.events import run_to_end
     from engine.images import load_image, save_png
+    from engine.fileio import check_output_file
     from engine.pretrained import load_classifier
 
+    check_output_file(args.out, inputs=[args.image], what="adversarial PNG")
     classifier = load_classifier(args.model)
 
     def on_event(event) -> None:

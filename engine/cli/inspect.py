@@ -8,9 +8,12 @@ confidently wrong examples.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
+
+from engine.cli.args import int_in
 
 
 def register(subparsers) -> None:
@@ -18,9 +21,11 @@ def register(subparsers) -> None:
                                                    "confusion matrix of a trained run as PNGs.")
     parser.add_argument("--run", required=True, help="Run folder (or checkpoint.pt) written by training.")
     parser.add_argument("--out", required=True, help="Folder for the PNGs.")
-    parser.add_argument("--sample", type=int, default=0, help="Validation image for the activation maps.")
-    parser.add_argument("--top-k", type=int, default=9, help="Patches per channel.")
-    parser.add_argument("--limit", type=int, default=2000, help="Images scanned for top patches.")
+    parser.add_argument("--sample", type=int_in(0, None, "--sample"), default=0,
+                        help="Validation image for the activation maps.")
+    parser.add_argument("--top-k", type=int_in(1, 100, "--top-k"), default=9, help="Patches per channel.")
+    parser.add_argument("--limit", type=int_in(1, 1_000_000, "--limit"), default=2000,
+                        help="Images scanned for top patches.")
     parser.set_defaults(func=run)
 
 
@@ -32,7 +37,9 @@ def _upscale_to(image: np.ndarray, target: int) -> np.ndarray:
 
 
 def _save_figure(fig, path: Path) -> None:
-    fig.savefig(path, dpi=100)
+    from engine.fileio import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.data import load_dataset
     from engine.errors import ConvScopeError
     from engine.events import run_to_end
+    from engine.fileio import check_output_folder
     from engine.images import save_png
     from engine.imaging import tile_images
     from engine.introspect import (colour_bar, conv_layer_names, conv_weights, feature_maps_for, filter_grids,
@@ -108,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         written.append(str(out / name))
 
     try:
+        check_output_folder(out, what="output folder")
         trained = load_run(args.run)
         data = load_dataset(trained.dataset)
         out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             gallery, _ = tile_images(np.stack([_upscale_to(im, 84) for im in mistakes.images]), 8, pad=4)
             save("mistakes.png", gallery)
     except ConvScopeError as exc:
-        print(f"{exc.title}: {exc}")
+        print(f"{exc.title}: {exc}", file=sys.stderr)
         print_json({"ok": False, "error": str(exc)})
         return 1
     print_json({"ok": True, "out": str(out), "files": written, "val_accuracy": mistakes.accuracy})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
+from engine.cli.args import int_in
 
 
 def register(subparsers) -> None:
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
                                    description=__doc__.strip().splitlines()[0])
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (or bundled:NAME, e.g. bundled:coffee)")
     parser.add_argument("--model", default="efficientnet_lite0", help="pretrained classifier (default embedded)")
-    parser.add_argument("-k", type=int, default=5, help="how many classes per image (default 5)")
+    parser.add_argument("-k", type=int_in(1, 1000, "-k"), default=5, help="how many classes per image (default 5)")
     parser.set_defaults(func=run)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
+from engine.cli.args import float_in
 
 
 def register(subparsers) -> None:
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
                         "guided_backprop, gradcam, occlusion, or all (default vanilla)")
     parser.add_argument("--target", default=None, help="class index or name (default: the predicted class)")
     parser.add_argument("--out", required=True, help="output PNG")
-    parser.add_argument("--opacity", type=float, default=0.6, help="overlay opacity 0-1 (default 0.6)")
+    parser.add_argument("--opacity", type=float_in(0.0, 1.0, "--opacity"), default=0.6, help="overlay opacity 0-1 (default 0.6)")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.set_defaults(func=run)
 
@@ -32,8 +33,10 @@ def run(args) -> int:
     from engine.cli.predict import load_input
     from engine.events import run_to_end
     from engine.images import save_png
+    from engine.fileio import check_output_file
     from engine.pretrained import load_classifier
 
+    check_output_file(args.out, inputs=[args.image], what="output PNG")
     methods = list(METHODS) if args.method.strip().lower() == "all" else [method_key(args.method)]
     classifier = load_classifier(args.model)
     x01 = classifier.preprocess(load_input(args.image))

@@ -1,0 +1,80 @@
+"""argparse types for the headless commands: every number is checked when the
+command line is parsed (finite, in range), so a bad flag gives argparse's one-line
+usage error instead of a traceback later, and no work starts."""
+from __future__ import annotations
+
+import argparse
+import math
+
+SEED_MAX = 2**63 - 1  # torch.manual_seed accepts 0 .. 2**64 - 1; numpy wants < 2**63 here too
+MAX_IMAGE_SIDE = 8192  # screenshots --size and similar: larger windows crash Qt's painter
+
+
+def _number_text(text: str) -> str:
+    return str(text).strip()
+
+
+def int_in(low: int | None = None, high: int | None = None, name: str = "value"):
+    """An argparse type: an integer in [low, high] (either bound may be None)."""
+
+    def parse(text: str) -> int:
+        raw = _number_text(text)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not '{text}'") from None
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {low:,}, not {value:,}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{name} must be at most {high:,}, not {value:,}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its message
+    return parse
+
+
+def float_in(low: float | None = None, high: float | None = None, name: str = "value",
+             low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite float in [low, high] (open ends on request)."""
+
+    def parse(text: str) -> float:
+        raw = _number_text(text)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, not '{text}'") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, not '{text}'")
+        if low is not None and (value < low or (low_open and value == low)):
+            bound = "greater than" if low_open else "at least"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound} {low:g}, not {value:g}")
+        if high is not None and (value > high or (high_open and value == high)):
+            bound = "less than" if high_open else "at most"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound} {high:g}, not {value:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def seed_type(name: str = "--seed"):
+    return int_in(0, SEED_MAX, name)
+
+
+def size_type(text: str) -> tuple[int, int]:
+    """WxH, each side 1..MAX_IMAGE_SIDE."""
+    parts = _number_text(text).lower().split("x")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        width, height = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--size must look like 1400x900 (width x height), not '{text}'") from None
+    for value in (width, height):
+        if not 64 <= value <= MAX_IMAGE_SIDE:
+            raise argparse.ArgumentTypeError(
+                f"--size sides must be between 64 and {MAX_IMAGE_SIDE} pixels, not {width}x{height}")
+    return width, height
+
+
+size_type.__name__ = "size"
