@@ -218,6 +218,9 @@ def run(args) -> int:
     settings = _settings_from_args(args, parser_defaults)
     data = _load_data(args, settings)
     settings.dataset = data.name
+    from ..schedules import check_plan, steps_per_epoch_for
+
+    check_plan(settings, steps_per_epoch_for(len(data.train_x), settings.batch_size))  # absurd plans: refuse now
     spec = _load_spec(args)
     result = fit(spec, data, settings, _Progress(args.quiet))
     summary = dict(result.summary)
