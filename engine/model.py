@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .spec import NetworkSpec, build_model
+from .spec import NetworkSpec, build_model, validate
 
 NORMALIZATIONS = ("none", "mean_image", "per_channel")
 
@@ -46,6 +46,7 @@ class ConvNet(nn.Module):
 
     def __init__(self, spec: NetworkSpec):
         super().__init__()
+        validate(spec)  # refuse an impossible or oversized network before allocating anything
         self.spec = spec.copy()
         self.normalize = InputNormalization(tuple(spec.input_shape))
         self.features = build_model(spec)

@@ -115,20 +115,19 @@ class LayerSpec:
     def from_dict(data: dict) -> "LayerSpec":
         if not isinstance(data, dict) or "kind" not in data:
             raise SpecError("Each layer must be an object with a 'kind' field.")
-        kind = str(data["kind"]).lower()
+        if not isinstance(data["kind"], str):
+            raise SpecError("A layer's 'kind' must be text such as \"conv\" or \"linear\".")
+        kind = data["kind"].lower()
         if kind not in LAYER_TYPES:
-            raise SpecError(f"Unknown layer kind '{kind}'. Known: {', '.join(LAYER_TYPES)}.")
+            raise SpecError(f"Unknown layer kind '{kind[:40]}'. Known: {', '.join(LAYER_TYPES)}.")
         known = {p.name: p for p in LAYER_TYPES[kind].params}
         params = {}
         for key, value in data.items():
             if key == "kind":
                 continue
             if key not in known:
-                raise SpecError(f"Layer '{kind}' has no parameter '{key}'.")
-            try:
-                params[key] = known[key].kind(value)
-            except (TypeError, ValueError) as exc:
-                raise SpecError(f"Layer '{kind}': '{key}' must be a number, got {value!r}.") from exc
+                raise SpecError(f"Layer '{kind}' has no parameter '{str(key)[:40]}'.")
+            params[key] = _param_value(kind, known[key], value)
         return LayerSpec(kind, params)
 
 
@@ -159,27 +158,31 @@ class NetworkSpec:
     def from_dict(data: dict) -> "NetworkSpec":
         if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
             raise SpecError("Not a ConvScope network: expected an object with a 'layers' list.")
-        try:
-            shape = tuple(int(v) for v in data.get("input_shape", (1, 28, 28)))
-            num_classes = int(data.get("num_classes", 10))
-        except (TypeError, ValueError) as exc:
-            raise SpecError("'input_shape' must be a list of integers and 'num_classes' an integer.") from exc
-        if len(shape) not in (1, 3) or min(shape) < 1:
-            raise SpecError(f"Input shape must be (C, H, W) or (F,) with positive sizes, got {shape}.")
+        raw_shape = data.get("input_shape", (1, 28, 28))
+        if not isinstance(raw_shape, (list, tuple)) or len(raw_shape) not in (1, 3):
+            raise SpecError("'input_shape' must be a list [C, H, W] (or [F] for flat input) of whole numbers.")
+        shape = tuple(_whole_number("input_shape", v) for v in raw_shape)
+        num_classes = _whole_number("num_classes", data.get("num_classes", 10))
+        if len(data["layers"]) > MAX_LAYERS:
+            raise SpecError(f"The network has {len(data['layers']):,} layers; ConvScope builds at most {MAX_LAYERS}.")
+        problem = input_shape_problem(shape) or classes_problem(num_classes)
+        if problem:
+            raise SpecError(problem)
+        name = data.get("name", "network")
+        if not isinstance(name, str):
+            raise SpecError("The network's 'name' must be text.")
         return NetworkSpec(
-            name=str(data.get("name", "network")),
+            name=name[:200],
             input_shape=shape,
             num_classes=num_classes,
-            layers=[LayerSpec.from_dict(layer) for layer in data["layers"]],
+            layers=[_layer_at(index, layer) for index, layer in enumerate(data["layers"])],
         )
 
     @staticmethod
     def from_json(text: str) -> "NetworkSpec":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"The architecture file is not valid JSON (line {exc.lineno}): {exc.msg}.") from exc
-        return NetworkSpec.from_dict(data)
+        from .validation import parse_json_text
+
+        return NetworkSpec.from_dict(parse_json_text(text, "architecture file", SpecError))
 
     def save(self, path: str | Path) -> None:
         from .fileio import atomic_write_text
@@ -188,10 +191,12 @@ class NetworkSpec:
 
     @staticmethod
     def load(path: str | Path) -> "NetworkSpec":
+        from .fileio import InputFileError, read_small_text
+
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"Cannot read architecture file {path}: {exc}") from exc
+            text = read_small_text(path, what="architecture file", limit=MAX_SPEC_FILE_BYTES)
+        except InputFileError as exc:
+            raise SpecError(str(exc)) from None
         return NetworkSpec.from_json(text)
 
     def adapted_to(self, input_shape: Shape, num_classes: int) -> "NetworkSpec":
@@ -238,9 +243,142 @@ def _fmt(shape: Shape) -> str:
     return "x".join(str(v) for v in shape)
 
 
+MAX_LAYERS = 1000
+MAX_SPEC_FILE_BYTES = 4 * 1024 * 1024
+MAX_INPUT_SIDE = 2048  # pixels per side of an input image
+MAX_INPUT_CHANNELS = 64
+MAX_FLAT_INPUT = 16_777_216  # features of a flat (F,) input
+MAX_CLASSES = 100_000
+BYTES_PER_VALUE = 4  # float32
+TRAINING_COPIES = 4  # weights, gradients and up to two optimizer buffers (Adam, momentum)
+
+
+def memory_budget_bytes() -> int:
+    """The memory one network may use: half of this machine's RAM (CONVSCOPE_MEMORY_BUDGET_GB overrides)."""
+    import os
+
+    override = os.environ.get("CONVSCOPE_MEMORY_BUDGET_GB")
+    if override:
+        try:
+            value = float(override)
+            if math.isfinite(value) and value > 0:
+                return int(value * 1e9)
+        except ValueError:
+            pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total * 0.5)
+    except Exception:  # psutil missing or failing: assume a small laptop
+        return 4 * 10**9
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.1f} GB" if nbytes < 1e12 else f"{nbytes / 1e9:,.0f} GB"
+
+
+def _elements(shape: Shape) -> int:
+    return int(math.prod(shape))
+
+
+def _whole_number(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"'{name}' must be a whole number, not {value!r:.40}.")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise SpecError(f"'{name}' must be a whole number, not {value!r}.")
+    return int(value)
+
+
+def input_shape_problem(shape: Shape) -> str | None:
+    """Why an input shape cannot be used (None when fine)."""
+    if len(shape) not in (1, 3) or any(isinstance(v, bool) or not isinstance(v, int) for v in shape):
+        return f"Input shape must be (C, H, W) or (F,) of whole numbers, got {tuple(shape)}."
+    if min(shape) < 1:
+        return f"Input shape must be (C, H, W) or (F,) with positive sizes, got {tuple(shape)}."
+    if len(shape) == 3:
+        c, h, w = shape
+        if c > MAX_INPUT_CHANNELS:
+            return f"Input images have {c:,} channels; ConvScope takes at most {MAX_INPUT_CHANNELS}."
+        if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
+            return (f"Input images of {h:,}x{w:,} pixels are too large; ConvScope takes at most "
+                    f"{MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} (resize the data).")
+    elif shape[0] > MAX_FLAT_INPUT:
+        return f"A flat input of {shape[0]:,} features is too large; at most {MAX_FLAT_INPUT:,}."
+    return None
+
+
+def classes_problem(num_classes: int) -> str | None:
+    if not 1 <= num_classes <= MAX_CLASSES:
+        return f"'num_classes' must be between 1 and {MAX_CLASSES:,}, got {num_classes:,}."
+    return None
+
+
+def _layer_at(index: int, data: Any) -> "LayerSpec":
+    try:
+        return LayerSpec.from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"Layer {index + 1}: {exc}", layer_index=index) from None
+
+
+def _param_value(kind: str, info: ParamInfo, value: Any) -> Any:
+    """A layer parameter from JSON: a finite number of the right kind (whole for int parameters)."""
+    label = LAYER_TYPES[kind].label
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"Layer '{kind}': '{info.name}' must be a number, got {value!r:.40}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"Layer '{kind}': '{info.name}' must be a finite number, got {value}.")
+    if info.kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise SpecError(f"Layer '{kind}': '{info.name}' must be a whole number, got {value}.")
+        value = int(value)
+        if value > info.maximum:
+            raise SpecError(f"{label} '{info.name}' is {value:,}; ConvScope builds at most {int(info.maximum):,}.")
+        return value
+    return float(value)
+
+
+def _limit_problem(layer: LayerSpec) -> str | None:
+    """A parameter of the wrong kind or above its declared maximum (LAYER_TYPES), else None."""
+    layer_type = LAYER_TYPES.get(layer.kind)
+    if layer_type is None:
+        return None
+    for info in layer_type.params:
+        value = layer.get(info.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"'{info.name}' must be a number, got {value!r:.40}."
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"'{info.name}' must be a finite number, got {value}."
+        if info.kind is int and not (isinstance(value, int) or float(value).is_integer()):
+            return f"'{info.name}' must be a whole number, got {value}."
+        if value > info.maximum:
+            shown = f"{int(info.maximum):,}" if info.kind is int else f"{info.maximum:g}"
+            return f"{info.name} is {value:,}; ConvScope builds at most {shown}."
+    return None
+
+
+def _budget_problem(param_total: int, activation_total: int, out_shape: Shape, budget: int) -> str | None:
+    """Refuse, with the figures, a network whose weights or activations would not fit in memory."""
+    param_bytes = param_total * BYTES_PER_VALUE * TRAINING_COPIES
+    if param_bytes > budget:
+        return (f"The network reaches {param_total:,} parameters here: training needs about {_gb(param_bytes)}, "
+                f"this machine allows {_gb(budget)}. Use fewer units or channels.")
+    # forward values plus their gradients for a small batch of 8 images
+    activation_bytes = activation_total * BYTES_PER_VALUE * 2 * 8
+    if activation_bytes > budget:
+        return (f"The activations reach {activation_total:,} values per image here ({_fmt(out_shape)} at this "
+                f"layer): training needs about {_gb(activation_bytes)}, this machine allows {_gb(budget)}. "
+                "Use fewer channels, a larger stride or pooling.")
+    if _elements(out_shape) >= 2**31:
+        return f"The output {_fmt(out_shape)} has more than 2**31 values per image; PyTorch cannot index it."
+    return None
+
+
 def _infer(layer: LayerSpec, shape: Shape) -> tuple[Shape, int, str | None]:
     """Output shape, parameter count and an error reason (or None) for one layer."""
     kind = layer.kind
+    limit = _limit_problem(layer)
+    if limit:
+        return shape, 0, limit
     spatial = len(shape) == 3
     if LAYER_TYPES[kind].spatial_only and not spatial:
         return shape, 0, (f"{LAYER_TYPES[kind].label} needs image-shaped input (C x H x W) but gets a flat "
@@ -293,12 +431,24 @@ def analyze(spec: NetworkSpec) -> list[LayerInfo]:
     carries the reason and the rows after it have no shape."""
     infos: list[LayerInfo] = []
     shape: Shape | None = tuple(spec.input_shape)
+    input_problem = input_shape_problem(shape)
     rf, jump, start = 1, 1, 0.5  # receptive field bookkeeping (Dumoulin & Visin)
+    budget = memory_budget_bytes()
+    param_total = 0
+    activation_total = _elements(shape) if input_problem is None else 0
     for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec))):
+        if index == 0 and input_problem is not None:
+            infos.append(LayerInfo(index, name, layer.label(), shape, None, 0, None, None, None, input_problem))
+            shape = None
+            continue
         if shape is None:
             infos.append(LayerInfo(index, name, layer.label(), None, None, 0, None, None, None))
             continue
         out_shape, params, error = _infer(layer, shape)
+        if error is None:
+            param_total += params
+            activation_total += _elements(out_shape)
+            error = _budget_problem(param_total, activation_total, out_shape, budget)
         if error is None and layer.kind in ("conv", "maxpool", "avgpool"):
             k = layer.get("kernel")
             s = layer.get("stride")

@@ -59,7 +59,7 @@ def test_snapshot_ensemble_flag_uses_sgdr_and_reports_ensemble_accuracy(spec_fil
 def test_bad_input_is_a_plain_error_not_a_traceback(spec_file, capsys):
     code = main.main(["train", "--dataset", "digits", "--spec", str(spec_file), "--lr", "-1"])
     assert code == 2
-    assert "learning rate must be a positive" in capsys.readouterr().err
+    assert "--lr must be greater than 0" in capsys.readouterr().err  # refused while parsing the flags
     code = main.main(["train", "--dataset", "nope", "--spec", str(spec_file)])
     assert code == 2
     assert "Unknown dataset 'nope'" in capsys.readouterr().err
