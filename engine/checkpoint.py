@@ -22,6 +22,7 @@ from .spec import NetworkSpec
 
 FORMAT = "convscope-checkpoint"
 VERSION = 1
+MAX_CHECKPOINT_BYTES = 4 * 10**9
 
 
 @dataclass
@@ -57,6 +58,11 @@ def save_checkpoint(path: str | Path, run: TrainedRun) -> None:
 def _read_payload(path: Path) -> dict:
     if not path.exists():
         raise CheckpointError(f"No checkpoint at {path}.")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is not an ordinary file (a folder, device or pipe); it is not a checkpoint.")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path.name} is {path.stat().st_size / 1e9:.1f} GB, larger than any ConvScope "
+                              "checkpoint; it was not opened.")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path.name} is empty (0 bytes); it is not a checkpoint.")
     try:
@@ -69,21 +75,93 @@ def _read_payload(path: Path) -> dict:
         raise CheckpointError(f"{path.name} is corrupt or truncated and cannot be read ({type(exc).__name__}).") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a ConvScope checkpoint (it may come from another program).")
-    if int(payload.get("version", 0)) > VERSION:
-        raise CheckpointError(f"{path.name} was written by a newer ConvScope (format {payload['version']}).")
+    version = payload.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{path.name} is damaged: its format version is {str(version)[:20]!r}, "
+                              "not a whole number.")
+    if version > VERSION:
+        raise CheckpointError(f"{path.name} was written by a newer ConvScope (format {version}).")
+    for key in ("spec", "settings", "history", "name", "dataset"):
+        if key in payload and not isinstance(payload[key], str):
+            raise CheckpointError(f"{path.name} is damaged: its '{key}' entry should be text (JSON), "
+                                  f"not {type(payload[key]).__name__}.")
+    if "spec" not in payload:
+        raise CheckpointError(f"{path.name} has no architecture ('spec' entry).")
+    _check_state_types(payload.get("state_dict"), path.name)
     return payload
+
+
+def _check_state_types(state: Any, source: str) -> None:
+    """The weights entry: a dict of name -> tensor (nothing else is a weight)."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source} has no weights (no 'state_dict' of tensors).")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{source} is damaged: weight {str(key)[:60]!r} is not a tensor "
+                                  f"(it is {type(value).__name__}).")
+
+
+def expected_state_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
+    """The state_dict names and shapes ConvNet(spec) will have, worked out from the
+    spec alone (no model is built, nothing large is allocated)."""
+    from .spec import validate
+
+    infos = validate(spec)
+    shapes: dict[str, tuple[int, ...]] = {"normalize.mean": tuple(spec.input_shape),
+                                          "normalize.std": tuple(spec.input_shape)}
+    for layer, info in zip(spec.layers, infos):
+        prefix = f"features.{info.name}."
+        channels_in = info.in_shape[0]
+        if layer.kind == "conv":
+            out, k = layer.get("out_channels"), layer.get("kernel")
+            shapes[prefix + "weight"] = (out, channels_in, k, k)
+            shapes[prefix + "bias"] = (out,)
+        elif layer.kind == "linear":
+            shapes[prefix + "weight"] = (layer.get("units"), channels_in)
+            shapes[prefix + "bias"] = (layer.get("units"),)
+        elif layer.kind == "batchnorm":
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                shapes[prefix + name] = (channels_in,)
+            shapes[prefix + "num_batches_tracked"] = ()
+    return shapes
+
+
+def _check_state_shapes(spec: NetworkSpec, state: dict, source: str) -> None:
+    """Compare the file's weights with the architecture before the model is built."""
+    expected = expected_state_shapes(spec)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    if missing or unexpected or wrong:
+        detail = []
+        if wrong:
+            k = wrong[0]
+            detail.append(f"'{k}' is {tuple(state[k].shape)} in the file but the architecture needs {expected[k]}")
+        if missing:
+            detail.append(f"{len(missing)} tensors missing (e.g. '{missing[0]}')")
+        if unexpected:
+            detail.append(f"{len(unexpected)} unexpected (e.g. '{unexpected[0]}')")
+        raise CheckpointError(f"{source}: the weights do not match its architecture: " + "; ".join(detail) + ".")
 
 
 def load_checkpoint(path: str | Path) -> TrainedRun:
     path = Path(path)
     payload = _read_payload(path)
+    from .validation import parse_json_text
+
     try:
         spec = NetworkSpec.from_json(payload["spec"])
-        settings = json.loads(payload.get("settings", "{}"))
-        history = json.loads(payload.get("history", "{}"))
-        model = ConvNet(spec)
-    except (SpecError, KeyError, json.JSONDecodeError) as exc:
+    except SpecError as exc:
         raise CheckpointError(f"{path.name} holds an unreadable architecture: {exc}") from exc
+    settings = parse_json_text(payload.get("settings", "{}"), f"settings inside {path.name}", CheckpointError)
+    history = parse_json_text(payload.get("history", "{}"), f"history inside {path.name}", CheckpointError)
+    if not isinstance(settings, dict) or not isinstance(history, dict):
+        raise CheckpointError(f"{path.name} is damaged: its settings and history must be JSON objects.")
+    try:
+        _check_state_shapes(spec, payload["state_dict"], path.name)  # before building: no large allocation
+        model = ConvNet(spec)
+    except SpecError as exc:
+        raise CheckpointError(f"{path.name} holds an unusable architecture: {exc}") from exc
     load_state_into(model, payload["state_dict"], path.name)
     return TrainedRun(model, str(payload.get("dataset", "")), settings, history, str(payload.get("name", path.stem)))
 
@@ -96,8 +174,7 @@ def load_weights_into(model: ConvNet, path: str | Path) -> None:
 
 
 def load_state_into(model: torch.nn.Module, state: Any, source: str) -> None:
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{source} has no weights.")
+    _check_state_types(state, source)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
