@@ -32,7 +32,7 @@ from torch import nn
 
 from .augment import AugmentOptions, augment_batch
 from .checkpoint import TrainedRun
-from .data import ImageData
+from .data import ImageData, with_training_subset
 from .device import describe_device, resolve_device
 from .errors import ConvScopeError, DivergedError
 from .events import Throttle, run_to_end
@@ -82,11 +82,14 @@ class TrainSettings:
     sgdr_mult: float = 1.0  # sgdr: each cycle is this many times longer than the last
     warmup_epochs: float = 0.0  # linear warm-up at the start
     # Regularization (engine/regularize.py).
-    weight_decay: float = 0.0  # L2 lambda: coupled weight decay on Conv/Linear weights
+    weight_decay: float = 0.0  # coupled weight decay on Conv/Linear weights (= the lecture's 2 * lambda)
+    l2: float = 0.0  # the lecture's L2: lambda * sum W^2 added to the loss (gradient 2 * lambda * W)
     l1: float = 0.0  # lambda1 * sum |w| added to the loss
     elastic_net: float = 0.0  # lambda * sum (beta w^2 + |w|) added to the loss
     elastic_beta: float = 0.5  # beta of the elastic net
-    dropout: float | None = None  # set p of every Dropout layer of the network (None: keep the spec's)
+    # DROP probability of every Dropout layer (None: keep the spec's). The lecture's p is the
+    # KEEP probability: keep = 1 - dropout (see keep_probability()).
+    dropout: float | None = None
     init: str = "he"  # 'default' (PyTorch) | 'constant' | 'small' | 'xavier' | 'he' (suits ReLU nets)
     init_constant: float = 0.01  # the value for init='constant'
     batchnorm: bool = False  # insert BatchNorm after every conv / hidden linear that lacks one
@@ -97,6 +100,11 @@ class TrainSettings:
     rotation: float = 0.0  # random rotation in degrees
     colour_jitter: float = 0.0  # brightness / contrast / saturation strength
     normalization: str = "mean_image"  # 'none' | 'mean_image' | 'per_channel'
+    # Knobs that provoke overfitting (as in TF Playground); both drawn from `seed`, so the
+    # runs of a comparison see the same images and the same wrong labels.
+    train_subset: int = 0  # train on this many images of the training split (0 = all)
+    label_noise: float = 0.0  # percent of training labels replaced by a random other class
+    eval_train_each_epoch: bool = False  # also measure loss / accuracy on the training images in eval mode
     # Ensembles.
     ensemble: int = 1  # K independently initialized members (1 = a single model)
     snapshot_ensemble: int = 0  # K snapshots at the ends of the last K SGDR cycles (0 = off)
@@ -128,6 +136,15 @@ class TrainSettings:
 
     def augment_options(self) -> AugmentOptions:
         return AugmentOptions.from_settings(self)
+
+    def equivalent_weight_decay(self) -> float:
+        """The optimizer's coupled weight decay that `weight_decay` and the lecture's `l2`
+        amount to together: d/dW (lambda * sum W^2) = 2 * lambda * W."""
+        return float(self.weight_decay) + 2.0 * float(self.l2)
+
+    def keep_probability(self) -> float | None:
+        """The lecture's dropout p (probability of KEEPING a unit), or None when the spec decides."""
+        return None if self.dropout is None else 1.0 - float(self.dropout)
 
     def problems(self) -> list[str]:
         """Plain-language reasons these settings cannot run (empty when fine)."""
@@ -172,7 +189,7 @@ class TrainSettings:
             out.append("The minimum learning rate must be between 0 and the learning rate.")
         if self.warmup_epochs < 0:
             out.append("Warm-up epochs must not be negative.")
-        if min(self.weight_decay, self.l1, self.elastic_net, self.elastic_beta) < 0:
+        if min(self.weight_decay, self.l2, self.l1, self.elastic_net, self.elastic_beta) < 0:
             out.append("Regularization strengths must not be negative.")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             out.append("Dropout probability must be in [0, 1).")
@@ -182,6 +199,10 @@ class TrainSettings:
             out.append(f"Unknown normalization '{self.normalization}'. Known: {', '.join(NORMALIZATIONS)}.")
         if self.crop < 0 or self.scale < 0 or self.rotation < 0 or self.colour_jitter < 0 or self.scale >= 1:
             out.append("Augmentation amounts must not be negative (and scale must be below 1).")
+        if int(self.train_subset) < 0:
+            out.append("The training subset size must not be negative (0 uses every training image).")
+        if not 0 <= float(self.label_noise) <= 100:
+            out.append("Label noise is a percentage between 0 and 100.")
         if int(self.ensemble) < 1:
             out.append("An ensemble needs at least 1 member.")
         if int(self.snapshot_ensemble) < 0 or int(self.snapshot_ensemble) == 1:
@@ -375,10 +396,11 @@ def _conv_filters(model: ConvNet) -> dict:
 
 
 def _build_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    if settings.weight_decay > 0:
+    weight_decay = settings.equivalent_weight_decay()
+    if weight_decay > 0:
         # L2 on Conv/Linear weights only: biases and BatchNorm go in a group without decay.
         decay, rest = split_decay_groups(model)
-        groups = [{"params": decay, "weight_decay": float(settings.weight_decay)},
+        groups = [{"params": decay, "weight_decay": weight_decay},
                   {"params": rest, "weight_decay": 0.0}]
     else:
         groups = [{"params": list(model.parameters()), "weight_decay": 0.0}]  # one group: less per-step work
@@ -465,6 +487,8 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
 
     history: dict[str, list] = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                                                 "seconds", "step", "loss", "smoothed_loss")}
+    if settings.eval_train_each_epoch:
+        history["train_eval_loss"], history["train_eval_acc"] = [], []
     yield TrainStarted(total, steps_per_epoch, epochs, member, members, describe_device(device),
                        count_parameters(model), lrs.copy())
 
@@ -585,6 +609,11 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
             else:
                 val_loss = val_acc = float("nan")
             last_train_loss, last_train_acc = train_loss, train_acc
+            if settings.eval_train_each_epoch:
+                # The training images as the validation set is measured: eval mode, no augmentation.
+                eval_loss, eval_acc, _ = evaluate(model, train_x, train_y)
+                history["train_eval_loss"].append(eval_loss)
+                history["train_eval_acc"].append(eval_acc)
             seconds = time.perf_counter() - epoch_start
             for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
                                ("val_loss", val_loss), ("val_acc", val_acc), ("lr", lr_list[step - 1]),
@@ -626,6 +655,7 @@ def train_job(spec: NetworkSpec, data: ImageData, settings: TrainSettings) -> Ge
     if settings.seed is None:
         settings.seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
     device = resolve_device(settings.device)
+    data = with_training_subset(data, settings.train_subset, settings.label_noise, int(settings.seed))
     spec = prepare_spec(spec, data, settings)
     if settings.snapshot_ensemble >= 2:
         steps_per_epoch = steps_per_epoch_for(len(data.train_x), settings.batch_size)

@@ -1,0 +1,732 @@
+"""Lessons as verified experiments.
+
+Every lesson in resources/lessons.json may carry an "experiment": the whole
+state it needs (dataset, network, training settings; anything it does not name
+is a lesson default, so the result does not depend on what ran before), the
+runs it makes (a comparison uses the same seed in every run), the measure that
+shows the lecture's point and the criteria (thresholds) the measure must meet.
+An unknown key anywhere in an experiment is a `LessonError`.
+
+`experiment_job(lesson_id, quick=False)` runs one experiment as a job (see
+engine/events.py): it yields `LessonStarted`, then per run `LessonRunStarted`,
+`LessonEpoch` (per-epoch train / validation loss and accuracy, for curves),
+`LessonStep` (throttled per-step loss), `LessonRunFinished` (a run that diverged
+is kept, marked failed, with its curve up to the failure), `Progress` and
+`LessonImage` (pictures of the ImageNet lessons), and returns a `LessonResult`:
+the runs' figures, the measured effect, its threshold, `shows_point` and a
+one-line summary such as "gap 18.4 points -> 8.8 with L2".
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ConvScopeError, DivergedError
+from .events import Job, Progress
+
+EXPERIMENTS_PATH = Path(__file__).resolve().parent.parent / "resources" / "lesson_experiments.json"
+
+
+class LessonError(ConvScopeError):
+    """A lesson file or experiment that cannot be used (unknown key, unknown lesson...)."""
+
+    title = "Lesson problem"
+
+
+# Training state every training experiment starts from; the experiment's "settings"
+# and each run's "settings" are laid over it. CPU and a fixed seed: the same numbers
+# on every machine, and the data are small enough that a GPU would not help.
+LESSON_TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": 10, "batch_size": 64, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False,
+    "schedule": "constant", "weight_decay": 0.0, "l2": 0.0, "l1": 0.0, "elastic_net": 0.0, "dropout": None,
+    "init": "he", "batchnorm": False, "hflip": False, "crop": 0, "scale": 0.0, "rotation": 0.0,
+    "colour_jitter": 0.0, "hue_jitter": 0.0, "normalization": "mean_image", "train_subset": 0, "label_noise": 0.0,
+    "ensemble": 1, "snapshot_ensemble": 0, "device": "cpu", "amp": False, "seed": 0, "val_every": 1,
+    "snapshot_every_steps": 0, "track_layer_stats": False, "eval_train_each_epoch": True,
+}
+
+EXPERIMENT_KEYS = {"kind", "about", "dataset", "preset", "spec", "settings", "runs", "measure", "criteria",
+                   "options", "quick"}
+RUN_KEYS = {"name", "label", "settings"}
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class LessonStarted:
+    lesson_id: str
+    title: str
+    run_names: tuple  # run names in order (empty for lessons without training runs)
+    run_labels: tuple
+
+
+@dataclass(frozen=True)
+class LessonRunStarted:
+    run: int  # 0-based index of the run
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class LessonEpoch:
+    run: int
+    name: str
+    member: int
+    epoch: int  # 0-based
+    train_loss: float  # as trained (dropout / augmentation on)
+    val_loss: float
+    train_acc: float
+    val_acc: float
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    run: int
+    step: int
+    loss: float
+    smoothed_loss: float
+
+
+@dataclass(frozen=True)
+class LessonRunFinished:
+    run: int
+    name: str
+    status: str  # 'ok' | 'failed'
+    error: str  # why it failed ('' when ok)
+    figures: dict  # the run's headline numbers (see RunRecord.figures)
+
+
+@dataclass(frozen=True)
+class LessonImage:
+    name: str  # e.g. 'saliency', 'adversarial'
+    caption: str
+    image: np.ndarray  # (H, W, 3) uint8
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class RunRecord:
+    """One run of an experiment. `curves` holds per-epoch lists (epoch, train_loss,
+    val_loss, train_acc, val_acc, train_eval_loss, train_eval_acc) and per-step lists
+    (step, loss, smoothed_loss) up to the end, or up to the failure."""
+
+    name: str
+    label: str
+    status: str = "ok"
+    error: str = ""
+    figures: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self, with_curves: bool = True) -> dict:
+        out = {"name": self.name, "label": self.label, "status": self.status, "figures": _jsonable(self.figures),
+               "seconds": round(self.seconds, 3)}
+        if self.error:
+            out["error"] = self.error
+        if with_curves:
+            out["curves"] = {k: _jsonable(v) for k, v in self.curves.items()
+                             if k in ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "train_eval_acc",
+                                      "train_eval_loss")}
+        return out
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str  # e.g. 'gap_points'
+    value: float
+    threshold: float
+    direction: str  # '>=' or '<='
+    met: bool
+    text: str  # e.g. 'train - val accuracy 18.4 points >= 10'
+
+
+@dataclass
+class LessonResult:
+    lesson_id: str
+    title: str
+    measure: str
+    effect: float  # the headline number (see effect_name)
+    effect_name: str
+    threshold: float
+    direction: str
+    shows_point: bool
+    summary: str  # one line for large type, e.g. "gap 18.4 points -> 8.8 with L2"
+    reason: str = ""  # why the point is not shown (empty when it is)
+    criteria: list = field(default_factory=list)  # Criterion
+    runs: list = field(default_factory=list)  # RunRecord
+    details: dict = field(default_factory=dict)
+    images: dict = field(default_factory=dict)  # name -> (H, W, 3) uint8
+    seconds: float = 0.0
+    quick: bool = False
+
+    def to_json(self, with_curves: bool = False) -> dict:
+        return {
+            "lesson": self.lesson_id, "title": self.title, "measure": self.measure,
+            "effect": _jsonable(self.effect), "effect_name": self.effect_name,
+            "threshold": _jsonable(self.threshold), "direction": self.direction,
+            "shows_point": bool(self.shows_point), "summary": self.summary, "reason": self.reason,
+            "criteria": [{"name": c.name, "value": _jsonable(c.value), "threshold": _jsonable(c.threshold),
+                          "direction": c.direction, "met": bool(c.met), "text": c.text} for c in self.criteria],
+            "runs": [r.to_json(with_curves) for r in self.runs],
+            "details": _jsonable(self.details), "seconds": round(self.seconds, 2), "quick": self.quick,
+        }
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return round(value, 6) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+_COMPARE = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b}
+
+
+def _criterion(name: str, value: float, threshold: float, direction: str, text: str) -> Criterion:
+    ok = value is not None and math.isfinite(value) and _COMPARE[direction](value, threshold)
+    return Criterion(name, float(value), float(threshold), direction, bool(ok), text)
+
+
+# ---------------------------------------------------------------- loading and validation
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    name: str
+    label: str
+    settings: dict
+
+
+@dataclass(frozen=True)
+class Experiment:
+    lesson_id: str
+    title: str
+    kind: str
+    measure: str
+    dataset: str | None
+    preset: str | None
+    spec: dict | None
+    settings: dict
+    runs: tuple
+    criteria: dict
+    options: dict
+    quick: dict
+    about: str = ""
+
+    def run_settings(self, run: RunPlan, quick: bool = False):
+        """The TrainSettings of one run: lesson defaults < experiment settings < run settings
+        (< the experiment's quick overrides in quick mode)."""
+        from .train import TrainSettings
+
+        values = {**LESSON_TRAIN_DEFAULTS, **self.settings, **run.settings}
+        if quick:
+            values.update(self.quick.get("settings", {}))
+        if self.dataset:
+            values["dataset"] = self.dataset
+        known = {f.name for f in fields(TrainSettings)}
+        return TrainSettings(**{k: v for k, v in values.items() if k in known})
+
+
+# Measures: their kind, their criteria with default thresholds (an experiment may
+# override the numbers, never add unknown names) and their options.
+@dataclass(frozen=True)
+class MeasureInfo:
+    kind: str
+    criteria: dict  # name -> (direction, default threshold)
+    options: dict  # name -> default
+    primary: str  # criterion shown as "effect" / "threshold"
+
+
+MEASURES: dict[str, MeasureInfo] = {}
+_MEASURE_FUNCS: dict[str, Callable] = {}
+
+
+def _measure(name: str, kind: str, criteria: dict, options: dict | None = None, primary: str | None = None):
+    def register(func):
+        MEASURES[name] = MeasureInfo(kind, criteria, options or {}, primary or next(iter(criteria)))
+        _MEASURE_FUNCS[name] = func
+        return func
+
+    return register
+
+
+def _check_keys(where: str, data: dict, allowed: set) -> None:
+    if not isinstance(data, dict):
+        raise LessonError(f"{where} must be a JSON object.")
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise LessonError(f"{where}: unknown key(s) {', '.join(unknown)}. Known: {', '.join(sorted(allowed))}.")
+
+
+def parse_experiment(lesson_id: str, title: str, data: dict) -> Experiment:
+    """Check one lesson's "experiment" object (unknown keys are errors) and build an Experiment."""
+    from .train import TrainSettings
+
+    where = f"Lesson '{lesson_id}' experiment"
+    _check_keys(where, data, EXPERIMENT_KEYS)
+    measure = data.get("measure")
+    if measure not in MEASURES:
+        raise LessonError(f"{where}: unknown measure '{measure}'. Known: {', '.join(sorted(MEASURES))}.")
+    info = MEASURES[measure]
+    kind = data.get("kind", info.kind)
+    if kind != info.kind:
+        raise LessonError(f"{where}: measure '{measure}' belongs to kind '{info.kind}', not '{kind}'.")
+    setting_names = {f.name for f in fields(TrainSettings)} - {"dataset"}
+    settings = data.get("settings", {})
+    _check_keys(f"{where} settings", settings, setting_names)
+    runs = []
+    for i, run in enumerate(data.get("runs", [])):
+        _check_keys(f"{where} run {i + 1}", run, RUN_KEYS)
+        if not run.get("name"):
+            raise LessonError(f"{where} run {i + 1} needs a name.")
+        _check_keys(f"{where} run '{run['name']}' settings", run.get("settings", {}), setting_names)
+        runs.append(RunPlan(str(run["name"]), str(run.get("label", run["name"])), dict(run.get("settings", {}))))
+    if len({r.name for r in runs}) != len(runs):
+        raise LessonError(f"{where}: run names must differ.")
+    criteria = data.get("criteria", {})
+    _check_keys(f"{where} criteria", criteria, set(info.criteria))
+    options = data.get("options", {})
+    _check_keys(f"{where} options", options, set(info.options))
+    quick = data.get("quick", {})
+    _check_keys(f"{where} quick", quick, {"settings", "options"})
+    _check_keys(f"{where} quick settings", quick.get("settings", {}), setting_names)
+    _check_keys(f"{where} quick options", quick.get("options", {}), set(info.options))
+    if kind == "training":
+        if not data.get("dataset"):
+            raise LessonError(f"{where}: a training experiment names its dataset.")
+        if bool(data.get("preset")) == bool(data.get("spec")):
+            raise LessonError(f"{where}: name exactly one of 'preset' or 'spec'.")
+        if not runs:
+            raise LessonError(f"{where}: a training experiment needs at least one run.")
+    if data.get("spec") is not None:
+        from .spec import NetworkSpec
+
+        try:
+            NetworkSpec.from_dict(data["spec"])
+        except ConvScopeError as exc:
+            raise LessonError(f"{where}: its network spec is invalid: {exc}") from exc
+    exp = Experiment(lesson_id, title, kind, measure, data.get("dataset"), data.get("preset"), data.get("spec"),
+                     dict(settings), tuple(runs), {k: (info.criteria[k][0], float(v)) for k, v in criteria.items()},
+                     {**info.options, **options}, quick, str(data.get("about", "")))
+    if kind == "training":
+        for run in exp.runs:  # every run's settings must be valid training settings
+            problems = exp.run_settings(run).problems()
+            if problems:
+                raise LessonError(f"{where} run '{run.name}': {' '.join(problems)}")
+    return exp
+
+
+ENTRY_KEYS = {"id", "title", "experiment"}
+
+
+def load_experiment_entries(path: str | Path | None = None) -> list[dict]:
+    """The experiment file's entries ({id, title, experiment}), every one checked:
+    unknown keys and invalid experiments raise LessonError."""
+    path = Path(path) if path else EXPERIMENTS_PATH
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LessonError(f"Cannot read the lesson experiments file {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != "convscope-lesson-experiments":
+        raise LessonError(f"{path} is not a ConvScope lesson experiments file.")
+    _check_keys(str(path.name), data, {"format", "version", "_about", "experiments"})
+    entries = data.get("experiments")
+    if not isinstance(entries, list):
+        raise LessonError(f"{path} has no 'experiments' list.")
+    seen = set()
+    for entry in entries:
+        _check_keys(f"Lesson '{entry.get('id', '?') if isinstance(entry, dict) else '?'}'", entry, ENTRY_KEYS)
+        if not entry.get("id") or entry["id"] in seen:
+            raise LessonError(f"Every lesson needs its own id ('{entry.get('id')}' is missing or repeated).")
+        seen.add(entry["id"])
+        parse_experiment(entry["id"], entry.get("title", entry["id"]), entry.get("experiment", {}))
+    return entries
+
+
+def experiments(path: str | Path | None = None) -> list[Experiment]:
+    """Every lesson's experiment, in lecture order."""
+    return [parse_experiment(e["id"], e.get("title", e["id"]), e["experiment"]) for e in load_experiment_entries(path)]
+
+
+def lesson_names(path: str | Path | None = None) -> list[str]:
+    return [e.lesson_id for e in experiments(path)]
+
+
+def get_experiment(lesson_id: str, path: str | Path | None = None) -> Experiment:
+    found = {e.lesson_id: e for e in experiments(path)}
+    if lesson_id not in found:
+        raise LessonError(f"No lesson experiment called '{lesson_id}'. Known: {', '.join(found)}.")
+    return found[lesson_id]
+
+
+# ---------------------------------------------------------------- running
+
+
+def experiment_job(lesson: str | Experiment, quick: bool = False, context: dict | None = None) -> Job:
+    """Run one lesson's experiment (see the module docstring); returns a LessonResult.
+    `context` carries user input some lessons need (dog_vs_food: {'folder': path})."""
+    exp = lesson if isinstance(lesson, Experiment) else get_experiment(lesson)
+    start = time.perf_counter()
+    options = {**exp.options, **(exp.quick.get("options", {}) if quick else {})}
+    yield LessonStarted(exp.lesson_id, exp.title, tuple(r.name for r in exp.runs), tuple(r.label for r in exp.runs))
+    if exp.kind == "training":
+        runs = yield from _training_runs(exp, quick)
+        result = _MEASURE_FUNCS[exp.measure](exp, runs, options)
+    else:
+        result = yield from _MEASURE_FUNCS[exp.measure](exp, options, dict(context or {}))
+    result.seconds = time.perf_counter() - start
+    result.quick = quick
+    return result
+
+
+def run_experiment(lesson: str | Experiment, quick: bool = False, on_event=None,
+                   context: dict | None = None) -> LessonResult:
+    """Run to the end (CLI, tests)."""
+    from .events import run_to_end
+
+    return run_to_end(experiment_job(lesson, quick, context), on_event)
+
+
+def _load_spec(exp: Experiment):
+    from .spec import NetworkSpec, load_preset
+
+    return NetworkSpec.from_dict(exp.spec) if exp.spec else load_preset(exp.preset)
+
+
+def _training_runs(exp: Experiment, quick: bool) -> Job:
+    """Train every run of a training experiment; a run that fails is kept, marked."""
+    import torch
+
+    from .data import load_dataset
+    from .regularize import regularized_weights
+    from .train import BatchEnd, EnsembleResult, EpochEnd, train_job
+
+    data = load_dataset(exp.dataset)
+    spec = _load_spec(exp)
+    records = []
+    for index, plan in enumerate(exp.runs):
+        settings = exp.run_settings(plan, quick)
+        record = RunRecord(plan.name, plan.label)
+        curves = record.curves
+        for key in ("epoch", "member", "train_loss", "val_loss", "train_acc", "val_acc", "step", "loss",
+                    "smoothed_loss"):
+            curves[key] = []
+        yield LessonRunStarted(index, plan.name, plan.label)
+        run_start = time.perf_counter()
+        try:
+            job = train_job(spec, data, settings)
+            while True:
+                try:
+                    event = next(job)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                if isinstance(event, EpochEnd):
+                    for key, value in (("epoch", event.epoch), ("member", event.member),
+                                       ("train_loss", event.train_loss), ("val_loss", event.val_loss),
+                                       ("train_acc", event.train_acc), ("val_acc", event.val_acc)):
+                        curves[key].append(value)
+                    yield LessonEpoch(index, plan.name, event.member, event.epoch, event.train_loss, event.val_loss,
+                                      event.train_acc, event.val_acc)
+                elif isinstance(event, BatchEnd):
+                    if event.member == 0:
+                        curves["step"].append(event.step)
+                        curves["loss"].append(event.loss)
+                        curves["smoothed_loss"].append(event.smoothed_loss)
+                    if settings.event_interval_s > 0 or event.step % 25 == 0:
+                        yield LessonStep(index, event.step, event.loss, event.smoothed_loss)
+                elif isinstance(event, EnsembleResult):
+                    record.figures["member_val_accs"] = list(event.member_val_accs)
+                    record.figures["ensemble_val_acc"] = event.ensemble_val_acc
+                    record.figures["ensemble_kind"] = event.kind
+            history = result.run.history
+            for key in ("train_eval_loss", "train_eval_acc"):
+                if key in history:
+                    curves[key] = list(history[key])
+            summary = result.summary
+            figures = record.figures
+            figures.update({"train_loss": summary["train_loss"], "val_loss": summary["val_loss"],
+                            "val_acc": summary["val_acc"], "train_acc_as_trained": summary["train_acc"],
+                            "images_per_sec": summary["images_per_sec"]})
+            if "train_eval_acc" in history:
+                figures["train_acc"] = history["train_eval_acc"][-1]
+                figures["train_eval_loss"] = history["train_eval_loss"][-1]
+                figures["gap_points"] = 100.0 * (figures["train_acc"] - figures["val_acc"])
+            with torch.no_grad():
+                weights = torch.cat([w.detach().flatten().float() for w in regularized_weights(result.run.model)])
+            figures["weights"] = int(weights.numel())
+            figures["share_below_1e-3"] = float((weights.abs() < 1e-3).float().mean())
+            counts, edges = np.histogram(np.log10(weights.abs().numpy() + 1e-12), bins=40, range=(-12, 1))
+            curves["weight_log10_hist"] = (counts, edges)  # histogram of log10 |w| for the figure
+        except DivergedError as exc:
+            record.status, record.error = "failed", str(exc)
+        record.seconds = time.perf_counter() - run_start
+        records.append(record)
+        yield LessonRunFinished(index, plan.name, record.status, record.error, dict(record.figures))
+    return records
+
+
+# ---------------------------------------------------------------- training measures
+
+
+def _result(exp: Experiment, criteria: list, summary: str, runs: list, details: dict | None = None,
+            effect: Criterion | None = None) -> LessonResult:
+    info = MEASURES[exp.measure]
+    primary = effect or next((c for c in criteria if c.name == info.primary), criteria[0])
+    failed_runs = [r for r in runs if r.status != "ok"]
+    shows = bool(criteria) and all(c.met for c in criteria) and not failed_runs
+    reason = ""
+    if not shows:
+        missed = [c.text for c in criteria if not c.met]
+        reason = "; ".join([f"run '{r.name}' failed: {r.error}" for r in failed_runs] + [f"not met: {m}" for m in missed])
+    return LessonResult(exp.lesson_id, exp.title, exp.measure, primary.value, primary.name, primary.threshold,
+                        primary.direction, shows, summary, reason, criteria, runs, details or {})
+
+
+def _threshold(exp: Experiment, name: str) -> tuple[str, float]:
+    info = MEASURES[exp.measure]
+    return exp.criteria.get(name, info.criteria[name])
+
+
+def _failed_result(exp: Experiment, runs: list) -> LessonResult | None:
+    failed = [r for r in runs if r.status != "ok"]
+    if not failed:
+        return None
+    info = MEASURES[exp.measure]
+    direction, threshold = _threshold(exp, info.primary)
+    text = "; ".join(f"run '{r.name}' failed: {r.error}" for r in failed)
+    return LessonResult(exp.lesson_id, exp.title, exp.measure, float("nan"), info.primary, threshold, direction,
+                        False, f"{len(failed)} run(s) failed", text, [], runs)
+
+
+def _run(runs: list, name: str) -> RunRecord:
+    for r in runs:
+        if r.name == name:
+            return r
+    raise LessonError(f"The experiment has no run called '{name}'.")
+
+
+@_measure("overfitting", "training",
+          {"gap_points": (">=", 10.0), "val_loss_rise": (">=", 0.20), "train_loss_fall": (">", 0.0)})
+def _measure_overfitting(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    run = runs[0]
+    val_loss = np.asarray(run.curves["val_loss"], dtype=float)
+    train_loss = np.asarray(run.curves["train_loss"], dtype=float)
+    best = int(np.nanargmin(val_loss))
+    rise = float(val_loss[-1] / val_loss[best] - 1.0)
+    fall = float(train_loss[best] - train_loss[-1])  # training loss still falling after the val-loss minimum
+    gap = run.figures["gap_points"]
+    criteria = [
+        _make(exp, "gap_points", gap, f"train - val accuracy {gap:.1f} points"),
+        _make(exp, "val_loss_rise", rise, f"validation loss {100 * rise:.0f} % above its minimum (epoch {best + 1})"),
+        _make(exp, "train_loss_fall", fall,
+              f"training loss {train_loss[best]:.3f} at that epoch -> {train_loss[-1]:.3f} at the end"),
+    ]
+    summary = (f"gap {gap:.1f} points (train {100 * run.figures['train_acc']:.1f} %, val "
+               f"{100 * run.figures['val_acc']:.1f} %); val loss {val_loss[best]:.3f} -> {val_loss[-1]:.3f} "
+               f"(+{100 * rise:.0f} %) while train loss falls to {train_loss[-1]:.3f}")
+    return _result(exp, criteria, summary, runs, {"val_loss_min_epoch": best + 1})
+
+
+def _make(exp: Experiment, name: str, value: float, text: str) -> Criterion:
+    direction, threshold = _threshold(exp, name)
+    return _criterion(name, value, threshold, direction, f"{text} ({direction} {threshold:g})")
+
+
+@_measure("gap_cut", "training", {"gap_cut": (">=", 0.25), "val_acc_change_points": (">=", 0.0)},
+          {"baseline": "plain", "trick": ""})
+def _measure_gap_cut(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    base = _run(runs, options["baseline"])
+    trick = _run(runs, options["trick"]) if options["trick"] else next(r for r in runs if r is not base)
+    gap_b, gap_t = base.figures["gap_points"], trick.figures["gap_points"]
+    cut = (gap_b - gap_t) / gap_b if gap_b > 0 else float("nan")
+    val_change = 100.0 * (trick.figures["val_acc"] - base.figures["val_acc"])
+    criteria = [
+        _make(exp, "gap_cut", cut, f"gap cut by {100 * cut:.0f} % ({gap_b:.1f} -> {gap_t:.1f} points)"),
+        _make(exp, "val_acc_change_points", val_change,
+              f"validation accuracy {100 * base.figures['val_acc']:.1f} -> {100 * trick.figures['val_acc']:.1f} %"),
+    ]
+    summary = (f"gap {gap_b:.1f} points -> {gap_t:.1f} with {trick.label} (val {100 * base.figures['val_acc']:.1f} "
+               f"-> {100 * trick.figures['val_acc']:.1f} %)")
+    return _result(exp, criteria, summary, runs)
+
+
+@_measure("sparsity", "training", {"sparse_share": (">=", 0.5), "val_acc_drop_points": ("<=", 3.0)},
+          {"baseline": "plain"})
+def _measure_sparsity(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    base = _run(runs, options["baseline"])
+    criteria, parts = [], []
+    worst_share = None
+    for run in runs:
+        if run is base:
+            continue
+        share = run.figures["share_below_1e-3"]
+        drop = 100.0 * (base.figures["val_acc"] - run.figures["val_acc"])
+        criteria.append(_make(exp, "sparse_share", share, f"{run.label}: {100 * share:.0f} % of weights below 1e-3"))
+        criteria.append(_make(exp, "val_acc_drop_points", drop,
+                              f"{run.label}: val accuracy {100 * run.figures['val_acc']:.1f} % vs "
+                              f"{100 * base.figures['val_acc']:.1f} % without"))
+        parts.append(f"{run.label} {100 * share:.0f} % (val {100 * run.figures['val_acc']:.1f} %)")
+        worst_share = share if worst_share is None else min(worst_share, share)
+    summary = (f"weights below 1e-3: {100 * base.figures['share_below_1e-3']:.1f} % without "
+               f"(val {100 * base.figures['val_acc']:.1f} %) -> " + ", ".join(parts))
+    primary = min((c for c in criteria if c.name == "sparse_share"), key=lambda c: c.value)
+    return _result(exp, criteria, summary, runs, effect=primary)
+
+
+def _steps_to(run: RunRecord, target: float) -> int | None:
+    smoothed = np.asarray(run.curves["smoothed_loss"], dtype=float)
+    hit = np.flatnonzero(smoothed <= target)
+    return int(run.curves["step"][hit[0]]) if len(hit) else None
+
+
+@_measure("steps_to_loss", "training", {"step_ratio": ("<=", 0.5)},
+          {"target_loss": 0.3, "baseline": "plain", "fast": ""})
+def _measure_steps_to_loss(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    target = float(options["target_loss"])
+    base = _run(runs, options["baseline"])
+    base_steps = _steps_to(base, target)
+    base_total = base.curves["step"][-1] if base.curves["step"] else 0
+    criteria, parts = [], []
+    for run in runs:
+        steps = _steps_to(run, target)
+        run.figures["steps_to_target"] = steps
+        if run is base:
+            continue
+        if steps is None:
+            ratio = float("inf")
+        elif base_steps is None:
+            ratio = steps / base_total  # an upper bound: the baseline had not arrived when it stopped
+        else:
+            ratio = steps / base_steps
+        base_text = f"{base_steps}" if base_steps is not None else f"> {base_total} (not reached)"
+        criteria.append(_make(exp, "step_ratio", ratio,
+                              f"{run.label}: {steps if steps is not None else 'never'} steps vs {base_text} "
+                              f"for {base.label}"))
+        parts.append(f"{steps if steps is not None else 'never'} with {run.label}")
+    base_text = f"{base_steps}" if base_steps is not None else f"> {base_total}"
+    summary = f"steps to smoothed loss {target:g}: {base_text} with {base.label} -> " + ", ".join(parts)
+    primary = max(criteria, key=lambda c: c.value)
+    return _result(exp, criteria, summary, runs, {"target_loss": target}, effect=primary)
+
+
+@_measure("lower_final_loss", "training", {"loss_ratio": ("<", 1.0)}, {"baseline": "constant"})
+def _measure_lower_final_loss(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    base = _run(runs, options["baseline"])
+    base_loss = base.figures["train_eval_loss"]
+    criteria, parts = [], []
+    for run in runs:
+        if run is base:
+            continue
+        loss = run.figures["train_eval_loss"]
+        ratio = loss / base_loss
+        criteria.append(_make(exp, "loss_ratio", ratio,
+                              f"{run.label}: final training loss {loss:.4f} vs {base_loss:.4f} at constant lr"))
+        parts.append(f"{run.label} {loss:.4f}")
+    summary = f"final training loss: constant lr {base_loss:.4f} -> " + ", ".join(parts)
+    primary = max(criteria, key=lambda c: c.value)
+    return _result(exp, criteria, summary, runs, effect=primary)
+
+
+def _step_noise(losses: list) -> float:
+    """How much the loss jumps from one step to the next: the std of loss(t+1) - loss(t)
+    over the second half of the run (the first half is dominated by the descent itself)."""
+    values = np.asarray(losses, dtype=float)
+    values = values[len(values) // 2:]
+    if len(values) < 3:
+        return float("nan")
+    return float(np.std(np.diff(values)))
+
+
+@_measure("batch_noise", "training", {"noise_ratio": ("<", 1.0), "speed_ratio": (">", 1.0)})
+def _measure_batch_noise(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    for run in runs:
+        run.figures["step_noise"] = _step_noise(run.curves["loss"])
+        run.figures["steps"] = len(run.curves["loss"])
+    criteria = []
+    for small, large in zip(runs, runs[1:]):
+        noise = large.figures["step_noise"] / small.figures["step_noise"]
+        criteria.append(_make(exp, "noise_ratio", noise,
+                              f"per-step loss noise {small.figures['step_noise']:.3f} ({small.label}) -> "
+                                  f"{large.figures['step_noise']:.3f} ({large.label})"))
+    speed = runs[1].figures["images_per_sec"] / runs[0].figures["images_per_sec"]
+    criteria.append(_make(exp, "speed_ratio", speed,
+                          f"images/s {runs[0].figures['images_per_sec']:.0f} ({runs[0].label}) -> "
+                              f"{runs[1].figures['images_per_sec']:.0f} ({runs[1].label})"))
+    summary = " | ".join(f"{r.label}: noise {r.figures['step_noise']:.3f}, {r.figures['images_per_sec']:.0f} images/s"
+                         for r in runs)
+    return _result(exp, criteria, summary, runs, effect=criteria[0])
+
+
+@_measure("first_epoch_loss", "training", {"loss_cut": (">=", 0.20)}, {"baseline": "plain"})
+def _measure_first_epoch_loss(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    base = _run(runs, options["baseline"])
+    trick = next(r for r in runs if r is not base)
+    loss_b, loss_t = base.curves["train_eval_loss"][0], trick.curves["train_eval_loss"][0]
+    cut = (loss_b - loss_t) / loss_b
+    criteria = [_make(exp, "loss_cut", cut, f"training loss after epoch 1: {loss_b:.3f} -> {loss_t:.3f}")]
+    summary = f"loss after epoch 1: {loss_b:.3f} {base.label} -> {loss_t:.3f} {trick.label} ({100 * cut:.0f} % lower)"
+    return _result(exp, criteria, summary, runs)
+
+
+@_measure("bn_rescue", "training", {"val_acc_without": ("<=", 0.30), "val_acc_with": (">=", 0.90)},
+          {"without": "plain", "with": "batchnorm"}, primary="val_acc_with")
+def _measure_bn_rescue(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    without, with_bn = _run(runs, options["without"]), _run(runs, options["with"])
+    a, b = without.figures["val_acc"], with_bn.figures["val_acc"]
+    criteria = [_make(exp, "val_acc_without", a, f"{without.label}: val accuracy {100 * a:.1f} %"),
+                _make(exp, "val_acc_with", b, f"{with_bn.label}: val accuracy {100 * b:.1f} %")]
+    summary = f"val accuracy {100 * a:.1f} % {without.label} -> {100 * b:.1f} % {with_bn.label}"
+    return _result(exp, criteria, summary, runs)
+
+
+@_measure("ensemble_gain", "training", {"ensemble_gain_points": (">=", 0.5), "snapshot_gain_points": (">=", 0.0)},
+          {"independent": "ensemble", "snapshot": "snapshots"})
+def _measure_ensemble_gain(exp, runs, options):
+    if (failed := _failed_result(exp, runs)) is not None:
+        return failed
+    criteria, parts = [], []
+    for key, crit in (("independent", "ensemble_gain_points"), ("snapshot", "snapshot_gain_points")):
+        if not options[key]:
+            continue
+        run = _run(runs, options[key])
+        best = max(run.figures["member_val_accs"])
+        ens = run.figures["ensemble_val_acc"]
+        gain = 100.0 * (ens - best)
+        what = "best member" if key == "independent" else "best snapshot"
+        criteria.append(_make(exp, crit, gain, f"{run.label}: ensemble {100 * ens:.1f} % vs {what} {100 * best:.1f} %"))
+        parts.append(f"{run.label} {100 * ens:.1f} % vs {what} {100 * best:.1f} %")
+    return _result(exp, criteria, "; ".join(parts), runs)
