@@ -49,6 +49,7 @@ def run_gui(argv: list[str] | None = None, quit_after_show: bool = False) -> int
     from gui.main_window import MainWindow
 
     window = MainWindow(lazy=True)  # panels (and torch) load just after the first frame
+    window.classroom.workspaces.interactive = not quit_after_show  # a person is there to answer
     window.show()
     if quit_after_show:
         from PySide6.QtCore import QTimer

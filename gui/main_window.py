@@ -220,6 +220,10 @@ class MainWindow(QMainWindow):
         return registry.stop_all(timeout_ms)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        classroom = getattr(self, "classroom", None)
+        if not self._closing and classroom is not None and not classroom.workspaces.confirm_discard("closing"):
+            event.ignore()
+            return
         if not self._closing:
             self._closing = True
             self._memory_timer.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from engine.errors import ConvScopeError
 # engine.workspace imports torch: loaded on first use so the window shows before torch is imported.
@@ -66,6 +66,9 @@ def restore_workspace(window, ws: "Workspace") -> list[str]:
         if panel is None:
             problems.append(f"This version has no '{title}' panel; its saved state was skipped.")
             continue
+        if not isinstance(state, dict):
+            problems.append(f"{title}: the saved state is not a set of named settings; it was skipped.")
+            continue
         try:
             panel.restore_state(state)
         except ConvScopeError as exc:
@@ -86,29 +89,115 @@ def restore_workspace(window, ws: "Workspace") -> list[str]:
 
 
 class WorkspaceController(QObject):
-    """File menu actions: Open, Save, Save as, Recent workspaces."""
+    """File menu actions: Open, Save, Save as, Recent workspaces, and the unsaved-work question.
+
+    Work counts as unsaved when a run was trained or loaded, the architecture was edited
+    or the input image changed since the last save or open, or a training job is running.
+    Only an interactive window asks (`interactive`, set by run_gui); scripts, tests and
+    screenshots never block on a dialog. `ask` can be replaced (tests)."""
 
     saved = Signal(str)
     opened = Signal(str)
+
+    SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
     def __init__(self, window):
         super().__init__(window)
         self.window = window
         self.path: Path | None = None
+        self.interactive = False
+        self.ask = self._ask_with_dialog
+        ctx = window.ctx
+        self._clean_run = ctx.run
+        self._clean_image = ctx.input_image
+        self._clean_spec = ctx.spec.to_dict() if ctx.spec is not None else None
+        ctx.spec_changed.connect(self._on_spec_changed)
         self.recent_menu = QMenu("Open &recent workspace", window)
         self.recent_menu.setToolTipsVisible(True)
         self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
         self.rebuild_recent_menu()
 
+    # ----- unsaved work
+    def _on_spec_changed(self, spec) -> None:
+        if self._clean_spec is None and spec is not None:
+            self._clean_spec = spec.to_dict()  # the first architecture shown is the starting point
+
+    def mark_clean(self) -> None:
+        ctx = self.window.ctx
+        self._clean_run, self._clean_image = ctx.run, ctx.input_image
+        self._clean_spec = ctx.spec.to_dict() if ctx.spec is not None else None
+
+    def unsaved_work(self) -> list[str]:
+        """What would be lost, in words (empty when nothing would)."""
+        ctx = self.window.ctx
+        lost = []
+        if self._training_running():
+            lost.append("a training run in progress")
+        if ctx.run is not None and ctx.run is not self._clean_run:
+            lost.append(f"the run '{ctx.run.name}'")
+        if ctx.spec is not None and self._clean_spec is not None and ctx.spec.to_dict() != self._clean_spec:
+            lost.append("the edited architecture")
+        if ctx.input_image is not None and ctx.input_image is not self._clean_image:
+            lost.append("the chosen input image")
+        return lost
+
+    def _training_running(self) -> bool:
+        for panel in getattr(self.window, "panels", []):
+            if panel.title == "Training" and getattr(panel, "jobs", None) is not None and panel.jobs.running:
+                return True
+        return False
+
+    def confirm_discard(self, doing: str) -> bool:
+        """Before closing or opening: True to go on (saved, discarded or nothing to lose)."""
+        lost = self.unsaved_work()
+        if not lost or not self.interactive:
+            return True
+        answer = self.ask(f"Save your work before {doing}?",
+                          "Not saved yet: " + ", ".join(lost) + ". Save it as a workspace first?")
+        if answer == self.SAVE:
+            return self.save()  # a run still training is not in it: going on stops it, as asked
+        return answer == self.DISCARD
+
+    def _ask_with_dialog(self, question: str, detail: str) -> str:
+        box = QMessageBox(QMessageBox.Warning, "Unsaved work", question, parent=self.window)
+        box.setInformativeText(detail)
+        save = box.addButton("Save…", QMessageBox.AcceptRole)
+        discard = box.addButton("Don't save", QMessageBox.DestructiveRole)
+        cancel = box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(save)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return self.SAVE if clicked is save else self.DISCARD if clicked is discard else self.CANCEL
+
+    def _ask_folder_choice(self, message: str, suggestion: Path) -> bool:
+        """The target holds other files: offer the suggested new folder inside it."""
+        if not self.interactive:
+            return False
+        box = QMessageBox(QMessageBox.Warning, "Workspace problem", message, parent=self.window)
+        inside = box.addButton(f"Save in {suggestion.name} inside it", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.exec()
+        return box.clickedButton() is inside
+
     # ----- non-interactive (tests, the recent menu)
     def save_to(self, folder: str | Path) -> Path | None:
-        try:
-            from engine.workspace import save_workspace
+        from engine.workspace import NotAWorkspaceError, save_workspace
 
-            folder = save_workspace(folder, collect_workspace(self.window))
+        try:
+            try:
+                folder = save_workspace(folder, collect_workspace(self.window))
+            except NotAWorkspaceError as exc:
+                if not self._ask_folder_choice(str(exc), exc.suggestion):
+                    raise
+                folder = save_workspace(exc.suggestion, collect_workspace(self.window))
         except ConvScopeError as exc:
             self.window.ctx.show_error(exc.title, str(exc))
             return None
+        except OSError as exc:  # e.g. a disk that filled up inside a library's own write
+            self.window.ctx.show_error("Workspace problem", f"Saving to {folder} failed: {exc.strerror or exc}.")
+            return None
+        self.mark_clean()
         self.path = Path(folder)
         settings.add_recent_workspace(folder)
         self.rebuild_recent_menu()
@@ -124,7 +213,15 @@ class WorkspaceController(QObject):
         except ConvScopeError as exc:
             self.window.ctx.show_error(exc.title, str(exc))
             return False
+        # A job still running (a training run) would replace the restored run when it ends.
+        from gui.workers import registry
+
+        for panel in getattr(self.window, "panels", []):
+            if getattr(panel, "jobs", None) is not None and panel.jobs.running:
+                panel.jobs.stop()
+        registry.stop_all(timeout_ms=5000)
         problems = restore_workspace(self.window, ws)
+        self.mark_clean()
         self.path = Path(folder)
         settings.add_recent_workspace(folder)
         self.rebuild_recent_menu()
@@ -136,20 +233,20 @@ class WorkspaceController(QObject):
         return True
 
     # ----- dialogs
-    def save(self) -> None:
+    def save(self) -> bool:
         if self.path is None:
-            self.save_as()
-        else:
-            self.save_to(self.path)
+            return self.save_as()
+        return self.save_to(self.path) is not None
 
-    def save_as(self) -> None:
+    def save_as(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(self.window, "Save workspace as a folder",
                                               str(Path.home() / f"lesson{SUFFIX}"),
                                               f"ConvScope workspace folder (*{SUFFIX});;Any folder name (*)")
-        if path:
-            self.save_to(path)
+        return bool(path) and self.save_to(path) is not None
 
     def open(self) -> None:
+        if not self.confirm_discard("opening another workspace"):
+            return
         folder = QFileDialog.getExistingDirectory(self.window, "Open workspace folder", str(Path.home()))
         if folder:
             self.open_from(folder)
@@ -175,7 +272,7 @@ class WorkspaceController(QObject):
     def _open_recent(self) -> None:
         action = self.sender()
         path = action.data() if isinstance(action, QAction) else None
-        if not path:
+        if not path or not self.confirm_discard("opening another workspace"):
             return
         if not Path(path).exists():
             settings.remove_recent_workspace(path)

@@ -441,11 +441,36 @@ class DataPanel(Panel):
         return {"dataset": self.current_dataset(), "options": self.dataset_options(), **self.data_options()}
 
     def restore_state(self, state: dict) -> None:
+        """A workspace never downloads and never reads a folder outside it on its own: the
+        built-in datasets load at once; a folder or torchvision dataset waits for Load."""
         if not isinstance(state, dict):
             return
         self.set_data_options(state)
-        if state.get("dataset"):
-            self.load_dataset(str(state["dataset"]), state.get("options") or {})
+        name = state.get("dataset")
+        if not name:
+            return
+        options = dict(state.get("options") or {}) if isinstance(state.get("options"), dict) else {}
+        options.pop("download", None)
+        self.download_check.setChecked(False)
+        if str(name) != FOLDER_DATASET and str(name) not in TORCHVISION_DATASETS:
+            self.load_dataset(str(name), options)
+            return
+        index = self.dataset_combo.findData(str(name))
+        if index < 0:
+            self.ctx.show_error("Data problem", f"The workspace names an unknown dataset '{name}'.")
+            return
+        self.dataset_combo.setCurrentIndex(index)
+        self.folder_edit.setText(str(options.get("root", "")))
+        if "size" in options:
+            try:
+                self.size_spin.setValue(int(options["size"]))
+            except (TypeError, ValueError, OverflowError):
+                pass
+        self._on_dataset_choice_changed()
+        where = options.get("root") or "its default folder"
+        self.info_label.setText(f"This workspace used {dataset_description(str(name))} from {where}. "
+                                "Click Load to read it (nothing outside the workspace is read or downloaded "
+                                "until you do).")
 
     def set_data_options(self, values: dict) -> None:
         """Apply normalization / augmentation values (TrainSettings names); others are ignored."""
