@@ -48,9 +48,10 @@ def _run_gui(args) -> int:
 
 def _run_screenshots(args) -> int:
     from engine.fileio import check_output_folder
+
+    check_output_folder(args.out, what="screenshots folder")  # before Qt starts
     from gui.screenshots import render_screenshots
 
-    check_output_folder(args.out, what="screenshots folder")
     width, height = args.size
     for path in render_screenshots(args.out, width, height, args.theme, args.scale, args.panel):
         print(path)

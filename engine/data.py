@@ -249,7 +249,12 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
     size = int(size)
     if not 4 <= size <= 512:
         raise DataError(f"Image size must be between 4 and 512 pixels, got {size}.")
-    class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"The folder {folder} cannot be read: {exc.strerror or exc}.") from None
+    links = [d for d in entries if d.is_symlink() and not d.name.startswith(".")]
+    class_dirs = [d for d in entries if d.is_dir() and not d.is_symlink() and not d.name.startswith(".")]
     if not class_dirs:
         raise DataError(f"{folder} has no class sub-folders. Expected {folder}/<class name>/<images>, "
                         "one sub-folder per class.")
@@ -260,8 +265,21 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
         skipped.append((str(path.relative_to(folder)), reason))
         reasons[reason_kind] = reasons.get(reason_kind, 0) + 1
 
+    for link in links:  # a link may lead anywhere on the disk: never followed
+        skip(link, "link (not followed)", f"{link.name}: a symbolic link; ConvScope reads only real files "
+                                          "and folders inside the dataset folder")
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        try:
+            found = sorted(p for p in class_dir.rglob("*") if not p.name.startswith("."))
+        except OSError as exc:
+            skip(class_dir, "unreadable or damaged", f"{class_dir.name}/: cannot be read ({exc.strerror or exc})")
+            continue
+        files = []
+        for path in found:
+            if path.is_symlink():
+                skip(path, "link (not followed)", f"{path.name}: a symbolic link; links are not followed")
+            elif path.is_file():
+                files.append(path)
         loaded = 0
         for path in files:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -270,9 +288,12 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
             if max_per_class is not None and loaded >= max_per_class:
                 break
             try:
-                image = load_image(path)
+                image = load_image(path, max_side=size)  # large photos are reduced while loading
             except DataError as exc:
-                kind = "empty file" if path.stat().st_size == 0 else "unreadable or damaged"
+                try:
+                    kind = "empty file" if path.stat().st_size == 0 else "unreadable or damaged"
+                except OSError:
+                    kind = "unreadable or damaged"
                 skip(path, kind, str(exc))
                 continue
             images.append(_resize_center_crop(image, size))

@@ -22,7 +22,8 @@ NOT_AN_IMAGE = "not an image"
 EMPTY_FILE = "empty (0 bytes)"
 DAMAGED = "damaged or unreadable"
 OUTSIDE_CLASS_FOLDER = "not inside a class folder"
-SKIP_REASONS = (NOT_AN_IMAGE, EMPTY_FILE, DAMAGED, OUTSIDE_CLASS_FOLDER)
+LINK = "a link (not followed)"
+SKIP_REASONS = (NOT_AN_IMAGE, EMPTY_FILE, DAMAGED, OUTSIDE_CLASS_FOLDER, LINK)
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,16 @@ def scan_image_folder(root: str | Path, min_classes: int = 2) -> FolderScan:
         raise DataError(f"The folder {root} does not exist.")
     if not root.is_dir():
         raise DataError(f"{root} is a file, not a folder. Choose a folder with one sub-folder per class.")
-    entries = sorted(root.iterdir(), key=lambda p: p.name.lower())
-    class_dirs = [p for p in entries if p.is_dir() and not _is_hidden(p)]
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: p.name.lower())
+    except OSError as exc:
+        raise DataError(f"The folder {root} cannot be read: {exc.strerror or exc}.") from None
+    class_dirs = [p for p in entries if p.is_dir() and not p.is_symlink() and not _is_hidden(p)]
     scan = FolderScan(root, [p.name for p in class_dirs], [])
     for stray in entries:
-        if stray.is_file():
+        if stray.is_symlink():  # a link may lead anywhere on the disk
+            scan.skip(stray, LINK, "symbolic links are not followed; put the images in a real sub-folder")
+        elif stray.is_file():
             scan.skip(stray, OUTSIDE_CLASS_FOLDER, "images must sit in a sub-folder named after their class")
     if not class_dirs:
         raise DataError(
@@ -96,10 +102,26 @@ def scan_image_folder(root: str | Path, min_classes: int = 2) -> FolderScan:
             f"{root} has only one class folder ('{class_dirs[0].name}'). "
             f"At least {min_classes} classes are needed, e.g. dog/ and food/.")
     for label, class_dir in enumerate(class_dirs):
-        for path in sorted((p for p in class_dir.rglob("*") if p.is_file()), key=lambda p: str(p).lower()):
+        try:
+            found = sorted(class_dir.rglob("*"), key=lambda p: str(p).lower())
+        except OSError as exc:
+            scan.skip(class_dir, DAMAGED, f"{class_dir.name}/ cannot be read ({exc.strerror or exc})")
+            continue
+        for path in found:
+            if path.is_symlink():
+                scan.skip(path, LINK, "symbolic links are not followed")
+                continue
+            if not path.is_file():
+                continue
             if path.suffix.lower() not in IMAGE_SUFFIXES or _is_hidden(path):
                 scan.skip(path, NOT_AN_IMAGE, f"'{path.suffix or path.name}' is not an image file type")
-            elif path.stat().st_size == 0:
+                continue
+            try:
+                empty = path.stat().st_size == 0
+            except OSError as exc:
+                scan.skip(path, DAMAGED, f"{path.name} cannot be read ({exc.strerror or exc})")
+                continue
+            if empty:
                 scan.skip(path, EMPTY_FILE, f"{path.name} is empty (0 bytes)")
             else:
                 scan.files.append((path, label))
@@ -108,16 +130,20 @@ def scan_image_folder(root: str | Path, min_classes: int = 2) -> FolderScan:
     return scan
 
 
-def read_scanned_image(scan: FolderScan, path: Path) -> np.ndarray | None:
-    """load_image, or None after recording why the file was skipped."""
+def read_scanned_image(scan: FolderScan, path: Path, max_side: int | None = None) -> np.ndarray | None:
+    """load_image (reduced while loading when `max_side` says how much is needed), or
+    None after recording why the file was skipped."""
     try:
-        return load_image(path)
+        return load_image(path, max_side=max_side)
     except DataError as exc:
         from PIL import UnidentifiedImageError
 
         reason = NOT_AN_IMAGE if isinstance(exc.__cause__, UnidentifiedImageError) else DAMAGED
-        if path.exists() and path.stat().st_size == 0:
-            reason = EMPTY_FILE
+        try:
+            if path.exists() and path.stat().st_size == 0:
+                reason = EMPTY_FILE
+        except OSError:
+            pass
         scan.skip(path, reason, str(exc))
         return None
 

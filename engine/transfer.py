@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GROUPS_DIR = ROOT / "resources" / "class_groups"
 DEFAULT_GROUPS_FILE = GROUPS_DIR / "dog_vs_food.json"
 NUM_IMAGENET_CLASSES = 1000
+MAX_CLASS_GROUPS = 100
 THUMBNAIL_SIZE = 96
 
 
@@ -120,18 +121,55 @@ class ClassGroups:
                 "groups": [{"name": g.name, "ranges": compact_ranges(g.classes)} for g in self.groups]}
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "class groups") -> "ClassGroups":
-        try:
-            groups = []
-            for entry in data["groups"]:
-                classes = [int(c) for c in entry.get("classes", [])]
-                for low, high in entry.get("ranges", []):
-                    classes.extend(range(int(low), int(high) + 1))
-                groups.append(ClassGroup(str(entry["name"]), classes))
-            return cls(str(data.get("title", "Class groups")), groups, str(data.get("description", "")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{source} is not a valid class-group file: each group needs a 'name' and "
-                            f"'classes' (a list of indices) or 'ranges' ([[first, last], ...]). ({exc})") from exc
+    def from_dict(cls, data: dict, source: str = "class groups",
+                  num_classes: int = NUM_IMAGENET_CLASSES) -> "ClassGroups":
+        """Groups from JSON. Every index and range is checked against the model's classes
+        (0..num_classes-1) before anything is expanded, so a range such as 0-20000000 is
+        refused at once instead of becoming a list of twenty million numbers."""
+        hint = ("each group needs a 'name' and 'classes' (a list of indices) or 'ranges' "
+                "([[first, last], ...])")
+        if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
+            raise DataError(f"{source} is not a valid class-group file: expected an object with a 'groups' list.")
+        if len(data["groups"]) > MAX_CLASS_GROUPS:
+            raise DataError(f"{source} has {len(data['groups']):,} class groups; at most {MAX_CLASS_GROUPS} "
+                            "are supported.")
+        top = num_classes - 1
+
+        def index_of(value, group: str) -> int:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    isinstance(value, float) and not (math.isfinite(value) and value.is_integer())):
+                raise DataError(f"{source}: the group '{group}' lists {str(value)[:30]!r}, not a class index "
+                                f"(a whole number 0-{top}).")
+            index = int(value)
+            if not 0 <= index <= top:
+                raise DataError(f"{source}: the group '{group}' lists class {index:,}; the model's classes are "
+                                f"0-{top}.")
+            return index
+
+        groups = []
+        for entry in data["groups"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise DataError(f"{source} is not a valid class-group file: {hint}.")
+            name = entry["name"][:200]
+            classes_in, ranges_in = entry.get("classes", []), entry.get("ranges", [])
+            if not isinstance(classes_in, list) or not isinstance(ranges_in, list):
+                raise DataError(f"{source}: in the group '{name}', {hint}.")
+            if len(classes_in) > num_classes or len(ranges_in) > num_classes:
+                raise DataError(f"{source}: the group '{name}' lists more entries than the model has classes "
+                                f"({num_classes}).")
+            classes = {index_of(value, name) for value in classes_in}
+            for pair in ranges_in:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise DataError(f"{source}: the group '{name}' has a range {str(pair)[:30]}; "
+                                    "write ranges as [first, last].")
+                low, high = index_of(pair[0], name), index_of(pair[1], name)
+                if low > high:
+                    raise DataError(f"{source}: the group '{name}' has the range [{low}, {high}]; "
+                                    "the first index must not exceed the last.")
+                classes.update(range(low, high + 1))  # at most num_classes values: both ends were checked
+            groups.append(ClassGroup(name, sorted(classes)))
+        title, description = data.get("title", "Class groups"), data.get("description", "")
+        return cls(str(title)[:200], groups, str(description)[:2000])
 
     def save(self, path: str | Path) -> None:
         from .fileio import atomic_write_text
@@ -141,15 +179,12 @@ class ClassGroups:
 
     @classmethod
     def load(cls, path: str | Path) -> "ClassGroups":
+        from .validation import read_json_object
+
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise DataError(f"No class-group file at {path}.")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path.name} is not readable JSON ({exc}).") from exc
-        if not isinstance(data, dict):
-            raise DataError(f"{path.name} is not a valid class-group file (expected a JSON object).")
+        data = read_json_object(path, "class-group file", DataError)
         return cls.from_dict(data, path.name).validate()
 
 
@@ -448,7 +483,7 @@ def extract_folder_features(classifier, scan: FolderScan, with_block_input: bool
         if cached is not None:
             rows.append((done, str(path), label) + cached)
         else:
-            image = read_scanned_image(scan, path)
+            image = read_scanned_image(scan, path, max_side=512)  # the classifier sees 224 px
             if image is not None:
                 pending.append((done, path, label, key, classifier.preprocess(image), make_thumbnail(image)))
             if len(pending) >= batch_size:

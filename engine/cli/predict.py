@@ -21,17 +21,20 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+INPUT_MAX_SIDE = 1024
+
+
 def load_input(spec: str):
     """An image file, or bundled:NAME for a photo shipped with the installed packages."""
     from engine.images import load_bundled_photo, load_image
 
     if spec.startswith("bundled:"):
         return load_bundled_photo(spec.split(":", 1)[1])
-    return load_image(spec)
+    return load_image(spec, max_side=INPUT_MAX_SIDE)  # the classifier sees 224 px: large files load reduced
 
 
 def run(args) -> int:
-    from engine.errors import DataError
+    from engine.errors import ConvScopeError
     from engine.pretrained import load_classifier
 
     classifier = load_classifier(args.model)
@@ -39,7 +42,9 @@ def run(args) -> int:
     for spec in args.images:
         try:
             predictions = classifier.predict(load_input(spec), k=max(1, args.k))
-        except DataError as exc:  # one bad file must not hide the others
+        except (ConvScopeError, MemoryError) as exc:  # one bad file must not hide the others
+            if isinstance(exc, MemoryError):
+                exc = "not enough memory to classify this image"
             failures += 1
             print(f"{spec}: {exc}", file=sys.stderr)
             results.append({"image": spec, "error": str(exc)})

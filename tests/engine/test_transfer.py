@@ -120,7 +120,7 @@ def test_groups_round_trip_and_validation(tmp_path):
         with pytest.raises(DataError, match=message):
             bad.validate()
     (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(DataError, match="not readable JSON"):
+    with pytest.raises(DataError, match="not valid JSON"):
         ClassGroups.load(tmp_path / "broken.json")
     (tmp_path / "wrong.json").write_text(json.dumps({"groups": [{"classes": [1]}]}))
     with pytest.raises(DataError, match="name"):
