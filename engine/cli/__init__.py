@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect", "predict", "saliency", "fool", "classviz"]
+COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect", "predict", "saliency", "fool", "classviz", "lesson"]
 
 
 def register_all(subparsers) -> None:
