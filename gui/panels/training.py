@@ -23,7 +23,7 @@ from engine.checkpoint import load_run, save_run
 from engine.device import available_devices
 from engine.errors import ConvScopeError
 from engine.initialization import INIT_LABELS, INIT_SCHEMES
-from engine.schedules import SCHEDULE_LABELS, SCHEDULES, learning_rate_curve, steps_per_epoch_for
+from engine.schedules import SCHEDULE_LABELS, SCHEDULES, learning_rate_plan, steps_per_epoch_for
 from engine.spec import analyze, total_params
 from engine.train import (BatchEnd, EnsembleResult, EpochEnd, MemberFinished, TrainResult, TrainSettings,
                           TrainStarted, train_job)
@@ -488,9 +488,13 @@ class TrainingPanel(Panel):
 
     def _update_schedule_plot(self, settings: TrainSettings) -> None:
         steps = steps_per_epoch_for(self._train_images(), settings.batch_size)
-        curve = learning_rate_curve(settings, steps)
-        epochs = [i / steps for i in range(len(curve))]
-        self.lr_plot.set_points("planned", epochs, curve)
+        try:  # at most 2000 points whatever the run length: the GUI thread never computes every step
+            epochs, curve = learning_rate_plan(settings, steps, max_points=2000)
+        except ConvScopeError as exc:
+            self.problems_label.setText(str(exc))
+            self.problems_label.setVisible(True)
+            return
+        self.lr_plot.set_points("planned", epochs.tolist(), curve.tolist())
         self.lr_plot.redraw()
         self._planned_steps_per_epoch = steps
 

@@ -138,5 +138,5 @@ def test_hostile_workspaces_leave_the_window_responsive_with_a_message(window, q
     timer.stop()
     assert window.ctx.last_error is not None, "no message for a hostile workspace"
     assert "Traceback" not in window.ctx.last_error[1]
-    assert max(gaps) < 0.2 + 0.8 * (len(gaps) < 3), f"GUI thread blocked {max(gaps):.2f} s"
+    assert len(gaps) >= 3 and max(gaps) < 0.2, f"GUI thread blocked {max(gaps):.2f} s"
     assert window.show_panel("Network") is window.current_panel()  # still usable
