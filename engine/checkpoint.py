@@ -192,6 +192,20 @@ def load_state_into(model: torch.nn.Module, state: Any, source: str) -> None:
     model.load_state_dict(state)
 
 
+RUN_FILES = ("checkpoint.pt", "spec.json", "settings.json", "history.json")
+
+
+def check_run_folder(folder: str | Path) -> Path:
+    """OutputPathError now (before training) if save_run could not write `folder`: not a
+    real writable folder, or one of its run files is a link, FIFO, device or folder."""
+    from .fileio import check_output_file, check_output_folder
+
+    folder = check_output_folder(folder, what="run folder")
+    for name in RUN_FILES:
+        check_output_file(folder / name, what=f"run file {name}")
+    return folder
+
+
 def save_run(folder: str | Path, run: TrainedRun) -> Path:
     """checkpoint.pt + spec.json + settings.json + history.json in `folder`."""
     folder = Path(folder)

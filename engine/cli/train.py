@@ -205,17 +205,20 @@ class _Progress:
 def run(args) -> int:
     from ..checkpoint import save_run
     from ..device import configure_threads
-    from ..fileio import check_output_folder
+    from ..checkpoint import check_run_folder
     from ..train import fit
 
     if args.out is not None:  # before any work: a bad --out must not cost a training run
-        check_output_folder(args.out, what="run folder")
+        check_run_folder(args.out)
     configure_threads()
     parser_defaults = {}
     scratch = argparse.ArgumentParser()
     register(scratch.add_subparsers())
     parser_defaults = vars(scratch.parse_args(["train"]))
     settings = _settings_from_args(args, parser_defaults)
+    if args.out is not None and settings.ensemble > 1:
+        for i in range(settings.ensemble):
+            check_run_folder(Path(args.out) / f"member_{i + 1}")
     data = _load_data(args, settings)
     settings.dataset = data.name
     from ..schedules import check_plan, steps_per_epoch_for

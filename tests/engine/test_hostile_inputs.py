@@ -165,6 +165,22 @@ def test_every_out_is_checked_before_any_work(box, capsys):
         assert time.perf_counter() - started < 5, argv  # refused before any model is loaded
 
 
+def test_train_checks_every_run_file_before_training(box, capsys):
+    (box / "run").mkdir()
+    os.mkfifo(box / "run" / "checkpoint.pt")
+    (box / "ens").mkdir()
+    (box / "ens" / "member_2").write_text("not a folder")
+    before = listing(box)
+    started = time.perf_counter()
+    code, _, err = run_cli(["train", "--dataset", "digits", "--out", str(box / "run"), "--quiet"], capsys)
+    assert_refused(code, err, "checkpoint.pt is not an ordinary file")
+    code, _, err = run_cli(["train", "--dataset", "digits", "--ensemble", "3", "--out", str(box / "ens"),
+                            "--quiet"], capsys)
+    assert_refused(code, err, "member_2 exists and is not a folder")
+    assert listing(box) == before
+    assert time.perf_counter() - started < 5  # refused before any training
+
+
 def test_inspect_refuses_a_file_as_its_output_folder(box, capsys):
     before = listing(box)
     code, out, err = run_cli(["inspect", "--run", "r", "--out", str(box / "notes.txt")], capsys)
