@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import math
 
-SEED_MAX = 2**63 - 1  # torch.manual_seed accepts 0 .. 2**64 - 1; numpy wants < 2**63 here too
+SEED_MAX = 2**63 - 1  # torch.manual_seed accepts 0 .. 2**64 - 1 (the trainer adds member offsets)
+SEED_MAX_32 = 2**32 - 1  # scikit-learn / numpy RandomState seeds (t-SNE, PCA, splits)
 MAX_IMAGE_SIDE = 8192  # screenshots --size and similar: larger windows crash Qt's painter
 
 
@@ -57,8 +58,8 @@ def float_in(low: float | None = None, high: float | None = None, name: str = "v
     return parse
 
 
-def seed_type(name: str = "--seed"):
-    return int_in(0, SEED_MAX, name)
+def seed_type(name: str = "--seed", high: int = SEED_MAX):
+    return int_in(0, high, name)
 
 
 def size_type(text: str) -> tuple[int, int]:

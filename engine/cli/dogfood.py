@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
-from engine.cli.args import float_in, int_in, seed_type
+from engine.cli.args import SEED_MAX_32, float_in, int_in, seed_type
 
 
 def register(subparsers) -> None:
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--lr", type=float_in(0.0, 100.0, "--lr", low_open=True), default=3e-3, help="fine-tuning learning rate (default 3e-3)")
     parser.add_argument("--unfreeze-last-block", action="store_true",
                         help="also train a copy of the backbone's last block (slower)")
-    parser.add_argument("--seed", type=seed_type(), default=0)
+    parser.add_argument("--seed", type=seed_type(high=SEED_MAX_32), default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
-from engine.cli.args import float_in, int_in, seed_type
+from engine.cli.args import SEED_MAX_32, float_in, int_in, seed_type
 
 
 def register(subparsers) -> None:
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--iterations", type=int_in(1, 100_000, "--iterations"), default=750)
     parser.add_argument("--learning-rate", default="auto", help="t-SNE learning rate or 'auto'")
     parser.add_argument("--init", choices=["pca", "random"], default="pca")
-    parser.add_argument("--seed", type=seed_type(), default=0)
+    parser.add_argument("--seed", type=seed_type(high=SEED_MAX_32), default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 

@@ -92,6 +92,7 @@ FLAG_CASES = [
     (["fool", "x.png", "--epsilon", "inf", "--out", "OUT/x.png"], "--epsilon must be a finite number"),
     (["embed", "--run", "r", "--out", "OUT/e.csv", "--perplexity", "nan"], "--perplexity must be a finite"),
     (["dogfood", "d", "--lr=-inf"], "--lr must be a finite number"),
+    (["embed", "--run", "r", "--out", "OUT/e.csv", "--seed", "4294967296"], "--seed must be at most 4,294,967,295"),
     (["predict", "x.png", "-k", "100000"], "-k must be at most 1,000"),
 ]
 
