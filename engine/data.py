@@ -241,6 +241,7 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
     (relative path, reason) and `extra['skipped_reasons']` counts them by reason."""
     from pathlib import Path
 
+    from .events import raise_if_stopped
     from .images import IMAGE_SUFFIXES, load_image
 
     folder = Path(root).expanduser()
@@ -282,6 +283,7 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
                 files.append(path)
         loaded = 0
         for path in files:
+            raise_if_stopped()  # a big folder takes minutes: Stop and closing the window must not wait
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 skip(path, "not an image file type", f"{path.name}: not an image file type ({path.suffix or 'no suffix'})")
                 continue

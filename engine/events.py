@@ -8,11 +8,31 @@ generic ones are here.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Iterable
 
 Job = Generator[Any, None, Any]
+
+# Stop requests that reach code between yields: a long call inside one step of a job
+# (reading every image of a folder) asks `raise_if_stopped()` as it goes. The worker
+# thread running the job registers its stop flag with `watch_stop_flag`.
+_thread_state = threading.local()
+
+
+def watch_stop_flag(flag: threading.Event | None) -> None:
+    """Make `raise_if_stopped()` in this thread raise once `flag` is set (None: never)."""
+    _thread_state.stop_flag = flag
+
+
+def raise_if_stopped() -> None:
+    """Raise JobCancelled when the job running in this thread was asked to stop."""
+    flag = getattr(_thread_state, "stop_flag", None)
+    if flag is not None and flag.is_set():
+        from .errors import JobCancelled
+
+        raise JobCancelled("Stopped.")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from engine.memory import release_freed_memory
 from engine.errors import ConvScopeError, JobCancelled
+from engine.events import watch_stop_flag
 
 log = logging.getLogger("convscope.workers")
 
@@ -69,6 +70,7 @@ class JobWorker(QThread):
 
     def run(self) -> None:  # worker thread
         generator = None
+        watch_stop_flag(self._stop)  # long engine calls inside one step stop early too
         try:
             generator = self._factory()
             while True:
@@ -90,6 +92,7 @@ class JobWorker(QThread):
             title, message = describe_exception(exc)
             self.failed.emit(self.request_id, title, message)
         finally:
+            watch_stop_flag(None)
             generator = None  # drop the job's tensors first, then give their pages back
             release_freed_memory()
 

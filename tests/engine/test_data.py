@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.data import load_dataset, stratified_split
+from engine.data import load_dataset, load_image_folder, stratified_split
 from engine.errors import DataError
 
 
@@ -36,3 +36,26 @@ def test_split_is_deterministic_and_disjoint():
 
 def test_trained_fixture_learns(trained_lenet):
     assert trained_lenet.history["val_acc"][-1] > 0.93
+
+
+def test_a_stop_request_interrupts_an_image_folder_load(tmp_path):
+    """Reading a big folder is one step of its job: the stop flag is checked per file."""
+    import threading
+
+    from engine.errors import JobCancelled
+    from engine.events import watch_stop_flag
+    from engine.images import save_png
+
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            save_png(tmp_path / name / f"{i}.png", np.full((8, 8, 3), 40 * i, dtype=np.uint8))
+    flag = threading.Event()
+    watch_stop_flag(flag)
+    try:
+        assert len(load_image_folder(str(tmp_path), size=8, val_fraction=0.34).train_x) > 0
+        flag.set()
+        with pytest.raises(JobCancelled):
+            load_image_folder(str(tmp_path), size=8, val_fraction=0.34)
+    finally:
+        watch_stop_flag(None)

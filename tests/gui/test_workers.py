@@ -142,3 +142,26 @@ def test_replacing_a_job_is_not_a_stop(qtbot):
         slot.start(lambda: counting_job(3))
     assert stops == []
     assert slot.wait(5000)
+
+
+def test_stop_reaches_a_long_call_inside_one_step(qtbot):
+    """A job inside one long engine call (a folder load) stops at its next stop check,
+    so closing the window never waits for the whole call."""
+    from engine.events import raise_if_stopped
+
+    inside, checks = threading.Event(), []
+
+    def one_long_step():
+        inside.set()
+        while True:  # stands for reading file after file; ends only through the stop check
+            checks.append(1)
+            raise_if_stopped()
+            time.sleep(0.005)
+        yield  # noqa: unreachable (a job is a generator)
+
+    slot = JobSlot()
+    slot.start(one_long_step)
+    qtbot.waitUntil(inside.is_set, timeout=5000)
+    slot.stop()
+    assert slot.wait(30_000), "the job did not stop inside its long step"
+    assert not slot.running and checks
