@@ -8,6 +8,10 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPush
 from engine.errors import DataError
 from engine.images import bundled_photos, image_from_bytes, load_bundled_photo, load_image
 
+# The ImageNet tools need 224 px; 1024 px is plenty to show. Large files are reduced while
+# decoding (JPEG) or right after, so a camera's 50-megapixel photo never freezes the window.
+DISPLAY_MAX_SIDE = 1024
+PASTE_MAX_PIXELS = 40_000_000
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
 
 
@@ -60,7 +64,7 @@ class ImageSourceBar(QWidget):
         from pathlib import Path
 
         try:
-            image = load_image(path)
+            image = load_image(path, max_side=DISPLAY_MAX_SIDE)
         except DataError as exc:
             self.failed.emit(exc.title, str(exc))
             return
@@ -80,11 +84,20 @@ class ImageSourceBar(QWidget):
         if qimage.isNull():
             self.failed.emit("Nothing to paste", "The clipboard holds no image. Copy an image or an image file first.")
             return
+        if qimage.width() * qimage.height() > PASTE_MAX_PIXELS:
+            self.failed.emit("Image too large", f"The clipboard image is {qimage.width()}x{qimage.height()} "
+                             f"pixels, more than {PASTE_MAX_PIXELS // 1_000_000} megapixels; save it as a "
+                             "smaller file and open that.")
+            return
+        if max(qimage.width(), qimage.height()) > DISPLAY_MAX_SIDE:
+            from PySide6.QtCore import Qt
+
+            qimage = qimage.scaled(DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         buffer = QBuffer()
         buffer.open(QIODevice.WriteOnly)
         qimage.save(buffer, "PNG")
         try:
-            image = image_from_bytes(bytes(buffer.data()), "clipboard image")
+            image = image_from_bytes(bytes(buffer.data()), "clipboard image", max_side=DISPLAY_MAX_SIDE)
         except DataError as exc:
             self.failed.emit(exc.title, str(exc))
             return

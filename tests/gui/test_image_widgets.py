@@ -40,3 +40,25 @@ def test_image_grid_gaps_follow_the_theme_unless_given(qtbot, monkeypatch):
     grid.set_tiles(tiles, columns=2, pad=1, pad_value=7)
     assert int(grid.item.image[0, 0]) == 7
     assert int(grid.item.image[1, 1]) == 128  # tiles themselves untouched
+
+
+def test_a_pasted_image_gets_the_size_limit_that_files_get(qtbot, monkeypatch):
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QApplication
+
+    import gui.widgets.image_source as image_source
+
+    bar = image_source.ImageSourceBar()
+    qtbot.addWidget(bar)
+    failures, images = [], []
+    bar.failed.connect(lambda title, message: failures.append(message))
+    bar.image_chosen.connect(lambda image, caption: images.append(image))
+    big = QImage(3000, 1000, QImage.Format_RGB32)
+    big.fill(0xFF336699)
+    QApplication.clipboard().setImage(big)
+    monkeypatch.setattr(image_source, "PASTE_MAX_PIXELS", 2_000_000)
+    bar.paste()
+    assert images == [] and "3000x1000" in failures[0]
+    monkeypatch.setattr(image_source, "PASTE_MAX_PIXELS", 40_000_000)
+    bar.paste()  # within the limit: reduced to the display size on the way in
+    assert images and max(images[0].shape[:2]) == image_source.DISPLAY_MAX_SIDE
