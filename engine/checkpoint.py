@@ -52,7 +52,20 @@ def save_checkpoint(path: str | Path, run: TrainedRun) -> None:
         "history": json.dumps(run.history),
         "state_dict": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
     }
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    try:
+        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    except (RuntimeError, OSError) as exc:  # a full disk surfaces from torch.save as RuntimeError
+        raise CheckpointError(f"Could not save {Path(path).name}: {_write_failure(exc)} "
+                              "The previous file, if any, is unchanged.") from exc
+
+
+def _write_failure(exc: BaseException) -> str:
+    text = str(exc)
+    if "No space left" in text or getattr(exc, "errno", None) == 28 or "file write failed" in text:
+        return "the disk is full."
+    if isinstance(exc, PermissionError):
+        return "permission denied."
+    return f"{text[:200]}."
 
 
 def _read_payload(path: Path) -> dict:

@@ -4,6 +4,7 @@ unreadable raises DataError with a plain reason."""
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,10 @@ def load_image(path: str | Path, max_pixels: int | None = None, max_side: int | 
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with Image.open(path, formats=list(ACCEPTED_FORMATS)) as image:
+        with warnings.catch_warnings():  # over the limit is refused below with a sentence, not a warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path, formats=list(ACCEPTED_FORMATS))
+        with image:
             return _decode(image, path.name, max_pixels, max_side, budget)
     except DataError:
         raise
@@ -166,7 +170,10 @@ def image_from_bytes(data: bytes, name: str = "image", max_pixels: int | None = 
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+        with image:
             return _decode(image, name, max_pixels, max_side, budget)
     except DataError:
         raise
@@ -187,7 +194,13 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
         raise ValueError("save_png expects uint8 pixels")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    try:
+        atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    except OSError as exc:  # full disk, read-only folder: one sentence, the old file is kept
+        from .fileio import OutputPathError
+
+        reason = "the disk is full" if getattr(exc, "errno", None) == 28 else (exc.strerror or str(exc))
+        raise OutputPathError(f"Could not write {Path(path).name}: {reason}. Nothing was replaced.") from exc
 
 
 def bundled_photos() -> dict[str, callable]:

@@ -384,6 +384,34 @@ def test_huge_layer_checkpoint_is_refused_without_building_the_model(saved_run, 
     assert built == []  # the shapes were compared before any model existed
 
 
+def test_full_disk_while_saving_keeps_the_old_files(saved_run, tmp_path, monkeypatch):
+    from engine import checkpoint, images
+    from engine.fileio import OutputPathError
+
+    run = checkpoint.load_run(saved_run)
+    target = tmp_path / "checkpoint.pt"
+    target.write_bytes(b"old checkpoint")
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match="the disk is full"):
+        checkpoint.save_checkpoint(target, run)
+    assert target.read_bytes() == b"old checkpoint"
+    (tmp_path / "old.png").write_bytes(b"old picture")
+
+    def no_space(self, fp, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", no_space)
+    with pytest.raises(OutputPathError, match="the disk is full"):
+        images.save_png(tmp_path / "old.png", np.zeros((4, 4, 3), np.uint8))
+    assert (tmp_path / "old.png").read_bytes() == b"old picture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "old.png"]  # no temporary left
+
+
 def test_checkpoint_that_is_not_a_regular_file(tmp_path):
     from engine.checkpoint import load_run
 
