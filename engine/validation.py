@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import types
 import typing
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .errors import ConvScopeError
 
@@ -109,8 +112,8 @@ def coerce_value(name: str, value: Any, kind: type | None, optional: bool, error
     if kind is None:
         return value
     if kind is bool:
-        if isinstance(value, bool):
-            return value
+        if isinstance(value, bool) or isinstance(value, np.bool_):  # numpy's bool too
+            return bool(value)
         raise error(f"{what} '{name}' must be true or false, not {describe_json(value)}.")
     if kind is str:
         if isinstance(value, str):
@@ -118,8 +121,12 @@ def coerce_value(name: str, value: Any, kind: type | None, optional: bool, error
                 raise error(f"{what} '{name}' is {len(value):,} characters long; that cannot be right.")
             return value
         raise error(f"{what} '{name}' must be text, not {describe_json(value)}.")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or isinstance(value, np.bool_) or not isinstance(value, numbers.Real):
         raise error(f"{what} '{name}' must be {_expected(kind)}, not {describe_json(value)}.")
+    if isinstance(value, numbers.Integral):
+        value = int(value)  # numpy integers too
+    else:
+        value = float(value)
     if kind is int:
         if isinstance(value, float):
             if not (math.isfinite(value) and value.is_integer()):
