@@ -603,3 +603,20 @@ def test_typed_errors_are_convscope_errors():
 
     for cls in (InputFileError, OutputPathError, ScheduleError):
         assert issubclass(cls, ConvScopeError)
+
+
+def test_real_process_prints_one_line_and_no_traceback(box):
+    """Two cases through a real interpreter (the rest run in-process)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(main.__file__).resolve().parent
+    before = listing(box)
+    for argv, message in [(["train", "--seed", "1180591620717411303424"], "--seed must be at most"),
+                          (["saliency", str(box / "photo.png"), "--out", str(box / "fifo")], "not an ordinary file")]:
+        result = subprocess.run([sys.executable, str(root / "main.py"), *argv], capture_output=True, text=True,
+                                timeout=120, cwd=root, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        assert_refused(result.returncode, result.stderr, message)
+        assert result.stdout == ""
+    assert listing(box) == before
