@@ -67,6 +67,23 @@ def load_lessons(path: str | Path = LESSONS_PATH) -> list[Lesson]:
     return lessons
 
 
+_experiment_ids: set[str] | None = None
+
+
+def experiment_ids() -> set[str]:
+    """Ids of the lessons that have an experiment (read once from the engine's lesson data)."""
+    global _experiment_ids
+    if _experiment_ids is None:
+        try:
+            from engine.lessons import lesson_names
+
+            _experiment_ids = set(lesson_names())
+        except Exception:  # a broken experiments file: the Experiment panel says why
+            log.error("lesson experiments unreadable:\n%s", traceback.format_exc())
+            _experiment_ids = set()
+    return _experiment_ids
+
+
 def apply_lesson(window, lesson: Lesson) -> list[str]:
     """Set up every panel of `lesson` in `window`; returns the problems (also shown to the user)."""
     if hasattr(window, "create_panels"):
@@ -103,6 +120,7 @@ class LessonsWidget(QWidget):
 
     setup_requested = Signal(object)  # Lesson
     tool_requested = Signal(object)  # Lesson
+    experiment_requested = Signal(object)  # Lesson
 
     def __init__(self, lessons: list[Lesson], parent: QWidget | None = None):
         super().__init__(parent)
@@ -129,7 +147,12 @@ class LessonsWidget(QWidget):
         self.tool_button = QPushButton("Convolution arithmetic")
         self.tool_button.setToolTip("Show the interactive convolution arithmetic widget.")
         self.tool_button.clicked.connect(self._on_tool)
+        self.experiment_button = QPushButton("Run the experiment")
+        self.experiment_button.setToolTip("Run this lesson's experiment (every run with the same seed) and "
+                                          "show the runs side by side with the measured effect.")
+        self.experiment_button.clicked.connect(self._on_experiment)
         layout.addWidget(self.setup_button)
+        layout.addWidget(self.experiment_button)
         layout.addWidget(self.tool_button)
         nav = QHBoxLayout()
         self.previous_button = QPushButton("◀ Previous")
@@ -165,6 +188,7 @@ class LessonsWidget(QWidget):
         panels = [s.panel for s in lesson.steps]
         self.panels_label.setText("Sets up: " + ", ".join(dict.fromkeys(panels)) if panels else "")
         self.tool_button.setVisible(lesson.tool == "conv_arithmetic")
+        self.experiment_button.setVisible(lesson.id in experiment_ids())
         self.previous_button.setEnabled(row > 0)
         self.next_button.setEnabled(row < len(self.lessons) - 1)
 
@@ -174,6 +198,11 @@ class LessonsWidget(QWidget):
             self.setup_requested.emit(lesson)
             if lesson.tool:
                 self.tool_requested.emit(lesson)
+
+    def _on_experiment(self) -> None:
+        lesson = self.current()
+        if lesson is not None:
+            self.experiment_requested.emit(lesson)
 
     def _on_tool(self) -> None:
         lesson = self.current()
@@ -192,11 +221,23 @@ class LessonsDock(QDockWidget):
         self.setWidget(self.widget_)
         self.widget_.setup_requested.connect(self.set_up)
         self.widget_.tool_requested.connect(self.open_tool)
+        self.widget_.experiment_requested.connect(self.run_experiment)
         self.last_problems: list[str] = []
 
     def set_up(self, lesson: Lesson) -> list[str]:
         self.last_problems = apply_lesson(self.window_, lesson)
         return self.last_problems
+
+    def run_experiment(self, lesson: Lesson) -> None:
+        """Show the Experiment panel and run the lesson's experiment there."""
+        if hasattr(self.window_, "create_panels"):
+            self.window_.create_panels()
+        try:
+            panel = self.window_.show_panel("Experiment")
+        except KeyError:
+            self.window_.ctx.show_error("Lesson problem", "This window has no Experiment panel.")
+            return
+        panel.run_lesson(lesson.id)
 
     def open_tool(self, lesson: Lesson) -> None:
         opener = getattr(self.window_, "classroom", None)

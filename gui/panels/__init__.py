@@ -12,6 +12,7 @@ PANELS: list[tuple[str, str, str, str]] = [
     ("Build", "Network", "gui.panels.builder", "BuilderPanel"),
     ("Data", "Data", "gui.panels.data", "DataPanel"),
     ("Train", "Training", "gui.panels.training", "TrainingPanel"),
+    ("Train", "Experiment", "gui.panels.experiment", "ExperimentPanel"),
     ("Inside", "Filters", "gui.panels.filters", "FiltersPanel"),
     ("Inside", "Activations", "gui.panels.activations", "ActivationsPanel"),
     ("Inside", "Top patches", "gui.panels.top_patches", "TopPatchesPanel"),

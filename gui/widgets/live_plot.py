@@ -173,10 +173,12 @@ class LivePlot(QWidget):
 
     # ----- live series
     def add_series(self, name: str, colour_index: int, width: float | None = None, alpha: float = 1.0,
-                   smoothing: float = 0.0, symbol: str | None = None, in_legend: bool = True) -> None:
+                   smoothing: float = 0.0, symbol: str | None = None, in_legend: bool = True,
+                   dashed: bool = False) -> None:
         colour = QColor(theme.colour(colour_index))
         colour.setAlphaF(alpha)
-        pen = pg.mkPen(colour, width=width if width is not None else theme.plot_line_width())
+        pen = pg.mkPen(colour, width=width if width is not None else theme.plot_line_width(),
+                       style=Qt.DashLine if dashed else Qt.SolidLine)
         kwargs = {"pen": pen, "name": name if in_legend else None}
         if symbol:
             kwargs.update(symbol=symbol, symbolSize=7, symbolBrush=colour, symbolPen=None)
