@@ -71,14 +71,17 @@ _experiment_ids: set[str] | None = None
 
 
 def experiment_ids() -> set[str]:
-    """Ids of the lessons that have an experiment (read once from the engine's lesson data)."""
+    """Ids of the lessons that have an experiment. Only the ids are read here (the window
+    must not import torch before its first frame); the engine checks each experiment whole
+    when it runs, and a test checks the file."""
     global _experiment_ids
     if _experiment_ids is None:
         try:
-            from engine.lessons import lesson_names
+            from engine.lessons import EXPERIMENTS_PATH
 
-            _experiment_ids = set(lesson_names())
-        except Exception:  # a broken experiments file: the Experiment panel says why
+            entries = json.loads(EXPERIMENTS_PATH.read_text(encoding="utf-8")).get("experiments", [])
+            _experiment_ids = {str(e["id"]) for e in entries if isinstance(e, dict) and "id" in e}
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
             log.error("lesson experiments unreadable:\n%s", traceback.format_exc())
             _experiment_ids = set()
     return _experiment_ids
