@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("classviz", help="class visualization: an image that maximises a class (PNG + JSON)",
                                    description=__doc__.strip().splitlines()[0])
     parser.add_argument("target", metavar="CLASS", help="class index or name")
-    parser.add_argument("--steps", type=int_in(1, 100_000, "--steps"), default=200, help="optimisation steps (default 200)")
+    parser.add_argument("--steps", type=int_in(1, 100_000, "--steps"), default=200,
+                        help="optimisation steps (default 200)")
     parser.add_argument("--style", default="lucid", choices=["lucid", "cs231n"])
     parser.add_argument("--start", default=None, help="start from this photo (file or bundled:NAME) instead of noise")
     parser.add_argument("--seed", type=seed_type(), default=0)

@@ -24,8 +24,10 @@ def register(subparsers) -> None:
     parser.add_argument("--groups", default=None,
                         help="class-group JSON file or shipped name (default resources/class_groups/dog_vs_food.json)")
     parser.add_argument("--model", default="efficientnet_lite0", help="pretrained ImageNet classifier")
-    parser.add_argument("--epochs", type=int_in(1, 10_000, "--epochs"), default=30, help="fine-tuning epochs (default 30)")
-    parser.add_argument("--lr", type=float_in(0.0, 100.0, "--lr", low_open=True), default=3e-3, help="fine-tuning learning rate (default 3e-3)")
+    parser.add_argument("--epochs", type=int_in(1, 10_000, "--epochs"), default=30,
+                        help="fine-tuning epochs (default 30)")
+    parser.add_argument("--lr", type=float_in(0.0, 100.0, "--lr", low_open=True), default=3e-3,
+                        help="fine-tuning learning rate (default 3e-3)")
     parser.add_argument("--unfreeze-last-block", action="store_true",
                         help="also train a copy of the backbone's last block (slower)")
     parser.add_argument("--seed", type=seed_type(high=SEED_MAX_32), default=0)

@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                              "is replaced only when named here)")
     parser.add_argument("--dataset", default=None, help="dataset name (default: the one the run was trained on)")
     parser.add_argument("--split", choices=["val", "train"], default="val")
-    parser.add_argument("--samples", type=int_in(2, 100_000, "--samples"), default=1000, help="number of images (default 1000)")
+    parser.add_argument("--samples", type=int_in(2, 100_000, "--samples"), default=1000,
+                        help="number of images (default 1000)")
     parser.add_argument("--perplexity", type=float_in(1.0, 1000.0, "--perplexity"), default=30.0)
     parser.add_argument("--iterations", type=int_in(1, 100_000, "--iterations"), default=750)
     parser.add_argument("--learning-rate", default="auto", help="t-SNE learning rate or 'auto'")

@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     parser.add_argument("--method", default="iterative", choices=["iterative", "fgsm", "pgd"])
     parser.add_argument("--epsilon", type=float_in(0.0, 255.0, "--epsilon", low_open=True), default=8.0,
                         help="max change per pixel in 0-255 units (FGSM step, PGD budget, iterative limit; default 8)")
-    parser.add_argument("--steps", type=int_in(1, 100_000, "--steps"), default=None, help="step limit (default 100; FGSM 1)")
+    parser.add_argument("--steps", type=int_in(1, 100_000, "--steps"), default=None,
+                        help="step limit (default 100; FGSM 1)")
     parser.add_argument("--out", required=True, help="adversarial PNG")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.set_defaults(func=run)

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
                         "guided_backprop, gradcam, occlusion, or all (default vanilla)")
     parser.add_argument("--target", default=None, help="class index or name (default: the predicted class)")
     parser.add_argument("--out", required=True, help="output PNG")
-    parser.add_argument("--opacity", type=float_in(0.0, 1.0, "--opacity"), default=0.6, help="overlay opacity 0-1 (default 0.6)")
+    parser.add_argument("--opacity", type=float_in(0.0, 1.0, "--opacity"), default=0.6,
+                        help="overlay opacity 0-1 (default 0.6)")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.set_defaults(func=run)
 

@@ -26,9 +26,11 @@ def register(subparsers) -> None:
                    help="mnist5k, digits, shapes, image_folder, mnist, fashion_mnist, cifar10, or a folder path "
                         "(ImageFolder layout)")
     g.add_argument("--data-root", help="folder for image_folder / torchvision datasets")
-    g.add_argument("--image-size", type=int_in(4, 1024, "--image-size"), default=32, help="image_folder: resize to this square size")
+    g.add_argument("--image-size", type=int_in(4, 1024, "--image-size"), default=32,
+                   help="image_folder: resize to this square size")
     g.add_argument("--download", action="store_true", help="torchvision datasets: download if missing (network)")
-    g.add_argument("--limit", type=int_in(1, None, "--limit"), help="torchvision datasets: keep this many training images")
+    g.add_argument("--limit", type=int_in(1, None, "--limit"),
+                   help="torchvision datasets: keep this many training images")
     g = p.add_argument_group("network")
     g.add_argument("--preset", help="a preset from resources/presets (default lenet5)")
     g.add_argument("--spec", help="an architecture JSON file")
@@ -36,26 +38,35 @@ def register(subparsers) -> None:
     g.add_argument("--epochs", type=int_in(1, MAX_EPOCHS, "--epochs"), default=d.epochs)
     g.add_argument("--batch-size", type=int_in(1, 1_000_000, "--batch-size"), default=d.batch_size)
     g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    g.add_argument("--lr", type=float_in(0.0, None, "--lr", low_open=True), help=f"learning rate (default {d.lr} for sgd, 0.001 for adam)")
+    g.add_argument("--lr", type=float_in(0.0, None, "--lr", low_open=True),
+                   help=f"learning rate (default {d.lr} for sgd, 0.001 for adam)")
     g.add_argument("--momentum", type=float_in(0.0, 1.0, "--momentum", high_open=True), default=d.momentum)
     g.add_argument("--nesterov", action="store_true")
     g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant; sgdr with "
                                                          "--snapshot-ensemble)")
-    g.add_argument("--step-size", type=float_in(0.0, None, "--step-size", low_open=True), default=d.step_size, help="step decay: epochs between drops")
-    g.add_argument("--gamma", type=float_in(0.0, 1.0, "--gamma", low_open=True), default=d.gamma, help="step decay: factor per drop")
-    g.add_argument("--decay", type=float_in(0.0, None, "--decay"), default=d.decay, help="exponential / 1/t decay rate k (per epoch)")
+    g.add_argument("--step-size", type=float_in(0.0, None, "--step-size", low_open=True), default=d.step_size,
+                   help="step decay: epochs between drops")
+    g.add_argument("--gamma", type=float_in(0.0, 1.0, "--gamma", low_open=True), default=d.gamma,
+                   help="step decay: factor per drop")
+    g.add_argument("--decay", type=float_in(0.0, None, "--decay"), default=d.decay,
+                   help="exponential / 1/t decay rate k (per epoch)")
     g.add_argument("--lr-min", type=float_in(0.0, None, "--lr-min"), default=d.lr_min, help="cosine / sgdr floor")
-    g.add_argument("--cycle-epochs", type=float_in(0.0, MAX_EPOCHS, "--cycle-epochs", low_open=True), help="sgdr: first cycle length in epochs (default 1, or "
-                                                      "epochs / K for a snapshot ensemble)")
-    g.add_argument("--cycle-mult", type=float_in(1.0, 100.0, "--cycle-mult"), default=d.sgdr_mult, help="sgdr: cycle length multiplier")
-    g.add_argument("--warmup", type=float_in(0.0, MAX_EPOCHS, "--warmup"), default=d.warmup_epochs, help="linear warm-up epochs")
+    g.add_argument("--cycle-epochs", type=float_in(0.0, MAX_EPOCHS, "--cycle-epochs", low_open=True),
+                   help="sgdr: first cycle length in epochs (default 1, or epochs / K for a snapshot ensemble)")
+    g.add_argument("--cycle-mult", type=float_in(1.0, 100.0, "--cycle-mult"), default=d.sgdr_mult,
+                   help="sgdr: cycle length multiplier")
+    g.add_argument("--warmup", type=float_in(0.0, MAX_EPOCHS, "--warmup"), default=d.warmup_epochs,
+                   help="linear warm-up epochs")
     g = p.add_argument_group("regularization")
-    g.add_argument("--weight-decay", type=float_in(0.0, None, "--weight-decay"), default=d.weight_decay, help="L2 lambda (coupled weight decay)")
-    g.add_argument("--l1", type=float_in(0.0, None, "--l1"), default=d.l1, help="L1 lambda: lambda * sum|w| added to the loss")
+    g.add_argument("--weight-decay", type=float_in(0.0, None, "--weight-decay"), default=d.weight_decay,
+                   help="L2 lambda (coupled weight decay)")
+    g.add_argument("--l1", type=float_in(0.0, None, "--l1"), default=d.l1,
+                   help="L1 lambda: lambda * sum|w| added to the loss")
     g.add_argument("--elastic-net", type=float_in(0.0, None, "--elastic-net"), default=d.elastic_net,
                    help="elastic net lambda: lambda * sum(beta w^2 + |w|)")
     g.add_argument("--elastic-beta", type=float_in(0.0, None, "--elastic-beta"), default=d.elastic_beta)
-    g.add_argument("--dropout", type=float_in(0.0, 1.0, "--dropout", high_open=True), help="set p of every Dropout layer")
+    g.add_argument("--dropout", type=float_in(0.0, 1.0, "--dropout", high_open=True),
+                   help="set p of every Dropout layer")
     g.add_argument("--init", choices=INIT_SCHEMES, default=d.init)
     g.add_argument("--batchnorm", action="store_true", help="insert BatchNorm after every conv / hidden linear")
     g.add_argument("--augment", default="", help="comma list: hflip, crop[=px], scale[=f], rotation[=deg], "
@@ -65,7 +76,8 @@ def register(subparsers) -> None:
                       help="subtract the mean training image (the default)")
     norm.add_argument("--normalize", choices=NORMALIZATIONS, help="input normalization")
     g = p.add_argument_group("ensembles and machinery")
-    g.add_argument("--ensemble", type=int_in(1, 100, "--ensemble"), default=d.ensemble, help="K independently initialized models")
+    g.add_argument("--ensemble", type=int_in(1, 100, "--ensemble"), default=d.ensemble,
+                   help="K independently initialized models")
     g.add_argument("--snapshot-ensemble", type=int_in(0, 100, "--snapshot-ensemble"), default=d.snapshot_ensemble,
                    help="K snapshots at the ends of SGDR cycles of one run")
     g.add_argument("--device", choices=DEVICES, default=d.device)
