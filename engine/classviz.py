@@ -128,6 +128,19 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return gaussian_blur(x, [2 * radius + 1, 2 * radius + 1], [sigma, sigma])
 
 
+# cs231n's reference step (25 on the normalised gradient) is in the normalised units of its
+# SqueezeNet, whose ImageNet std is (0.229, 0.224, 0.225): one unit there is ~0.226 of the
+# [0, 1] pixel range. A model normalised with std 0.5 (EfficientNet-Lite0) would take steps
+# ~2.2x larger in pixels with the same number, so the step is rescaled to the same pixel size.
+CS231N_STEP = 25.0
+CS231N_INPUT_STD = (0.229 + 0.224 + 0.225) / 3.0
+
+
+def cs231n_step_size(model_std) -> float:
+    """The cs231n step in this model's normalised units: the same step in pixel units."""
+    return CS231N_STEP * CS231N_INPUT_STD / float(np.mean(model_std))
+
+
 # ---------------------------------------------------------------- the job
 def class_visualization_job(classifier, target: int | str, style: str = "lucid", steps: int = 200,
                             start_image: np.ndarray | None = None, seed: int = 0, preview_every: int = 5,
@@ -137,7 +150,7 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     """Job: ClassVizPreview events every `preview_every` steps; returns a ClassVizResult.
 
     `lr` defaults to each style's reference value (cs231n 25 on the normalised
-    gradient, Lucid 0.05 for Adam). `start_image`: optional (H, W, 3) uint8 photo.
+    gradient, rescaled to this model's input std (see cs231n_step_size), Lucid 0.05 for Adam). `start_image`: optional (H, W, 3) uint8 photo.
     `decay_power` (Lucid): how strongly high frequencies are damped (1 = 1/f).
     """
     from .pretrained import as_classifier, class_name, find_class, top_k
@@ -169,7 +182,7 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
         else:
             start = photo
         normalised = ((start - mean) / std).requires_grad_(True)
-        step_size = 25.0 if lr is None else lr
+        step_size = cs231n_step_size(classifier.std) if lr is None else lr
 
         def current_image():
             return normalised * std + mean

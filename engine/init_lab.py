@@ -59,6 +59,33 @@ class InitLabResult:
     input_std: float
 
 
+SATURATION_LEVEL = 0.99  # a tanh unit with |a| above this has local gradient 1 - a^2 < 0.02
+SATURATED_SHARE = 0.3  # a layer with more saturated units than this "saturates"
+
+
+def saturated_share(result: InitLabResult) -> np.ndarray:
+    """Per hidden layer: the share of outputs with |a| > 0.99 (for tanh: saturated units)."""
+    return np.asarray(result.stats.extra.get("saturated_share", np.zeros(len(result.stats))), dtype=np.float64)
+
+
+def verdict(result: InitLabResult) -> tuple[str, str]:
+    """(kind, sentence) for the lab's result: 'vanishing' | 'saturated' | 'exploding' |
+    'healthy'. Saturation is the measured share of |a| > 0.99 in the last layer."""
+    stats = result.stats
+    first, last = float(stats.act_std[0]), float(stats.act_std[-1])
+    share = float(saturated_share(result)[-1]) if len(stats) else 0.0
+    if last < 0.01 * max(first, 1e-12) or last < 1e-3:
+        return "vanishing", ("activations shrink toward 0 layer by layer: gradients vanish too, "
+                             "the deep layers cannot learn.")
+    if result.config.nonlinearity == "tanh" and share > SATURATED_SHARE:
+        return "saturated", (f"{100 * share:.0f} % of the last layer's tanh units are saturated (|a| > 0.99): "
+                             "their local gradient is almost zero, learning stalls.")
+    if last > 10 * max(first, 1e-12):
+        return "exploding", "activations explode layer by layer."
+    return "healthy", (f"the spread of the activations stays healthy through the stack "
+                       f"({100 * share:.1f} % of the last layer's units saturated).")
+
+
 def build_stack(config: InitLabConfig) -> nn.Sequential:
     """Linear -> [BatchNorm] -> nonlinearity, `layers` times, names fc1, bn1, tanh1, ..."""
     if config.nonlinearity not in NONLINEARITIES:
@@ -127,11 +154,14 @@ def init_lab_job(config: InitLabConfig) -> Job:
         hist_range = (low, high) if low <= high else None
     act_mean = np.array([float(a.float().mean()) for a in hidden_outputs], dtype=np.float64)
     act_std = np.array([float(a.float().std(unbiased=False)) for a in hidden_outputs], dtype=np.float64)
+    # Saturation measured directly (share of |a| > 0.99), not guessed from the histogram's edge bins.
+    saturated = np.array([float((a.abs() > SATURATION_LEVEL).float().mean()) for a in hidden_outputs])
     hidden = LayerStats(
         layer_names=tuple(f"layer {n + 1}" for n in range(len(hidden_outputs))),
         act_mean=act_mean,
         act_std=act_std,
         histograms=tuple(histogram(a, config.bins, hist_range) for a in hidden_outputs),
+        extra={"saturated_share": saturated},
     )
     weight_std = np.array([float(m.weight.detach().std()) for _, m in initializable_layers(model)])
     yield Progress(total, total, "Histograms done")

@@ -7,6 +7,7 @@ layer's output, layer by layer, as in the lecture's weight-initialization demo.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,9 +89,34 @@ def _moments(values: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
     return means, stds
 
 
+SATURATION_LEVEL = 0.99  # |a| above this counts as saturated (a tanh unit's gradient 1 - a^2 < 0.02)
+
+
+@contextmanager
+def batch_statistics(model: nn.Module):
+    """Inside: every BatchNorm normalizes with the batch's own mean and variance, as
+    training sees it, while its running statistics are restored afterwards (a probe
+    must not change the model). Other layers (dropout) keep their mode. In eval mode
+    an untrained network's BatchNorm would use its initial running statistics
+    (mean 0, var 1) and describe a network that training never sees."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m, m.training, {k: v.clone() for k, v in m.named_buffers(recurse=False)}) for m in norms]
+    try:
+        for m in norms:
+            m.train()
+        yield
+    finally:
+        with torch.no_grad():
+            for m, was_training, buffers in saved:
+                m.train(was_training)
+                for name, value in buffers.items():
+                    getattr(m, name).copy_(value)
+
+
 def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_grads: bool = False,
                         y: torch.Tensor | None = None,
-                        hist_range: tuple[float, float] | str | None = None) -> LayerStats:
+                        hist_range: tuple[float, float] | str | None = None,
+                        batch_stats: bool = False) -> LayerStats:
     """Run one forward pass on `x` and describe every layer's output.
 
     with_grads=True also runs a backward pass of the cross-entropy loss (against
@@ -98,8 +124,10 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
     the gradient arriving at each layer's output. `hist_range` puts every
     activation histogram on one x range: a (low, high) pair, or "shared" for
     the smallest and largest value over all layers (None: each layer its own
-    range). The model's parameter
-    gradients are left as they were, and train/eval mode is not changed."""
+    range). batch_stats=True measures BatchNorm layers with the batch's own statistics, as
+    training sees them (see `batch_statistics`). The model's parameter
+    gradients are left as they were, and train/eval mode is not changed.
+    `extra['saturated_share']` is each layer's share of outputs with |a| > 0.99."""
     layers = observed_layers(model)
     outputs: dict[str, torch.Tensor] = {}
     handles = []
@@ -116,23 +144,37 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
     for name, module in layers:
         handles.append(module.register_forward_hook(make_hook(name)))
     saved_grads = {id(p): (None if p.grad is None else p.grad.clone()) for p in model.parameters()} if with_grads else {}
+    mode = batch_statistics(model) if batch_stats else _no_change()
     try:
-        if with_grads:
-            with torch.enable_grad():
-                logits = model(x)
-                target = y if y is not None else logits.detach().argmax(dim=1)
-                loss = nn.functional.cross_entropy(logits, target)
-                loss.backward()
-        else:
-            with torch.no_grad():
-                model(x)
+        with mode:
+            _forward(model, x, with_grads, y)
     finally:
         for handle in handles:
             handle.remove()
         if with_grads:
             for p in model.parameters():
                 p.grad = saved_grads[id(p)]
+    return _describe(layers, outputs, bins, with_grads, hist_range)
 
+
+@contextmanager
+def _no_change():
+    yield
+
+
+def _forward(model: nn.Module, x: torch.Tensor, with_grads: bool, y: torch.Tensor | None) -> None:
+    if with_grads:
+        with torch.enable_grad():
+            logits = model(x)
+            target = y if y is not None else logits.detach().argmax(dim=1)
+            loss = nn.functional.cross_entropy(logits, target)
+            loss.backward()
+    else:
+        with torch.no_grad():
+            model(x)
+
+
+def _describe(layers, outputs: dict, bins: int, with_grads: bool, hist_range) -> LayerStats:
     names = tuple(name for name, _ in layers if name in outputs)
     acts = [outputs[name].detach() for name in names]
     act_mean, act_std = _moments(acts)
@@ -146,4 +188,6 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
                  for name in names]
         grad_mean, grad_std = _moments(grads)
         grad_hists = tuple(histogram(g, bins) for g in grads)
-    return LayerStats(names, act_mean, act_std, hists, grad_mean, grad_std, grad_hists)
+    saturated = np.array([float((a.abs() > SATURATION_LEVEL).float().mean()) for a in acts])
+    return LayerStats(names, act_mean, act_std, hists, grad_mean, grad_std, grad_hists,
+                      extra={"saturated_share": saturated})

@@ -494,8 +494,8 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
 
     def layer_stats_event(step: int, epoch: int) -> LayerStatsSnapshot:
         was_training = model.training
-        model.eval()  # keep BatchNorm running statistics and dropout out of the probe
-        stats = collect_layer_stats(model, probe[0], with_grads=True, y=probe[1])
+        model.eval()  # dropout off; BatchNorm measured with batch statistics, running ones untouched
+        stats = collect_layer_stats(model, probe[0], with_grads=True, y=probe[1], batch_stats=True)
         model.train(was_training)
         return LayerStatsSnapshot(step, epoch, stats)
 
