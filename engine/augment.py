@@ -11,6 +11,8 @@ given torch.Generator (CPU), so a seeded run augments the same way every time.
 - rotation (degrees): random rotation in [-rotation, +rotation].
 - colour_jitter (strength s): brightness and contrast factors in [1 - s, 1 + s],
   and saturation too for colour images.
+- hue_jitter (h, 0-0.5): colour images' hue turned by a random amount in [-h, +h]
+  of a full turn (torchvision ColorJitter's hue), as in the lecture's colour example.
 The geometric ones are combined into one affine warp (one grid_sample call).
 """
 from __future__ import annotations
@@ -30,10 +32,12 @@ class AugmentOptions:
     scale: float = 0.0
     rotation: float = 0.0
     colour_jitter: float = 0.0
+    hue_jitter: float = 0.0
 
     @property
     def enabled(self) -> bool:
-        return self.hflip or self.crop > 0 or self.scale > 0 or self.rotation > 0 or self.colour_jitter > 0
+        return (self.hflip or self.crop > 0 or self.scale > 0 or self.rotation > 0 or self.colour_jitter > 0
+                or self.hue_jitter > 0)
 
     @property
     def geometric(self) -> bool:
@@ -51,9 +55,9 @@ class AugmentOptions:
 
 
 # Defaults used when a flag is given without a value (CLI "--augment hflip,crop,rotation").
-FLAG_DEFAULTS = {"hflip": True, "crop": 4, "scale": 0.1, "rotation": 15.0, "colour_jitter": 0.3}
+FLAG_DEFAULTS = {"hflip": True, "crop": 4, "scale": 0.1, "rotation": 15.0, "colour_jitter": 0.3, "hue_jitter": 0.1}
 FLAG_ALIASES = {"flip": "hflip", "rotate": "rotation", "jitter": "colour_jitter", "color_jitter": "colour_jitter",
-                "colour": "colour_jitter", "color": "colour_jitter"}
+                "colour": "colour_jitter", "color": "colour_jitter", "hue": "hue_jitter"}
 
 
 def parse_augment_flags(text: str) -> dict:
@@ -115,7 +119,30 @@ def augment_batch(x: torch.Tensor, options: AugmentOptions, generator: torch.Gen
             grey = x.mean(dim=1, keepdim=True)
             x = (x - grey) * saturation + grey
         x = x.clamp(0.0, 1.0)
+    if options.hue_jitter > 0 and channels == 3:
+        shift = (_uniform(n, generator) * min(float(options.hue_jitter), 0.5)).to(device, x.dtype)
+        x = shift_hue(x, shift)
     return x
+
+
+def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Turn the hue of (N, 3, H, W) RGB images in [0, 1] by `shift` (N,) of a full turn,
+    keeping saturation and value: RGB -> HSV, h += shift (mod 1), HSV -> RGB."""
+    r, g, b = x.unbind(1)
+    value, _ = x.max(1)
+    low, _ = x.min(1)
+    chroma = value - low
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    hue = torch.where(value == r, ((g - b) / safe) % 6.0,
+                      torch.where(value == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)) / 6.0
+    hue = torch.where(chroma > 0, hue, torch.zeros_like(hue))
+    hue = (hue + shift[:, None, None]) % 1.0
+    # HSV -> RGB with the standard f(n) = V - C * max(0, min(k, 4 - k, 1)), k = (n + 6h) mod 6.
+    out = []
+    for n_ in (5.0, 3.0, 1.0):
+        k = (n_ + hue * 6.0) % 6.0
+        out.append(value - chroma * torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0))
+    return torch.stack(out, 1)
 
 
 def augment_preview(images: torch.Tensor, options: AugmentOptions, copies: int = 8, seed: int = 0) -> np.ndarray:

@@ -3,10 +3,13 @@
 Only weights are regularized: the `weight` of every Conv2d and Linear layer.
 Biases and BatchNorm scale/shift are left alone (penalizing them only hurts).
 
-- L2 ("weight decay", strength lambda): R = lambda/2 * sum w^2. The trainer
-  applies it through the optimizer's `weight_decay=lambda` on the weight
-  parameter group only, i.e. *coupled* weight decay: lambda * w is added to
-  the gradient (for Adam too, which is Adam + L2, not AdamW).
+- L2, the lecture's form (TrainSettings.l2 = lambda): R = lambda * sum w^2, whose
+  gradient is 2 * lambda * w. The trainer applies it through the optimizer's
+  coupled weight decay on the weight parameter group only: weight_decay =
+  2 * lambda (TrainSettings.equivalent_weight_decay()), i.e. 2 * lambda * w is
+  added to the gradient (for Adam too, which is Adam + L2, not AdamW). The
+  older field TrainSettings.weight_decay = wd is that decay directly
+  (R = wd/2 * sum w^2); the two add up.
 - L1 (strength lambda1): R = lambda1 * sum |w|, added to the loss each step.
 - Elastic net (strength lambda, mix beta), the lecture's form:
   R = lambda * sum (beta * w^2 + |w|), added to the loss each step.
@@ -36,7 +39,7 @@ def l1_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
 
 
 def l2_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
-    """sum w^2 over all given tensors (the trainer's weight decay equals lambda/2 times this)."""
+    """sum w^2 over all given tensors (the lecture's L2 is lambda times this; weight decay wd is wd/2 times it)."""
     return sum(w.pow(2).sum() for w in weights)
 
 

@@ -99,6 +99,7 @@ class TrainSettings:
     scale: float = 0.0  # random zoom in [1 - scale, 1 + scale]
     rotation: float = 0.0  # random rotation in degrees
     colour_jitter: float = 0.0  # brightness / contrast / saturation strength
+    hue_jitter: float = 0.0  # random hue turn up to this fraction of a full turn (0-0.5), colour images
     normalization: str = "mean_image"  # 'none' | 'mean_image' | 'per_channel'
     # Knobs that provoke overfitting (as in TF Playground); both drawn from `seed`, so the
     # runs of a comparison see the same images and the same wrong labels.
@@ -197,6 +198,8 @@ class TrainSettings:
             out.append(f"Unknown initialization '{self.init}'. Known: {', '.join(INIT_SCHEMES)}.")
         if self.normalization not in NORMALIZATIONS:
             out.append(f"Unknown normalization '{self.normalization}'. Known: {', '.join(NORMALIZATIONS)}.")
+        if not 0 <= self.hue_jitter <= 0.5:
+            out.append("Hue jitter is a fraction of a full colour turn between 0 and 0.5.")
         if self.crop < 0 or self.scale < 0 or self.rotation < 0 or self.colour_jitter < 0 or self.scale >= 1:
             out.append("Augmentation amounts must not be negative (and scale must be below 1).")
         if int(self.train_subset) < 0:
