@@ -22,6 +22,49 @@ from engine.errors import ConvScopeError
 log = logging.getLogger("convscope.lessons")
 LESSONS_PATH = Path(__file__).resolve().parent.parent / "resources" / "lessons.json"
 KNOWN_TOOLS = {"conv_arithmetic"}
+LESSON_ENTRY_KEYS = {"id", "title", "text", "setup", "focus", "tool", "conv"}
+
+# What each panel's apply_lesson reads. A lesson naming anything else is an error: a key
+# no panel reads would silently do nothing in front of the class.
+LESSON_KEYS: dict[str, frozenset[str]] = {
+    "Network": frozenset({"preset", "spec"}),
+    "Data": frozenset({"dataset", "dataset_options", "data", "settings"}),
+    "Training": frozenset({"settings", "start"}),
+    "Experiment": frozenset({"lesson", "run"}),
+    "Filters": frozenset({"layer", "mode", "zoom", "compare"}),
+    "Activations": frozenset({"index", "per_map", "image_file"}),
+    "Top patches": frozenset({"layer", "channel", "k", "limit", "run"}),
+    "Layer statistics": frozenset({"measure"}),
+    "Initialization lab": frozenset({"nonlinearity", "init", "batch_norm", "layers", "width"}),
+    "Mistakes": frozenset({"count"}),
+    "Feature space": frozenset({"model", "folder", "layer", "split", "method", "init", "colour_by", "sample_size",
+                                "perplexity", "iterations", "learning_rate", "thumbnails", "compare", "start"}),
+    "Predict": frozenset({"photo", "image", "model"}),
+    "Saliency": frozenset({"photo", "methods", "method", "target", "target_class", "opacity"}),
+    "Adversarial": frozenset({"photo", "target", "target_class", "method", "epsilon", "steps", "limit", "targeted",
+                              "run"}),
+    "Class visualization": frozenset({"target", "class_index", "style", "method", "steps", "seed", "from_photo",
+                                      "run"}),
+    "Dog vs Food": frozenset({"groups", "test_dir", "train_dir", "photo", "mode"}),
+}
+
+# Before a lesson is set up, these parts of each panel's saved state go back to the values
+# the panel had when the window built it, so a lesson looks the same whatever ran before
+# (after "Ensembles", "Overfitting" must not train five members). Only settings are reset:
+# nothing here starts a job, loads a dataset or drops a trained run.
+RESET_KEYS: dict[str, tuple[str, ...]] = {
+    "Training": ("settings",),
+    "Data": ("normalization", "hflip", "crop", "scale", "rotation", "colour_jitter"),
+    "Initialization lab": ("nonlinearity", "init", "batch_norm", "layers", "width"),
+    "Filters": ("mode", "zoom", "compare"),
+    "Top patches": ("k", "limit"),
+    "Mistakes": ("count",),
+    "Feature space": ("split", "method", "init", "colour_by", "sample_size", "perplexity", "iterations",
+                      "learning_rate", "thumbnails", "compare"),
+    "Saliency": ("methods", "opacity", "target"),
+    "Adversarial": ("epsilon", "limit", "method", "steps", "target", "targeted"),
+    "Class visualization": ("seed", "steps", "style", "target", "from_photo"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +98,19 @@ def load_lessons(path: str | Path = LESSONS_PATH) -> list[Lesson]:
         raise LessonFileError(f"{path.name} is not a ConvScope lessons file.")
     lessons = []
     for number, entry in enumerate(data.get("lessons", []), start=1):
+        if not isinstance(entry, dict):
+            raise LessonFileError(f"Lesson {number} in {path.name} is not an object.")
+        unknown = set(entry) - LESSON_ENTRY_KEYS
+        if unknown:
+            raise LessonFileError(f"Lesson {number} in {path.name} has unknown key(s): {', '.join(sorted(unknown))}.")
+        for step in entry.get("setup", []):
+            panel = step.get("panel") if isinstance(step, dict) else None
+            if panel not in LESSON_KEYS:
+                raise LessonFileError(f"Lesson '{entry.get('id')}' sets up an unknown panel '{panel}'.")
+            unknown = set(step) - {"panel", "setup"} or set(step.get("setup", {})) - LESSON_KEYS[panel]
+            if unknown:
+                raise LessonFileError(f"Lesson '{entry.get('id')}': the {panel} panel does not read "
+                                      f"{', '.join(sorted(unknown))} (it reads {', '.join(sorted(LESSON_KEYS[panel]))}).")
         try:
             steps = tuple(LessonStep(str(s["panel"]), dict(s.get("setup", {}))) for s in entry.get("setup", []))
             lesson = Lesson(str(entry["id"]), str(entry["title"]), str(entry["text"]), steps,
@@ -87,16 +143,87 @@ def experiment_ids() -> set[str]:
     return _experiment_ids
 
 
+def capture_fresh_states(window) -> None:
+    """Remember the parts of each panel's state that lessons reset (call once panels exist)."""
+    if getattr(window, "lesson_fresh_states", None):
+        return
+    fresh = {}
+    for panel in getattr(window, "panels", []):
+        keys = RESET_KEYS.get(panel.title)
+        if keys:
+            state = panel.save_state() or {}
+            fresh[panel.title] = {k: state[k] for k in keys if k in state}
+    window.lesson_fresh_states = fresh
+
+
+def reset_to_fresh_states(window) -> list[str]:
+    problems = []
+    fresh = getattr(window, "lesson_fresh_states", None) or {}
+    titles = {p.title: p for p in getattr(window, "panels", [])}
+    for title, values in fresh.items():
+        panel = titles.get(title)
+        if panel is None or not values:
+            continue
+        try:
+            if title == "Data":  # its restore_state would load a dataset: only the options go back
+                panel.set_data_options(values)
+            elif title == "Training":
+                panel.set_settings(values["settings"])
+            else:
+                panel.restore_state(dict(values))
+        except Exception as exc:  # a panel bug must not stop the lesson
+            log.error("lesson reset failed in %s:\n%s", title, traceback.format_exc())
+            problems.append(f"{title} could not be reset ({type(exc).__name__}: {exc}).")
+    return problems
+
+
+def experiment_steps(lesson: Lesson) -> list[LessonStep]:
+    """A lesson with a training experiment also sets up its dataset, network and baseline
+    settings (the first run), so Start in the Training panel reproduces that run, and
+    selects it in the Experiment panel."""
+    if lesson.id not in experiment_ids():
+        return []
+    from engine.lessons import get_experiment
+
+    exp = get_experiment(lesson.id)
+    steps = []
+    if exp.kind == "training":
+        from dataclasses import asdict
+
+        baseline = asdict(exp.run_settings(exp.runs[0]))
+        for machine_key in ("device", "event_interval_s", "snapshot_every_steps", "track_layer_stats"):
+            baseline.pop(machine_key, None)
+        if exp.dataset:
+            steps.append(LessonStep("Data", {"dataset": exp.dataset}))
+        if exp.spec:
+            steps.append(LessonStep("Network", {"spec": exp.spec}))
+        elif exp.preset:
+            steps.append(LessonStep("Network", {"preset": exp.preset}))
+        steps.append(LessonStep("Training", {"settings": baseline}))
+    steps.append(LessonStep("Experiment", {"lesson": lesson.id}))
+    return steps
+
+
 def apply_lesson(window, lesson: Lesson) -> list[str]:
     """Set up every panel of `lesson` in `window`; returns the problems (also shown to the user)."""
     if hasattr(window, "create_panels"):
         window.create_panels()  # the app builds panels lazily; a lesson needs them now
-    problems: list[str] = []
-    for step in lesson.steps:
+    capture_fresh_states(window)
+    problems: list[str] = reset_to_fresh_states(window)
+    try:
+        steps = experiment_steps(lesson) + list(lesson.steps)
+    except ConvScopeError as exc:
+        problems.append(str(exc))
+        steps = list(lesson.steps)
+    for step in steps:
         try:
             panel = window.show_panel(step.panel)
         except KeyError:
             problems.append(f"There is no panel called '{step.panel}'.")
+            continue
+        unknown = set(step.setup) - LESSON_KEYS.get(step.panel, frozenset())
+        if unknown:
+            problems.append(f"{step.panel} does not read {', '.join(sorted(unknown))}.")
             continue
         try:
             panel.apply_lesson(dict(step.setup))
