@@ -4,6 +4,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 
+IMAGENET_PANELS = ("Predict", "Saliency", "Adversarial", "Class visualization")
+
+
 class AppContext(QObject):
     """The one place panels publish to and listen on, so panels never import each other.
 
@@ -14,8 +17,12 @@ class AppContext(QObject):
     dataset_changed = Signal(str)  # name of the dataset chosen for training
     run_changed = Signal(object)  # engine.checkpoint.TrainedRun: latest trained or loaded model
     training_event = Signal(object)  # every event of the live training job (filters refresh live)
-    input_image_changed = Signal(object, str)  # (H, W, C) uint8 image, caption: the "current input"
-    imagenet_image_requested = Signal(object, str)  # open this image in the ImageNet tools
+    # (H, W, C) uint8 image, caption: the latest image the user chose anywhere (workspaces keep it).
+    # A notice only: no panel replaces its own input when it changes (issue 15).
+    input_image_changed = Signal(object, str)
+    # The user asked to open an image in one panel ("Inspect in Saliency"): (image, caption, panel title).
+    image_sent = Signal(object, str, str)
+    imagenet_image_requested = Signal(object, str)  # notice: an image was sent to an ImageNet tool
     focus_panel_requested = Signal(str)  # panel title to bring to front
     status_message = Signal(str)
     error_raised = Signal(str, str)  # title, plain message
@@ -45,6 +52,15 @@ class AppContext(QObject):
         self.input_image = image
         self.input_caption = caption
         self.input_image_changed.emit(image, caption)
+
+    def send_image(self, image, caption: str, panel_title: str, focus: bool = True) -> None:
+        """Open `image` in the panel titled `panel_title` only (the user asked for it), and
+        bring that panel to the front unless `focus` is False."""
+        self.image_sent.emit(image, caption, panel_title)
+        if panel_title in IMAGENET_PANELS:
+            self.imagenet_image_requested.emit(image, caption)
+        if focus:
+            self.focus_panel_requested.emit(panel_title)
 
     def show_error(self, title: str, message: str) -> None:
         self.last_error = (title, message)

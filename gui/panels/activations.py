@@ -118,6 +118,7 @@ class ActivationsPanel(Panel):
 
         self._pending: tuple[str, object, str] | None = None
         self.jobs.succeeded.connect(self.on_maps_ready)
+        ctx.image_sent.connect(self._on_image_sent)  # an image the user clicked in Feature space
         self.follow_run(self.on_run_changed)
 
     # ------------------------------------------------------------ model and data
@@ -182,6 +183,10 @@ class ActivationsPanel(Panel):
 
     def show_image(self, image: np.ndarray, caption: str = "image") -> None:
         self._start("image", np.asarray(image), caption)
+
+    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
+        if panel_title == self.title and image is not None:
+            self.show_image(image, caption)
 
     def show_drawing(self) -> None:
         if self.canvas.is_empty():

@@ -42,8 +42,7 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.jobs.stopped.connect(self._on_stopped)
         self.jobs.failed.connect(self._on_ended)
         self.jobs.running_changed.connect(self._on_running_changed)
-        ctx.input_image_changed.connect(self.set_image)
-        ctx.imagenet_image_requested.connect(self.set_image)
+        ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here (Predict: "Fool it")
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -109,19 +108,31 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self._on_method_changed()
 
     # ------------------------------------------------------------------ inputs
+    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
+        if panel_title == self.title:
+            self.set_image(image, caption)
+
     def set_image(self, image, caption: str = "") -> None:
-        if image is None or self.jobs.running:
-            return  # never swap the picture under a running attack
+        """A new photo (the user chose it): everything derived from the previous one is cleared."""
+        if image is None:
+            return
+        self.jobs.stop()  # an attack on the previous photo must not draw over this one
         self.image = np.asarray(image)
         self.caption = caption
         self.result = None
+        self.last_step = None
         self.save_button.setEnabled(False)
         self.original_view.set_image(self.image)
         self.original_view.set_caption(f"Original: {caption}")
         self.adversarial_view.set_image(None)
+        self.adversarial_view.set_caption("Adversarial")
         self.difference_view.set_image(None)
+        self.difference_view.set_caption("Difference (magnified)")
         self.bars_before.set_predictions([])
         self.bars_after.set_predictions([])
+        self.bars_after.set_title("After")
+        self.curve.clear()
+        self.status.setText("Choose a target class, then fool the model.")
 
     def _on_method_changed(self) -> None:
         method = self.method.currentData()
@@ -211,10 +222,13 @@ class AdversarialPanel(ImageFileDrops, Panel):
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
-        return {"method": self.method.currentData(), "target": self.class_picker.class_index(),
-                "targeted": self.targeted.isChecked(), "epsilon": self.epsilon.value(),
-                "limit": self.limit_change.isChecked(), "steps": self.steps.value(),
-                "model": self.model_choice.model_name()}
+        state = {"method": self.method.currentData(), "target": self.class_picker.class_index(),
+                 "targeted": self.targeted.isChecked(), "epsilon": self.epsilon.value(),
+                 "limit": self.limit_change.isChecked(), "steps": self.steps.value(),
+                 "model": self.model_choice.model_name()}
+        if self.image is not None:
+            state.update(image=self.image, caption=self.caption)  # the panel keeps its own photo
+        return state
 
     def restore_state(self, state: dict) -> None:
         position = self.method.findData(state.get("method", "iterative"))
@@ -228,6 +242,8 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.steps.setValue(int(state.get("steps", 100)))
         if state.get("model"):
             self.model_choice.set_model_name(state["model"])
+        if isinstance(state.get("image"), np.ndarray):
+            self.set_image(state["image"], str(state.get("caption", "")))
 
     def apply_lesson(self, setup: dict) -> None:
         """setup: {"photo": "coffee", "target": "flamingo" (or "target_class": 130), "method": "iterative"
@@ -235,6 +251,7 @@ class AdversarialPanel(ImageFileDrops, Panel):
         from engine.pretrained import find_class
 
         state = self.save_state()
+        state.pop("image", None)  # a lesson's photo comes below; the current one stays otherwise
         state.update({k: v for k, v in setup.items() if k in ("method", "epsilon", "steps", "limit", "targeted")})
         aliases = {"fooling": "iterative", "targeted": "iterative", "fgsm": "fgsm", "pgd": "pgd"}
         state["method"] = aliases.get(str(state.get("method", "iterative")).lower(), state.get("method"))

@@ -41,8 +41,7 @@ class ClassVizPanel(Panel):
         self.jobs.failed.connect(self._on_ended)
         self.jobs.stopped.connect(self._on_stopped)
         self.jobs.running_changed.connect(self._on_running_changed)
-        ctx.input_image_changed.connect(self._on_context_image)
-        ctx.imagenet_image_requested.connect(self._on_context_image)
+        ctx.image_sent.connect(self._on_image_sent)  # only a photo the user sent here (from Predict)
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -74,7 +73,7 @@ class ClassVizPanel(Panel):
         row = QHBoxLayout()
         self.from_photo = QCheckBox("Start from the current photo")
         self.from_photo.setEnabled(False)
-        self.from_photo.setToolTip("Pick a photo in Predict (or any ImageNet panel) first")
+        self.from_photo.setToolTip("In Predict, choose a photo and press \u201cClass visualization from it\u201d")
         row.addWidget(self.from_photo)
         add_run_stop_save(row, self, "Start", self.start, "Pick a class and press Start.")
         outer.addLayout(row)
@@ -93,13 +92,18 @@ class ClassVizPanel(Panel):
         splitter.setSizes([650, 550])
         outer.addWidget(splitter, 1)
 
-    def _on_context_image(self, image, caption: str = "") -> None:
+    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
+        if panel_title == self.title:
+            self.set_start_photo(image, caption)
+            self.from_photo.setChecked(True)  # the user sent it here to start from it
+
+    def set_start_photo(self, image, caption: str = "") -> None:
         if image is None:
             return
         self.photo = np.asarray(image)
         self.photo_caption = caption
         self.from_photo.setEnabled(True)
-        self.from_photo.setText(f"Start from the current photo ({caption or 'image'})")
+        self.from_photo.setText(f"Start from the photo ({caption or 'image'})")
 
     def start(self) -> None:
         target = self.class_picker.class_index()
@@ -169,11 +173,16 @@ class ClassVizPanel(Panel):
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
-        return {"target": self.class_picker.class_index(), "style": self.style.currentData(),
-                "steps": self.steps.value(), "seed": self.seed.value(), "from_photo": self.from_photo.isChecked(),
-                "model": self.model_choice.model_name()}
+        state = {"target": self.class_picker.class_index(), "style": self.style.currentData(),
+                 "steps": self.steps.value(), "seed": self.seed.value(), "from_photo": self.from_photo.isChecked(),
+                 "model": self.model_choice.model_name()}
+        if self.photo is not None:
+            state.update(photo=self.photo, photo_caption=self.photo_caption)  # its own start photo
+        return state
 
     def restore_state(self, state: dict) -> None:
+        if isinstance(state.get("photo"), np.ndarray):
+            self.set_start_photo(state["photo"], str(state.get("photo_caption", "")))
         if int(state.get("target", -1)) >= 0:
             self.class_picker.set_class(int(state["target"]))
         position = self.style.findData(state.get("style", "lucid"))
@@ -191,6 +200,7 @@ class ClassVizPanel(Panel):
         from engine.pretrained import find_class
 
         state = self.save_state()
+        state.pop("photo", None)
         state.update({k: v for k, v in setup.items() if k in ("style", "steps", "seed", "from_photo")})
         if setup.get("method") and "style" not in setup:
             state["style"] = setup["method"]

@@ -778,8 +778,7 @@ class DogFoodPanel(Panel):
         except ConvScopeError as exc:
             self.ctx.show_error(exc.title, str(exc))
             return
-        self.ctx.imagenet_image_requested.emit(image, self._describe(index))
-        self.ctx.focus_panel_requested.emit("Saliency")
+        self.ctx.send_image(image, self._describe(index), "Saliency")  # the user clicked: open it there
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:

@@ -636,12 +636,15 @@ class FeatureSpacePanel(Panel):
         self.send_to_tools(index)
 
     def send_to_tools(self, index: int) -> None:
-        """Make image `index` the current input of the activation and saliency tools."""
+        """The user clicked image `index`: it becomes the current input and opens in Activations
+        (the ImageNet panels keep their own photos)."""
         if self.features is None or not 0 <= index < len(self.features):
             return
         caption = self.describe_point(index)
-        self.ctx.set_input_image(self.features.images[index].copy(), caption)
-        self.ctx.status(f"Feature space: {caption} is now the current input.")
+        image = self.features.images[index].copy()
+        self.ctx.set_input_image(image, caption)
+        self.ctx.send_image(image, caption, "Activations", focus=False)
+        self.ctx.status(f"Feature space: {caption} is now the input of Activations.")
 
     def select_points(self, indices: np.ndarray) -> None:
         self._on_selection(np.asarray(indices, dtype=np.int64))

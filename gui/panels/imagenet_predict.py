@@ -1,14 +1,16 @@
 """Predict panel: what does a pretrained ImageNet classifier see in a photo?
 
 Bundled photos, any file, drag-and-drop or paste; the 224 px crop the model
-actually sees and its top-5 as bars, updated for every image. The image becomes
-the app's current input, so Saliency / Adversarial pick it up.
+actually sees and its top-5 as bars, updated for every image. The image goes on
+to Saliency, Adversarial or Class visualization only when the user asks (the
+buttons under the bars); no other panel changes it.
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.images import bundled_photos
@@ -29,7 +31,6 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
         self.caption = ""
         self.result: PredictionResult | None = None
         self.predictions_done = 0  # counts finished predictions (tests and screenshots wait on it)
-        self._broadcasting = False
         self._stale = False
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
@@ -37,8 +38,7 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
         fit_without_scrolling(self)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
-        ctx.input_image_changed.connect(self._on_context_image)
-        ctx.imagenet_image_requested.connect(self._on_context_image)
+        ctx.image_sent.connect(self._on_image_sent)
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -63,6 +63,22 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         right_layout.addWidget(self.status)
+        send = QHBoxLayout()
+        self.send_buttons: dict[str, QPushButton] = {}
+        for title, text, tip in (("Saliency", "Inspect in Saliency", "Which pixels matter for the prediction"),
+                                 ("Adversarial", "Fool it (Adversarial)", "Change this photo invisibly so the "
+                                  "model sees another class"),
+                                 ("Class visualization", "Class visualization from it",
+                                  "Start a class visualization from this photo")):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.setEnabled(False)
+            button.setProperty("panel_title", title)
+            button.clicked.connect(self._on_send_clicked)
+            send.addWidget(button)
+            self.send_buttons[title] = button
+        send.addStretch(1)
+        right_layout.addLayout(send)
         splitter.addWidget(right)
         splitter.setSizes([180, 520, 460])
         outer.addWidget(splitter, 1)
@@ -73,15 +89,19 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
 
     def _on_image_chosen(self, image, caption: str) -> None:
         self.set_image(image, caption)
-        self._broadcasting = True
-        try:
-            self.ctx.set_input_image(image, caption)  # Saliency / Adversarial follow
-        finally:
-            self._broadcasting = False
+        self.ctx.set_input_image(image, caption)  # the user's latest choice (workspaces); no panel follows
 
-    def _on_context_image(self, image, caption: str) -> None:
-        if not self._broadcasting and image is not None:
+    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
+        if panel_title == self.title and image is not None:
             self.set_image(image, caption)
+
+    def send_to(self, panel_title: str) -> None:
+        """Open this panel's photo in another ImageNet panel (only ever on the user's request)."""
+        if self.image is not None:
+            self.ctx.send_image(self.image, self.caption, panel_title)
+
+    def _on_send_clicked(self) -> None:
+        self.send_to(self.sender().property("panel_title"))
 
     def _on_model_changed(self) -> None:
         if self.image is not None:
@@ -90,12 +110,19 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
     def set_image(self, image: np.ndarray, caption: str = "") -> None:
         self.image = np.asarray(image)
         self.caption = caption
+        self.result = None  # everything derived from the previous image goes with it
+        self.bars.set_title("Top-5 predictions")
+        self.bars.set_predictions([])
+        self.status.setText("")
+        for button in self.send_buttons.values():
+            button.setEnabled(True)
         self.view.set_image(self.image)
         self.view.set_caption(f"{caption} ({self.image.shape[1]}x{self.image.shape[0]})")
         # Images shared by other tabs are classified when this tab is shown (the model loads lazily).
         if self.isVisible():
             self.predict()
         else:
+            self.jobs.stop()  # a result for the previous image must not land on this one
             self._stale = True
 
     def showEvent(self, event) -> None:
@@ -130,12 +157,17 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
         photo = self.source.photos.currentData() or ""
-        return {"model": self.model_choice.model_name(), "photo": photo}
+        state = {"model": self.model_choice.model_name(), "photo": photo}
+        if self.image is not None:
+            state.update(image=self.image, caption=self.caption)  # a file or a sent image, too
+        return state
 
     def restore_state(self, state: dict) -> None:
         if state.get("model"):
             self.model_choice.set_model_name(state["model"])
-        if state.get("photo"):
+        if isinstance(state.get("image"), np.ndarray):
+            self.set_image(state["image"], str(state.get("caption", "")))
+        elif state.get("photo"):
             self.source.choose_bundled(state["photo"])
 
     def apply_lesson(self, setup: dict) -> None:

@@ -44,8 +44,7 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self.jobs.stopped.connect(self._on_stopped)
         self.jobs.failed.connect(self._on_finished)
         self.jobs.running_changed.connect(self._on_running_changed)
-        ctx.input_image_changed.connect(self.set_image)
-        ctx.imagenet_image_requested.connect(self.set_image)
+        ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here ("Inspect in Saliency")
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -100,14 +99,31 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self._show_selected_views()
 
     # ------------------------------------------------------------------ inputs
+    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
+        if panel_title == self.title:
+            self.set_image(image, caption)
+
     def set_image(self, image, caption: str = "") -> None:
+        """A new photo (the user chose it): the maps, bars and captions of the previous one go."""
         if image is None:
             return
+        self.jobs.stop()
         self.image = np.asarray(image)
         self.caption = caption
+        self._clear_results()
         self.input_view.set_image(self.image)
         self.input_view.set_caption(caption or "Input")
         self._request_compute()
+
+    def _clear_results(self) -> None:
+        self.crop = None
+        self.maps = {}
+        self.bars.set_predictions([])
+        self.status.setText("")
+        for key, view in self.views.items():
+            view.set_overlay(None)
+            view.set_image(None)
+            view.set_caption(METHODS[key])
 
     def _on_settings_changed(self, *_args) -> None:
         self._show_selected_views()
@@ -192,8 +208,11 @@ class SaliencyPanel(ImageFileDrops, Panel):
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
     def save_state(self) -> dict:
-        return {"methods": self.selected_methods(), "target": self.class_picker.class_index(),
-                "opacity": self.opacity.value(), "model": self.model_choice.model_name()}
+        state = {"methods": self.selected_methods(), "target": self.class_picker.class_index(),
+                 "opacity": self.opacity.value(), "model": self.model_choice.model_name()}
+        if self.image is not None:
+            state.update(image=self.image, caption=self.caption)  # the panel keeps its own photo
+        return state
 
     def restore_state(self, state: dict) -> None:
         for key, box in self.method_boxes.items():
@@ -208,6 +227,8 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self.class_picker.blockSignals(True)
         self.class_picker.set_class(int(state.get("target", -1)))
         self.class_picker.blockSignals(False)
+        if isinstance(state.get("image"), np.ndarray):
+            self.set_image(state["image"], str(state.get("caption", "")))
 
     def apply_lesson(self, setup: dict) -> None:
         """setup: {"photo": "chelsea", "methods": [...] or "method": "gradient", "target": "tabby" or index}."""

@@ -44,7 +44,7 @@ def test_predict_panel_shows_espresso_and_shares_the_image(qtbot, ctx):
     assert ctx.input_image is panel.image and ctx.input_caption == "coffee"
     # an image sent by another panel is classified too
     with qtbot.waitSignal(panel.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
-        ctx.imagenet_image_requested.emit(np.zeros((30, 40, 3), np.uint8), "black")
+        ctx.send_image(np.zeros((30, 40, 3), np.uint8), "black", "Predict")
     assert panel.caption == "black" and panel.predictions_done == 2
 
 
@@ -93,7 +93,7 @@ def test_saliency_panel_shows_each_selected_method(qtbot, ctx, tiny, photo):
     panel._show_selected_views()
     panel.class_picker.set_class(7)
     with qtbot.waitSignal(panel.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
-        ctx.set_input_image(photo, "noise")  # the shared current image
+        ctx.send_image(photo, "noise", "Saliency")  # the user sent it here
     assert set(panel.maps) == {"vanilla", "gradcam"}
     assert all(m.target == 7 for m in panel.maps.values())
     assert panel.views["vanilla"].isVisible() and not panel.views["occlusion"].isVisible()
@@ -102,7 +102,9 @@ def test_saliency_panel_shows_each_selected_method(qtbot, ctx, tiny, photo):
     assert panel.views["vanilla"].overlay.opacity() == pytest.approx(0.2)
     state = panel.save_state()
     other = _panel(qtbot, ctx, SaliencyPanel, tiny)
-    other.restore_state(state)
+    with qtbot.waitSignal(other.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+        other.restore_state(state)  # the panel's own photo comes back and is explained again
+    assert np.array_equal(other.image, photo) and other.caption == "noise"
     assert other.selected_methods() == ["vanilla", "gradcam"] and other.class_picker.class_index() == 7
     assert other.opacity.value() == 20
 
@@ -165,7 +167,7 @@ def test_class_viz_can_start_from_the_shared_photo(qtbot, ctx, tiny, photo):
 
     panel = _panel(qtbot, ctx, ClassVizPanel, tiny)
     assert not panel.from_photo.isEnabled()
-    ctx.imagenet_image_requested.emit(photo, "noise")
+    ctx.send_image(photo, "noise", "Class visualization")
     assert panel.from_photo.isEnabled()
     panel.restore_state({"target": 1, "style": "cs231n", "steps": 1, "from_photo": True})
     events = []
