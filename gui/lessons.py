@@ -54,7 +54,7 @@ LESSON_KEYS: dict[str, frozenset[str]] = {
 # nothing here starts a job, loads a dataset or drops a trained run.
 RESET_KEYS: dict[str, tuple[str, ...]] = {
     "Training": ("settings",),
-    "Data": ("normalization", "hflip", "crop", "scale", "rotation", "colour_jitter"),
+    "Data": ("normalization", "hflip", "crop", "scale", "rotation", "colour_jitter", "hue_jitter"),
     "Initialization lab": ("nonlinearity", "init", "batch_norm", "layers", "width"),
     "Filters": ("mode", "zoom", "compare"),
     "Top patches": ("k", "limit"),

@@ -34,7 +34,8 @@ NORMALIZATION_CHOICES = (
      "(x - channel mean) / channel std, one mean and std per colour channel."),
     ("none", "None", "Feed the raw [0, 1] pixels."),
 )
-AUGMENT_DEFAULTS = {"hflip": False, "crop": 0, "scale": 0.0, "rotation": 0.0, "colour_jitter": 0.0}
+AUGMENT_DEFAULTS = {"hflip": False, "crop": 0, "scale": 0.0, "rotation": 0.0, "colour_jitter": 0.0,
+                    "hue_jitter": 0.0}
 
 
 class _Job:
@@ -225,6 +226,10 @@ class DataPanel(Panel):
                                       "Colour jitter: random brightness, contrast (and saturation) by up to this "
                                       "fraction.")
         form.addRow(self._label("Colour jitter", self.jitter_spin.toolTip()), self.jitter_spin)
+        self.hue_spin = self._spin(QDoubleSpinBox(), 0.0, 0.5, 0.05, "",
+                                   "Hue jitter (as in the lecture's colour augmentation): turn the colour wheel "
+                                   "by up to this fraction of a full turn, either way. Colour images only.")
+        form.addRow(self._label("Hue jitter", self.hue_spin.toolTip()), self.hue_spin)
         self.resample_button = QPushButton("Re-sample")
         self.resample_button.setToolTip("Draw new random augmentations (and other sample images).")
         self.resample_button.clicked.connect(self.resample)
@@ -275,7 +280,7 @@ class DataPanel(Panel):
     def augment_options(self) -> dict:
         return {"hflip": self.hflip_check.isChecked(), "crop": self.crop_spin.value(),
                 "scale": round(self.scale_spin.value(), 4), "rotation": round(self.rotation_spin.value(), 4),
-                "colour_jitter": round(self.jitter_spin.value(), 4)}
+                "colour_jitter": round(self.jitter_spin.value(), 4), "hue_jitter": round(self.hue_spin.value(), 4)}
 
     def data_options(self) -> dict:
         return {"normalization": self.normalization(), **self.augment_options()}
@@ -477,7 +482,7 @@ class DataPanel(Panel):
         if values.get("normalization") in self.normalization_buttons:
             self.normalization_buttons[values["normalization"]].setChecked(True)
         widgets = {"hflip": self.hflip_check, "crop": self.crop_spin, "scale": self.scale_spin,
-                   "rotation": self.rotation_spin, "colour_jitter": self.jitter_spin}
+                   "rotation": self.rotation_spin, "colour_jitter": self.jitter_spin, "hue_jitter": self.hue_spin}
         for name, widget in widgets.items():
             if name not in values:
                 continue

@@ -32,7 +32,7 @@ from gui.panels.base import Panel
 from gui.widgets.live_plot import LivePlot
 
 # Settings the Data panel owns (shared through ctx.data_options).
-DATA_FIELDS = ("normalization", "hflip", "crop", "scale", "rotation", "colour_jitter")
+DATA_FIELDS = ("normalization", "hflip", "crop", "scale", "rotation", "colour_jitter", "hue_jitter")
 DEFAULT_TRAIN_IMAGES = 4000  # MNIST-5k's training split, until the Data panel reports the real size
 
 
@@ -83,22 +83,36 @@ GROUPS: list[tuple[str, list[Field]]] = [
               "epochs (0 = none).", 0.0, 100.0, 0.5, 2),
     ]),
     ("Regularization and initialization", [
-        Field("weight_decay", "L2 (weight decay)", "float", "L2 regularization: shrinks Conv/Linear weights by "
-              "lambda * w every step.", 0.0, 1.0, 0.0001, 6),
+        Field("l2", "L2 lambda", "float", "The lecture's L2: adds lambda * sum W^2 (Conv/Linear weights) to the "
+              "loss. Its gradient 2 lambda W is the same as weight decay 2 x lambda.", 0.0, 1.0, 0.0001, 6),
+        Field("weight_decay", "Weight decay", "float", "Coupled weight decay: every step w -= lr * wd * w "
+              "(= the lecture's L2 with lambda = wd / 2; the two add up).", 0.0, 1.0, 0.0001, 6),
         Field("l1", "L1", "float", "L1 regularization: adds lambda1 * sum |w| to the loss, pushing weights to "
               "exactly zero.", 0.0, 1.0, 0.0001, 6),
         Field("elastic_net", "Elastic net", "float", "Adds lambda * sum(beta w^2 + |w|) to the loss: L1 and L2 "
               "together.", 0.0, 1.0, 0.0001, 6),
         Field("elastic_beta", "Elastic net beta", "float", "Weight of the squared term inside the elastic net.",
               0.0, 100.0, 0.1, 3),
-        Field("dropout", "Dropout p", "float", "Set p of every Dropout layer in the network (at the minimum: keep "
-              "the values from the Network panel).", -0.05, 0.95, 0.05, 2, special="as in network"),
+        Field("dropout", "Dropout (drop prob.)", "float", "The probability of DROPPING a unit in every Dropout "
+              "layer (at the minimum: the values from the Network panel). The lecture's p is the probability of "
+              "KEEPING a unit: keep p = 1 - this value, shown next to it.", -0.05, 0.95, 0.05, 2,
+              special="as in network"),
         Field("init", "Weight init", "choice", "How Conv/Linear weights start: small random numbers vanish in deep "
               "nets, Xavier/He keep activations alive.", choices=tuple((s, INIT_LABELS.get(s, s)) for s in INIT_SCHEMES)),
         Field("init_constant", "Constant value", "float", "The value of every weight for the 'Constant' "
               "initialization.", -10.0, 10.0, 0.01, 4),
         Field("batchnorm", "Batch norm", "bool", "Insert BatchNorm after every conv and hidden linear layer "
               "that lacks one."),
+    ]),
+    ("Data for this run (provoke overfitting)", [
+        Field("train_subset", "Training images", "int", "Train on only this many images of the training split "
+              "(the same ones for the same seed): few images and many epochs overfit.", 0, 1_000_000, 50,
+              special="all"),
+        Field("label_noise", "Label noise %", "float", "Give this percentage of the training images a random wrong "
+              "label: the network can only fit them by memorizing.", 0.0, 100.0, 5.0, 1),
+        Field("eval_train_each_epoch", "Measure train accuracy", "bool", "After every epoch also measure loss and "
+              "accuracy on the training images with dropout and augmentation off, so the train/validation gap "
+              "compares like with like (costs one pass over the training set)."),
     ]),
     ("Ensembles", [
         Field("ensemble", "Independent models K", "int", "Train K models from different random seeds and average "
@@ -303,8 +317,11 @@ class TrainingPanel(Panel):
         self.loss_plot = LivePlot("Loss per iteration", "iteration", "cross-entropy loss")
         self.loss_plot.add_series("loss (raw)", 0, width=1.0, alpha=0.3)
         self.loss_plot.add_series("loss (smoothed)", 0)
-        self.acc_plot = LivePlot("Accuracy per epoch", "epoch", "accuracy", y_range=(0.0, 1.0),
-                                 whole_number_x=True)
+        # Validation loss once per epoch, at the epoch's last iteration: overfitting shows as this
+        # line turning up while the training loss keeps falling.
+        self.loss_plot.add_series("validation loss", 2, symbol="s")
+        # The accuracy axis zooms to the data: a gap of a few points must not vanish on a 0-1 axis.
+        self.acc_plot = LivePlot("Accuracy per epoch", "epoch", "accuracy", whole_number_x=True)
         self.acc_plot.add_series("train", 1, symbol="o")
         self.acc_plot.add_series("validation", 2, symbol="s")
         self.acc_plot.setToolTip("A growing gap between train and validation accuracy is overfitting.")
@@ -468,6 +485,10 @@ class TrainingPanel(Panel):
         self.editors["nesterov"].setEnabled(sgd and values.get("momentum", 0) > 0)
         self.editors["init_constant"].setEnabled(values.get("init") == "constant")
         self.editors["elastic_beta"].setEnabled(values.get("elastic_net", 0) > 0)
+        drop = values.get("dropout")
+        self.editors["dropout"].setSuffix("" if drop is None else f"  (keep p = {1 - drop:.2f})")
+        l2 = values.get("l2") or 0.0
+        self.editors["l2"].setSuffix(f"  (= wd {2 * l2:.6g})" if l2 else "")
         cuda = "cuda" in available_devices()
         self.editors["amp"].setEnabled(cuda and values.get("device") in ("auto", "cuda"))
         try:
@@ -601,6 +622,10 @@ class TrainingPanel(Panel):
             self.acc_plot.append("train", x, event.train_acc)
             if math.isfinite(event.val_acc):
                 self.acc_plot.append("validation", x, event.val_acc)
+            if math.isfinite(event.val_loss) and self._epochs_per_member:
+                steps_per_epoch = self._steps_per_member / self._epochs_per_member
+                self.loss_plot.append("validation loss", self._member_offset_steps + (event.epoch + 1) * steps_per_epoch,
+                                      event.val_loss)
             self._live.update(train_acc=event.train_acc, val_acc=event.val_acc)
         elif isinstance(event, TrainStarted):
             self._steps_per_member = event.total_steps
@@ -648,6 +673,8 @@ class TrainingPanel(Panel):
             parts.append(f"loss {live['loss']:.3f}")
         if "val_acc" in live and math.isfinite(live["val_acc"]):
             parts.append(f"val acc {live['val_acc']:.1%}")
+            if math.isfinite(live.get("train_acc", float("nan"))):
+                parts.append(f"gap {100 * (live['train_acc'] - live['val_acc']):.1f} points")
         if math.isfinite(live.get("ips", float("nan"))):
             parts.append(f"{live['ips']:,.0f} images/s")
         if live.get("device"):
@@ -672,8 +699,12 @@ class TrainingPanel(Panel):
         summary = result.summary
         self.add_finished_run(result.run.name, result.run.settings, result.run.history, summary)
         self.ctx.set_run(result.run)
-        text = (f"Finished: train acc {summary.get('train_acc', float('nan')):.1%}, "
-                f"val acc {summary.get('val_acc', float('nan')):.1%}, "
+        train_acc, val_acc = summary.get("train_acc", float("nan")), summary.get("val_acc", float("nan"))
+        history = result.run.history
+        if history.get("train_eval_acc"):  # measured like validation (dropout and augmentation off)
+            train_acc = history["train_eval_acc"][-1]
+        text = (f"Finished: train acc {train_acc:.1%}, val acc {val_acc:.1%}, "
+                f"gap {100 * (train_acc - val_acc):.1f} points, "
                 f"{summary.get('images_per_sec', float('nan')):,.0f} images/s, {summary.get('seconds', 0):.1f} s")
         if "ensemble_val_acc" in summary:
             text += f"; ensemble val acc {summary['ensemble_val_acc']:.1%}"

@@ -180,3 +180,25 @@ def test_every_shortcut_is_described_for_the_help_sheet(panel):
     shortcuts = panel.findChildren(QShortcut)
     assert len(shortcuts) >= 4
     assert all(shortcut.whatsThis() for shortcut in shortcuts)
+
+
+def test_overfitting_is_visible_validation_loss_per_epoch_and_a_gap_readout(panel, ctx, qtbot):
+    panel.set_settings({"epochs": 2, "train_subset": 200, "label_noise": 10.0, "eval_train_each_epoch": True})
+    with qtbot.waitSignal(ctx.run_changed, timeout=60000) as blocker:
+        panel.start_training()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=5000)
+    run = blocker.args[0]
+    assert run.settings["train_subset"] == 200 and run.settings["label_noise"] == 10.0
+    xs, ys = panel.loss_plot.series_data("validation loss")
+    steps_per_epoch = 4  # 200 images / 64 per batch, the last batch kept
+    assert xs == [steps_per_epoch, 2 * steps_per_epoch] and ys == run.history["val_loss"]
+    gap = 100 * (run.history["train_eval_acc"][-1] - run.history["val_acc"][-1])
+    assert f"gap {gap:.1f} points" in panel.status_label.text()
+    assert panel.acc_plot._y_range is None  # the accuracy axis zooms to the data
+
+
+def test_the_dropout_field_shows_the_lectures_keep_probability(panel):
+    panel.set_settings({"dropout": 0.3, "l2": 0.005})
+    assert "keep p = 0.70" in panel.editors["dropout"].text()
+    assert "wd 0.01" in panel.editors["l2"].text()
+    assert panel.settings().equivalent_weight_decay() == 0.01
