@@ -24,6 +24,7 @@ BENCHMARKS: list[str] = [
     "bench_imagenet",
     "bench_activations",
     "bench_dogfood",
+    "bench_lessons",
 ]
 
 def machine_description() -> str:
