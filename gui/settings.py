@@ -73,3 +73,12 @@ def last_export_folder() -> str:
 
 def save_last_export_folder(folder: str | Path) -> None:
     QSettings().setValue("export/folder", str(folder))
+
+
+def lesson_photo_folder() -> str:
+    """The folder of the user's own photos the dog-vs-food lesson was last run on."""
+    return str(QSettings().value("lessons/photo_folder", "") or "")
+
+
+def save_lesson_photo_folder(folder: str | Path) -> None:
+    QSettings().setValue("lessons/photo_folder", str(folder))

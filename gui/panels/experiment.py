@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from engine.events import Progress
-from gui import theme
+from gui import settings, theme
 from gui.panels.base import Panel
 from gui.widgets.image_view import ImageView
 from gui.widgets.live_plot import LivePlot
@@ -60,6 +61,17 @@ class ExperimentPanel(Panel):
         self.stop_button.clicked.connect(self.stop)
         controls.addWidget(self.stop_button)
         layout.addLayout(controls)
+        # Dog vs food: no package ships dog photos, so the lesson runs on the user's own folder.
+        folder_row = QHBoxLayout()
+        self.folder_label = QLabel("Photo folder (dog/ and food/ inside):")
+        self.folder_edit = QLineEdit(settings.lesson_photo_folder())
+        self.folder_edit.setPlaceholderText("a folder with dog/ and food/ (or test-dog/ and test-food/) sub-folders")
+        self.folder_button = QPushButton("Choose…")
+        self.folder_button.clicked.connect(self._choose_folder)
+        for widget in (self.folder_label, self.folder_edit, self.folder_button):
+            folder_row.addWidget(widget, 1 if widget is self.folder_edit else 0)
+        layout.addLayout(folder_row)
+        self.lesson_combo.currentIndexChanged.connect(self._on_lesson_changed)
 
         self.headline = QLabel("Choose a lesson and press Run the experiment.")
         self.headline.setWordWrap(True)
@@ -123,6 +135,7 @@ class ExperimentPanel(Panel):
         self.jobs.running_changed.connect(self._on_running_changed)
         theme.notifier.changed.connect(self._style_headline)
         self._fill_lessons()
+        self._on_lesson_changed()
 
     # ----- lessons
     def _fill_lessons(self) -> None:
@@ -135,6 +148,22 @@ class ExperimentPanel(Panel):
         for exp in lessons:
             self.lesson_combo.addItem(exp.title, exp.lesson_id)
             self._measures[exp.lesson_id] = exp.measure
+
+    def _needs_folder(self) -> bool:
+        return self._measures.get(str(self.lesson_combo.currentData() or "")) == "dog_vs_food"
+
+    def _on_lesson_changed(self, *_args) -> None:
+        for widget in (self.folder_label, self.folder_edit, self.folder_button):
+            widget.setVisible(self._needs_folder())
+        if self._needs_folder() and not self.folder_edit.text().strip():
+            self.headline.setText("Dog vs food needs your own photos: choose a folder with two sub-folders, "
+                                  "dog/ and food/ (or test-dog/ and test-food/), at least 5 photos each.")
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with dog/ and food/ sub-folders",
+                                                  self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
 
     def select_lesson(self, lesson_id: str) -> bool:
         index = self.lesson_combo.findData(lesson_id)
@@ -153,9 +182,15 @@ class ExperimentPanel(Panel):
         if not lesson_id:
             return
         self.lesson_id = str(lesson_id)
+        context = {}
+        if self._needs_folder():
+            folder = self.folder_edit.text().strip()
+            if folder:
+                settings.save_lesson_photo_folder(folder)
+                context["folder"] = folder
         self._reset()
         self.headline.setText(f"Running: {self.lesson_combo.currentText()}…")
-        self.jobs.start(lambda: _lesson_engine().experiment_job(self.lesson_id, quick=quick))
+        self.jobs.start(lambda: _lesson_engine().experiment_job(self.lesson_id, quick=quick, context=context))
 
     def stop(self) -> None:
         self.jobs.stop()
@@ -268,6 +303,8 @@ class ExperimentPanel(Panel):
             item.setToolTip(error)
 
     def _on_result(self, result) -> None:
+        if not isinstance(result, _lesson_engine().LessonResult):
+            return
         self.result = result
         mark = "✓" if result.shows_point else "✗"
         text = f"{mark} {result.summary}"

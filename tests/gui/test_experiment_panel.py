@@ -35,3 +35,40 @@ def test_an_unknown_lesson_is_a_message_not_a_crash(window):
     panel.run_lesson("no_such_lesson")
     assert "no experiment" in window.ctx.last_error[1]
     assert not panel.jobs.running
+
+
+def test_dog_vs_food_asks_for_a_folder_and_says_plainly_when_there_is_none(window, qtbot):
+    window.create_panels()
+    panel = window.show_panel("Experiment")
+    panel.folder_edit.setText("")
+    assert panel.select_lesson("dog_vs_food")
+    assert panel.folder_edit.isVisibleTo(panel) and "dog/ and food/" in panel.headline.text()
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=60_000) as done:
+        panel.run_current()
+    result = done.args[0]
+    assert not result.shows_point and "No photo folder" in result.reason
+    assert panel.headline.text().startswith("✗ no photo folder")
+    assert panel.select_lesson("overfitting") and not panel.folder_edit.isVisibleTo(panel)
+
+
+def test_the_photo_folder_is_remembered_and_passed_to_the_lesson(window, qtbot, tmp_path, monkeypatch):
+    from gui import settings
+
+    window.create_panels()
+    panel = window.show_panel("Experiment")
+    seen = {}
+
+    def fake_job(lesson_id, quick=False, context=None):
+        seen.update(lesson=lesson_id, context=context)
+        return None
+        yield  # noqa: unreachable (a job is a generator)
+
+    import engine.lessons
+
+    monkeypatch.setattr(engine.lessons, "experiment_job", fake_job)
+    panel.select_lesson("dog_vs_food")
+    panel.folder_edit.setText(str(tmp_path))
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=10_000):
+        panel.run_current()
+    assert seen == {"lesson": "dog_vs_food", "context": {"folder": str(tmp_path)}}
+    assert settings.lesson_photo_folder() == str(tmp_path)
