@@ -58,3 +58,26 @@ def explicit_penalty(weights: list[torch.Tensor], l1: float, elastic_net: float,
     if not terms:
         return None
     return sum(terms)
+
+
+def small_weight_share(model: nn.Module, threshold: float = 1e-3) -> float:
+    """Share of the regularized weights with |w| < threshold (what L1 drives towards 0)."""
+    with torch.no_grad():
+        flat = torch.cat([w.detach().flatten().float() for w in regularized_weights(model)])
+    return float((flat.abs() < threshold).float().mean()) if flat.numel() else float("nan")
+
+
+def penalty_to_loss_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l1: float = 0.0, l2: float = 0.0,
+                          elastic_net: float = 0.0, elastic_beta: float = 0.5) -> float:
+    """The regularizer's size next to the data loss on (x, y) for this model as it is
+    (e.g. freshly initialized): how strong a lambda really is. l2 is the lecture's
+    lambda * sum W^2."""
+    weights = regularized_weights(model)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        data_loss = float(nn.functional.cross_entropy(model(x), y))
+        penalty = explicit_penalty(weights, l1, elastic_net, elastic_beta)
+        total = (0.0 if penalty is None else float(penalty)) + (float(l2 * l2_penalty(weights)) if l2 > 0 else 0.0)
+    model.train(was_training)
+    return total / data_loss if data_loss > 0 else float("inf")

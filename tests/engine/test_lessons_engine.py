@@ -282,3 +282,18 @@ def test_cs231n_step_is_scaled_to_the_model_input_std():
 
     assert cs231n_step_size((0.229, 0.224, 0.225)) == pytest.approx(CS231N_STEP)
     assert cs231n_step_size((0.5, 0.5, 0.5)) == pytest.approx(25 * 0.226 / 0.5, rel=1e-3)
+
+
+def test_penalty_scale_and_small_weight_share():
+    from engine.regularize import penalty_to_loss_ratio, small_weight_share
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.5, -0.5, 0.0, 0.0], [1e-4, 0.0, 0.2, 0.0], [0.0, 0.0, 0.0, 1.0]]))
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    data_loss = float(torch.nn.functional.cross_entropy(model(x), y))
+    assert penalty_to_loss_ratio(model, x, y, l1=0.1) == pytest.approx(0.1 * 2.2001 / data_loss, rel=1e-4)
+    assert penalty_to_loss_ratio(model, x, y, l2=0.1) == pytest.approx(0.1 * (0.25 + 0.25 + 1e-8 + 0.04 + 1) / data_loss,
+                                                                       rel=1e-4)
+    assert small_weight_share(model) == pytest.approx(8 / 12)
