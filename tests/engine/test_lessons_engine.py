@@ -292,7 +292,8 @@ def test_penalty_scale_and_small_weight_share():
     with torch.no_grad():
         model[0].weight.copy_(torch.tensor([[0.5, -0.5, 0.0, 0.0], [1e-4, 0.0, 0.2, 0.0], [0.0, 0.0, 0.0, 1.0]]))
     x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
-    data_loss = float(torch.nn.functional.cross_entropy(model(x), y))
+    with torch.no_grad():
+        data_loss = float(torch.nn.functional.cross_entropy(model(x), y))
     assert penalty_to_loss_ratio(model, x, y, l1=0.1) == pytest.approx(0.1 * 2.2001 / data_loss, rel=1e-4)
     assert penalty_to_loss_ratio(model, x, y, l2=0.1) == pytest.approx(0.1 * (0.25 + 0.25 + 1e-8 + 0.04 + 1) / data_loss,
                                                                        rel=1e-4)
