@@ -157,6 +157,20 @@ def _check_state_shapes(spec: NetworkSpec, state: dict, source: str) -> None:
         raise CheckpointError(f"{source}: the weights do not match its architecture: " + "; ".join(detail) + ".")
 
 
+def _check_history(history: dict, source: str) -> None:
+    """Curves are lists of numbers (None where a value is missing); 'summary' a list of objects.
+    Anything else would only fail later, inside a plot."""
+    for name, values in history.items():
+        if not isinstance(values, list):
+            raise CheckpointError(f"{source} is damaged: the history entry '{str(name)[:40]}' is not a list.")
+        if name == "summary":
+            if not all(isinstance(v, dict) for v in values):
+                raise CheckpointError(f"{source} is damaged: its run summary is not a list of objects.")
+        elif not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            raise CheckpointError(f"{source} is damaged: the history curve '{str(name)[:40]}' holds values "
+                                  "that are not numbers.")
+
+
 def load_checkpoint(path: str | Path) -> TrainedRun:
     path = Path(path)
     payload = _read_payload(path)
@@ -170,6 +184,7 @@ def load_checkpoint(path: str | Path) -> TrainedRun:
     history = parse_json_text(payload.get("history", "{}"), f"history inside {path.name}", CheckpointError)
     if not isinstance(settings, dict) or not isinstance(history, dict):
         raise CheckpointError(f"{path.name} is damaged: its settings and history must be JSON objects.")
+    _check_history(history, path.name)
     try:
         _check_state_shapes(spec, payload["state_dict"], path.name)  # before building: no large allocation
         model = ConvNet(spec)

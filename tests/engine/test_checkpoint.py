@@ -72,3 +72,15 @@ def test_foreign_file_is_not_a_checkpoint(tmp_path):
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="not a ConvScope run folder"):
         load_run(tmp_path)
+
+
+@pytest.mark.parametrize("history,message", [
+    ({"val_acc": "abc"}, "not a list"),
+    ({"val_acc": [0.5, "x"]}, "not numbers"),
+    ({"summary": [1, 2]}, "summary is not a list of objects"),
+])
+def test_a_history_of_the_wrong_shape_is_refused_on_load(tmp_path, history, message):
+    save_checkpoint(tmp_path / "c.pt", TrainedRun(ConvNet(load_preset("mlp")), "digits", {}, history, "r"))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(tmp_path / "c.pt")
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["format"] == "convscope-checkpoint"
