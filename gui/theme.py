@@ -7,6 +7,7 @@ emits `notifier.changed` so widgets that paint themselves can redraw.
 """
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
@@ -24,6 +25,17 @@ THEMES = {
 # Okabe-Ito: distinguishable with the common forms of colour blindness.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
            "#999999", "#882255"]
+# The same hues per theme, darkened (light) or lightened (dark) just enough that every data
+# colour has a contrast of at least 3:1 against the plot background and the panel base
+# (tests/gui/test_theme_colours.py checks). Index 7 is black on white and near-white on black.
+THEME_PALETTES = {
+    "light": ["#0072b2", "#b37c00", "#00996f", "#d55e00", "#c5679b", "#1b8dce", "#92890c", "#000000",
+              "#878787", "#882255"],
+    "dark": ["#3b93d6", "#e69f00", "#009e73", "#e0661a", "#cc79a7", "#56b4e9", "#f0e442", "#e8e8e8",
+             "#999999", "#d0468a"],
+}
+# Time as depth of colour (Layer statistics): early snapshots faint, the latest the most contrast.
+TIME_RAMPS = {"light": ("#5a8bbb", "#08306b"), "dark": ("#4b7db3", "#d6e6f5")}
 
 BASE_POINT_SIZE = 10.0
 MIN_SCALE, MAX_SCALE = 1.0, 2.5
@@ -39,11 +51,23 @@ notifier = _Notifier()
 
 
 def colour(index: int) -> str:
-    """Palette colour; index 7 (black) becomes the text colour in the dark theme."""
-    value = PALETTE[index % len(PALETTE)]
-    if value == "#000000":
-        return theme_colour("plot_fg")
-    return value
+    """Data colour `index` of the current theme's palette (>= 3:1 against the plot background)."""
+    palette = THEME_PALETTES[current["theme"]]
+    return palette[index % len(palette)]
+
+
+def time_colour(t: float, theme_name: str | None = None) -> QColor:
+    """Colour for a point in time t in [0, 1] (0 = first snapshot, 1 = latest)."""
+    start, end = (QColor(c) for c in TIME_RAMPS[theme_name or current["theme"]])
+    t = min(1.0, max(0.0, float(t)))
+    return QColor(*(round(a + (b - a) * t) for a, b in ((start.red(), end.red()), (start.green(), end.green()),
+                                                         (start.blue(), end.blue()))))
+
+
+def data_colours(theme_name: str) -> list[str]:
+    """Every colour used for data on a plot in `theme_name` (the contrast test walks these)."""
+    ramp = [time_colour(t, theme_name).name() for t in np.linspace(0, 1, 11)]
+    return list(THEME_PALETTES[theme_name]) + ramp + [THEMES[theme_name]["plot_fg"]]
 
 
 def theme_colour(key: str) -> str:
@@ -63,7 +87,7 @@ def point_size(relative: float = 1.0) -> float:
 def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0,
                 presenting: bool | None = None) -> None:
     theme = THEMES.get(name, THEMES["light"])
-    old_scale, old_line_width = current["scale"], plot_line_width()
+    old_scale, old_line_width, old_theme = current["scale"], plot_line_width(), current["theme"]
     scale = min(MAX_SCALE, max(MIN_SCALE, float(scale)))
     current.update(theme=name if name in THEMES else "light", scale=scale)
     if presenting is not None:
@@ -95,7 +119,7 @@ def apply_theme(app: QApplication, name: str = "light", scale: float = 1.0,
     app.setFont(font)
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major", background=theme["plot_bg"],
                         foreground=theme["plot_fg"])
-    refresh_live_widgets(app, old_scale, old_line_width)
+    refresh_live_widgets(app, old_scale, old_line_width, old_theme)
     notifier.changed.emit()
 
 
@@ -135,12 +159,13 @@ class ConvScopeStyle(QProxyStyle):
 _BASE_FONT_PROPERTY = "convscope_base_point_size"
 
 
-def refresh_live_widgets(app: QApplication, old_scale: float, old_line_width: float) -> None:
+def refresh_live_widgets(app: QApplication, old_scale: float, old_line_width: float,
+                         old_theme: str | None = None) -> None:
     """Apply the current theme and scale to widgets created before the change."""
     for widget in app.allWidgets():
         _rescale_explicit_font(widget, old_scale)
         if isinstance(widget, pg.GraphicsView):
-            restyle_graphics_view(widget, old_line_width)
+            restyle_graphics_view(widget, old_line_width, old_theme)
 
 
 def _rescale_explicit_font(widget: QWidget, old_scale: float) -> None:
@@ -160,8 +185,10 @@ def _rescale_explicit_font(widget: QWidget, old_scale: float) -> None:
         widget.setFont(font)
 
 
-def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = None) -> None:
-    """Background, axis colours and fonts, titles and line widths of one pyqtgraph view."""
+def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = None,
+                          old_theme: str | None = None) -> None:
+    """Background, axis colours and fonts, titles and line widths of one pyqtgraph view;
+    data drawn in the old theme's palette colours takes the new theme's (same index)."""
     theme = THEMES[current["theme"]]
     view.setBackground(theme["plot_bg"])
     tick_font = QFont()
@@ -185,9 +212,86 @@ def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = 
         elif isinstance(item, pg.LegendItem):
             item.setLabelTextColor(theme["plot_fg"])
             set_legend_text_size(item, f"{point_size(0.9):.1f}pt")
-            item.setBrush(pg.mkBrush(QColor(theme["plot_bg"]).lighter(100)))
+            background = QColor(theme["plot_bg"])
+            background.setAlpha(item.opts["brush"].color().alpha() if item.opts.get("brush") is not None else 255)
+            item.setBrush(pg.mkBrush(background))
+            item.update()
         elif isinstance(item, pg.PlotDataItem):
+            if old_theme is not None and old_theme != current["theme"]:
+                _recolour_plot_data(item, old_theme)
             _thicken(item, old_line_width if old_line_width is not None else plot_line_width())
+        elif isinstance(item, pg.ScatterPlotItem) and not isinstance(item.parentItem(), pg.PlotDataItem):
+            if old_theme is not None and old_theme != current["theme"]:
+                _recolour_scatter(item, old_theme)
+
+
+def remap_colour(value, old_theme: str) -> QColor | None:
+    """The current theme's colour for `value` when it is one of `old_theme`'s data colours
+    (palette index kept, alpha kept); None when it is not a data colour."""
+    colour_value = QColor(value)
+    if not colour_value.isValid():
+        return None
+    rgb = colour_value.name().lower()
+    old_palette = [c.lower() for c in THEME_PALETTES[old_theme]]
+    if rgb in old_palette:
+        new = QColor(THEME_PALETTES[current["theme"]][old_palette.index(rgb)])
+    elif rgb == THEMES[old_theme]["plot_fg"].lower():
+        new = QColor(THEMES[current["theme"]]["plot_fg"])
+    else:
+        return None
+    new.setAlpha(colour_value.alpha())
+    return new
+
+
+def _remapped_pen(spec, old_theme: str):
+    if spec is None:
+        return None
+    pen = QPen(pg.mkPen(spec))
+    new = remap_colour(pen.color(), old_theme)
+    if new is None:
+        return None
+    pen.setColor(new)
+    return pen
+
+
+def _remapped_brush(spec, old_theme: str):
+    if spec is None or isinstance(spec, (list, tuple, np.ndarray)) and not _is_colour_tuple(spec):
+        return None
+    brush = pg.mkBrush(spec)
+    new = remap_colour(brush.color(), old_theme)
+    if new is None:
+        return None
+    brush.setColor(new)
+    return brush
+
+
+def _is_colour_tuple(spec) -> bool:
+    return isinstance(spec, tuple) and len(spec) in (3, 4) and all(isinstance(v, (int, float)) for v in spec)
+
+
+def _recolour_plot_data(item: pg.PlotDataItem, old_theme: str) -> None:
+    opts = item.opts
+    pen = _remapped_pen(opts.get("pen"), old_theme)
+    if pen is not None:
+        item.setPen(pen)
+    fill = _remapped_brush(opts.get("fillBrush"), old_theme)
+    if fill is not None:
+        item.setFillBrush(fill)
+    symbol_brush = _remapped_brush(opts.get("symbolBrush"), old_theme)
+    if symbol_brush is not None:
+        item.setSymbolBrush(symbol_brush)
+    symbol_pen = _remapped_pen(opts.get("symbolPen"), old_theme)
+    if symbol_pen is not None:
+        item.setSymbolPen(symbol_pen)
+
+
+def _recolour_scatter(item: pg.ScatterPlotItem, old_theme: str) -> None:
+    brush = _remapped_brush(item.opts.get("brush"), old_theme)
+    if brush is not None:
+        item.setBrush(brush)
+    pen = _remapped_pen(item.opts.get("pen"), old_theme)
+    if pen is not None:
+        item.setPen(pen)
 
 
 def set_legend_text_size(legend, size: str) -> None:

@@ -52,7 +52,7 @@ class SelectViewBox(pg.ViewBox):
         super().__init__(*args, **kwargs)
         self.select_mode = "pan"
         self._path: list[tuple[float, float]] = []
-        self._outline = pg.PlotCurveItem(pen=pg.mkPen("#333333", width=2, style=Qt.DashLine))
+        self._outline = pg.PlotCurveItem(pen=pg.mkPen(theme.theme_colour("plot_fg"), width=2, style=Qt.DashLine))
         self._outline.setZValue(100)
         self.addItem(self._outline, ignoreBounds=True)
 
@@ -106,7 +106,8 @@ class EmbeddingPlot(QWidget):
         self.mosaic.setZValue(-10)
         self.mosaic.hide()
         self.plot.addItem(self.mosaic)
-        self.marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#000000", width=2.5), brush=None, symbol="o")
+        self.marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen(theme.theme_colour("plot_fg"), width=2.5), brush=None,
+                                         symbol="o")
         self.marker.setZValue(50)
         self.plot.addItem(self.marker)
         self.items: list[pg.ScatterPlotItem] = []
@@ -121,6 +122,13 @@ class EmbeddingPlot(QWidget):
         self.view_box.polygon_selected.connect(self._on_polygon)
         self.set_axis_names("t-SNE")
         theme.notifier.changed.connect(self.set_title)  # re-measure the title at a new text size
+        theme.notifier.changed.connect(self._restyle_marks)
+
+    def _restyle_marks(self) -> None:
+        """Hover ring and selection outline in the theme's foreground (visible on both backgrounds)."""
+        fg = theme.theme_colour("plot_fg")
+        self.marker.setPen(pg.mkPen(fg, width=2.5))
+        self.view_box._outline.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
 
     def set_axis_names(self, method: str) -> None:
         names = ("PC 1", "PC 2") if method == "PCA" else (f"{method} 1", f"{method} 2")
@@ -243,6 +251,7 @@ class FeatureSpacePanel(Panel):
         self.redraw_timer.timeout.connect(self._redraw_if_dirty)
         self.jobs.event.connect(self._on_event)
         self.jobs.succeeded.connect(self._on_succeeded)
+        theme.notifier.changed.connect(self._apply_colours)  # class colours belong to the theme
         self.jobs.stopped.connect(self._on_stopped)
         self.jobs.failed.connect(self._on_failed)
         self.jobs.running_changed.connect(self._on_running_changed)

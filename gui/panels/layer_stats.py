@@ -32,11 +32,9 @@ def measure_job(model, x, y):
 
 
 def _time_colour(i: int, n: int) -> QColor:
-    """Early snapshots light, the latest dark blue: time reads as depth of colour."""
-    t = 1.0 if n <= 1 else i / (n - 1)
-    start, end = QColor("#9ecae1"), QColor("#08306b")
-    return QColor(int(start.red() + (end.red() - start.red()) * t), int(start.green() + (end.green() - start.green()) * t),
-                  int(start.blue() + (end.blue() - start.blue()) * t))
+    """Early snapshots faint, the latest with the most contrast (dark blue on white, near-white
+    on black): time reads as depth of colour, every step >= 3:1 against the plot (theme.TIME_RAMPS)."""
+    return theme.time_colour(1.0 if n <= 1 else i / (n - 1))
 
 
 class LayerStatsPanel(Panel):
@@ -94,6 +92,7 @@ class LayerStatsPanel(Panel):
         self.timer.setInterval(250)
         self.timer.timeout.connect(self._redraw_if_dirty)
         self.timer.start()
+        theme.notifier.changed.connect(self._mark_dirty)  # the time colours belong to the theme
         self.jobs.succeeded.connect(self.add_snapshot)
         ctx.training_event.connect(self.on_training_event)
         self.follow_run(self.on_run_changed)
