@@ -214,7 +214,8 @@ def bundled_photos() -> dict[str, callable]:
             return np.ascontiguousarray(np.asarray(getattr(data, name)())[:, :, :3].astype(np.uint8))
         return load
 
-    for name in ("coffee", "chelsea", "astronaut", "rocket", "cat", "hubble_deep_field"):
+    # skimage's "cat" is chelsea again: listed once (PHOTO_ALIASES keeps the old name loading).
+    for name in ("coffee", "chelsea", "astronaut", "rocket", "hubble_deep_field"):
         photos[name] = skimage_photo(name)
 
     def sklearn_photo(index):
@@ -237,8 +238,12 @@ def bundled_photos() -> dict[str, callable]:
     return photos
 
 
+PHOTO_ALIASES = {"cat": "chelsea"}  # names that were the same photo twice
+
+
 def load_bundled_photo(name: str) -> np.ndarray:
     photos = bundled_photos()
+    name = PHOTO_ALIASES.get(name, name)
     if name not in photos:
         raise DataError(f"No bundled photo '{name}'. Available: {', '.join(photos)}.")
     try:

@@ -54,6 +54,8 @@ class AdversarialPanel(ImageFileDrops, Panel):
         for key, label in ATTACKS.items():
             self.method.addItem(label, key)
         self.method.currentIndexChanged.connect(self._on_method_changed)
+        self.method.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.method.setMinimumContentsLength(16)  # the full names are in the list
         row.addWidget(self.method)
         self.targeted = QCheckBox("Target class:")
         self.targeted.setChecked(True)
@@ -62,6 +64,9 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.class_picker = ClassPicker()
         self.class_picker.set_class(130)  # flamingo
         row.addWidget(self.class_picker)
+        row.addStretch(1)
+        outer.addLayout(row)
+        row = QHBoxLayout()  # a second line: one line overflows a projector at large text
         row.addWidget(QLabel("Max change ε (0-255):"))
         self.epsilon = QDoubleSpinBox()
         self.epsilon.setRange(0.5, 255)

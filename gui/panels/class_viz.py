@@ -54,7 +54,12 @@ class ClassVizPanel(Panel):
         self.style = QComboBox()
         for key, label in STYLES.items():
             self.style.addItem(label, key)
+        self.style.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.style.setMinimumContentsLength(16)  # the full names are in the list
         row.addWidget(self.style)
+        row.addStretch(1)
+        outer.addLayout(row)
+        row = QHBoxLayout()  # a second line: one line overflows a projector at large text
         row.addWidget(QLabel("Steps:"))
         self.steps = QSpinBox()
         self.steps.setRange(1, 5000)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QGridLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
 from engine.events import Progress
@@ -63,7 +63,7 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         right_layout.addWidget(self.status)
-        send = QHBoxLayout()
+        send = QGridLayout()  # two a line: three in one overflow a projector at large text
         self.send_buttons: dict[str, QPushButton] = {}
         for title, text, tip in (("Saliency", "Inspect in Saliency", "Which pixels matter for the prediction"),
                                  ("Adversarial", "Fool it (Adversarial)", "Change this photo invisibly so the "
@@ -75,9 +75,8 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
             button.setEnabled(False)
             button.setProperty("panel_title", title)
             button.clicked.connect(self._on_send_clicked)
-            send.addWidget(button)
+            send.addWidget(button, len(self.send_buttons) // 2, len(self.send_buttons) % 2)
             self.send_buttons[title] = button
-        send.addStretch(1)
         right_layout.addLayout(send)
         splitter.addWidget(right)
         splitter.setSizes([180, 520, 460])

@@ -1,7 +1,8 @@
 """Saliency panel: which pixels matter for a class score?
 
 Several attribution methods side by side for the same image and the same
-class (the predicted one, or any class from the searchable picker), overlaid
+class (the predicted one, or any class from the searchable picker): each as the
+plain map (grey, white = strong, as in Simonyan et al.) beside the map overlaid
 on the 224 px crop with an opacity slider. The maps come from
 engine.attribution jobs; this panel only shows them.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QSplitter,
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSplitter,
                                QVBoxLayout, QWidget)
 
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
@@ -21,6 +22,11 @@ from gui.widgets.image_view import ImageView
 from gui.widgets.prediction_bars import PredictionBars
 
 DEFAULT_METHODS = ("vanilla", "smoothgrad", "guided_backprop", "gradcam")
+
+
+def plain_map(display: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 grey image of a map in [0, 1]: black = no effect, white = strongest."""
+    return (np.clip(np.asarray(display, dtype=np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 class SaliencyPanel(ImageFileDrops, Panel):
@@ -55,13 +61,20 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self.class_picker = ClassPicker(allow_predicted=True)
         self.class_picker.class_changed.connect(self._on_settings_changed)
         row.addWidget(self.class_picker)
+        row.addStretch(1)
+        outer.addLayout(row)
+        # Three methods per line: six in one line do not fit a projector's width at large text.
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Methods:"), 0, Qt.AlignTop)
+        boxes = QGridLayout()
         self.method_boxes: dict[str, QCheckBox] = {}
-        for key, label in METHODS.items():
+        for position, (key, label) in enumerate(METHODS.items()):
             box = QCheckBox(label)
             box.setChecked(key in DEFAULT_METHODS)
             box.toggled.connect(self._on_settings_changed)
             self.method_boxes[key] = box
-            row.addWidget(box)
+            boxes.addWidget(box, position // 3, position % 3)
+        row.addLayout(boxes)
         row.addStretch(1)
         outer.addLayout(row)
 
@@ -75,6 +88,7 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self.opacity.valueChanged.connect(self._apply_opacity)
         row.addWidget(self.opacity)
         self.status = QLabel("Choose a photo, drop or paste an image.")
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # cut, never widens the panel
         row.addWidget(self.status, 1)
         outer.addLayout(row)
 
@@ -88,11 +102,11 @@ class SaliencyPanel(ImageFileDrops, Panel):
         splitter.addWidget(left)
         grid_host = QWidget()
         self.grid = QGridLayout(grid_host)
-        self.views: dict[str, ImageView] = {}
-        for position, (key, label) in enumerate(METHODS.items()):
-            view = ImageView(label)
-            self.views[key] = view
-            self.grid.addWidget(view, position // 3, position % 3)
+        self.views: dict[str, ImageView] = {}  # the map over the photo
+        self.plain_views: dict[str, ImageView] = {}  # the map alone, grey
+        for key, label in METHODS.items():
+            self.plain_views[key] = ImageView(label)
+            self.views[key] = ImageView(label)
         splitter.addWidget(grid_host)
         splitter.setSizes([330, 900])
         outer.addWidget(splitter, 1)
@@ -124,6 +138,8 @@ class SaliencyPanel(ImageFileDrops, Panel):
             view.set_overlay(None)
             view.set_image(None)
             view.set_caption(METHODS[key])
+            self.plain_views[key].set_image(None)
+            self.plain_views[key].set_caption(METHODS[key])
 
     def _on_settings_changed(self, *_args) -> None:
         self._show_selected_views()
@@ -146,9 +162,16 @@ class SaliencyPanel(ImageFileDrops, Panel):
         return [key for key, box in self.method_boxes.items() if box.isChecked()]
 
     def _show_selected_views(self) -> None:
+        """The selected methods, two per row: plain map, then the overlay, for each."""
         selected = self.selected_methods()
-        for key, view in self.views.items():
-            view.setVisible(key in selected)
+        for key in METHODS:
+            for view in (self.plain_views[key], self.views[key]):
+                self.grid.removeWidget(view)
+                view.setVisible(key in selected)
+        for position, key in enumerate(selected):
+            row, column = position // 2, (position % 2) * 2
+            self.grid.addWidget(self.plain_views[key], row, column)
+            self.grid.addWidget(self.views[key], row, column + 1)
 
     def compute(self) -> None:
         self._stale = False
@@ -163,8 +186,9 @@ class SaliencyPanel(ImageFileDrops, Panel):
         target = self.class_picker.class_index()
         target = None if target < 0 else target
         self.maps = {}
-        for view in self.views.values():
+        for key, view in self.views.items():
             view.set_overlay(None)
+            self.plain_views[key].set_image(None)
         self.jobs.start(lambda: saliency_job(model, image, methods, target))
 
     # ------------------------------------------------------------------ results
@@ -174,17 +198,24 @@ class SaliencyPanel(ImageFileDrops, Panel):
         elif isinstance(event, SaliencyInput):
             self.crop = event.crop
             self.input_view.set_image(event.crop)
-            self.input_view.set_caption(f"{self.caption}: explaining '{event.target_name}' "
-                                        f"(p = {event.target_prob:.1%})")
+            self.input_view.set_caption(f"'{event.target_name}' (p = {event.target_prob:.0%})")
+            self.input_view.setToolTip(f"{self.caption}: explaining '{event.target_name}' "
+                                       f"(p = {event.target_prob:.1%})")
             self.bars.set_predictions(event.top5, highlight=event.target)
             for key, view in self.views.items():
                 view.set_image(event.crop)
                 view.set_caption(f"{METHODS[key]}: computing…")
+                self.plain_views[key].set_caption(METHODS[key])
         elif isinstance(event, SaliencyMap):
             self.maps[event.method] = event
             view = self.views[event.method]
             view.set_overlay(overlay_rgba(event.display), self.opacity.value() / 100)
-            view.set_caption(f"{event.label} ({event.seconds:.1f} s)")
+            view.set_caption("on the photo")
+            view.setToolTip(f"{event.label} over the photo, {event.seconds:.1f} s")
+            plain = self.plain_views[event.method]
+            plain.set_image(plain_map(event.display))
+            plain.set_caption(event.label)
+            plain.setToolTip(f"{event.label}: the map alone (white = strongest effect on the class score)")
 
     def _apply_opacity(self, value: int) -> None:
         for key in self.maps:

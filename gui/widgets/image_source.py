@@ -29,6 +29,9 @@ class ImageSourceBar(QWidget):
         for name in bundled_photos():
             self.photos.addItem(name.replace("_", " "), name)
         self.photos.activated.connect(self._on_photo_activated)
+        # As wide as a photo's name, not as the hint: the row must fit a projector at large text.
+        self.photos.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.photos.setMinimumContentsLength(12)
         layout.addWidget(self.photos)
         self.open_button = QPushButton("Open file…")
         self.open_button.clicked.connect(self.open_file)

@@ -15,7 +15,7 @@ class ModelChooser(QComboBox):
         self._filled = False
         self.setToolTip("Pretrained ImageNet classifier. Greyed-out models would need a download.")
         self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(24)  # long "needs a download" entries must not widen the panel
+        self.setMinimumContentsLength(18)  # long "needs a download" entries must not widen the panel
 
     def showEvent(self, event) -> None:
         # Scanning the torch / Hugging Face caches imports timm: do it when first seen, not at start-up.

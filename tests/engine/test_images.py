@@ -62,6 +62,22 @@ def test_bundled_photos_load_offline():
         load_bundled_photo("mona_lisa")
 
 
+def test_bundled_photos_are_all_different():
+    import hashlib
+
+    digests = {}
+    for name in bundled_photos():
+        try:
+            image = load_bundled_photo(name)
+        except DataError:
+            continue  # a package without its sample data on this installation
+        digest = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+        assert digest not in digests, f"'{name}' is the same photo as '{digests.get(digest)}'"
+        digests[digest] = name
+    assert "cat" not in bundled_photos()
+    assert np.array_equal(load_bundled_photo("cat"), load_bundled_photo("chelsea"))  # old name still loads
+
+
 def test_tiling_and_display_scaling():
     mosaic, grid = tile_images(np.zeros((5, 3, 3), dtype=np.uint8), columns=2, pad=1)
     assert grid == (3, 2) and mosaic.shape == (13, 9, 1)

@@ -98,6 +98,17 @@ def test_saliency_panel_shows_each_selected_method(qtbot, ctx, tiny, photo):
     assert all(m.target == 7 for m in panel.maps.values())
     assert panel.views["vanilla"].isVisible() and not panel.views["occlusion"].isVisible()
     assert panel.views["gradcam"].overlay.image is not None
+    # The plain map (grey, white = strong, as in Simonyan et al.) beside each overlay.
+    from gui.panels.saliency import plain_map
+
+    plain = panel.plain_views["vanilla"].image()
+    assert plain.ndim == 2 and plain.dtype == np.uint8
+    assert np.array_equal(plain, plain_map(panel.maps["vanilla"].display))
+    assert panel.plain_views["gradcam"].isVisible() and not panel.plain_views["occlusion"].isVisible()
+    for key in ("vanilla", "gradcam"):  # side by side: plain map left of its overlay, same row
+        plain_pos = panel.grid.getItemPosition(panel.grid.indexOf(panel.plain_views[key]))
+        overlay_pos = panel.grid.getItemPosition(panel.grid.indexOf(panel.views[key]))
+        assert plain_pos[0] == overlay_pos[0] and plain_pos[1] + 1 == overlay_pos[1]
     panel.opacity.setValue(20)
     assert panel.views["vanilla"].overlay.opacity() == pytest.approx(0.2)
     state = panel.save_state()
