@@ -52,7 +52,7 @@ def render_widget(widget: QWidget, width: int = PROJECTOR_WIDTH) -> QImage:
     if size.width() <= 0 or size.height() <= 0:
         raise ExportError("The view has no size yet (is it visible?).")
     ratio = max(1.0, width / size.width())
-    pixmap = QPixmap(QSize(int(size.width() * ratio), int(size.height() * ratio)))
+    pixmap = QPixmap(QSize(round(size.width() * ratio), round(size.height() * ratio)))  # 1919.9999 is 1920
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(widget.palette().window().color())
     widget.render(pixmap)

@@ -105,7 +105,6 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.curve = LivePlot("Probability per step", "step", "probability", y_range=(0, 1))
         self.curve.add_series("target", 3)
         self.curve.add_series("original class", 0)
-        self.curve.legend.setOffset((70, 60))  # mid-left: the curves meet at the top right
         grid.addWidget(self.curve, 1, 2)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)

@@ -110,7 +110,6 @@ class DogFoodPanel(Panel):
         self.acc_plot.add_series("train accuracy", 0, symbol="o")
         self.acc_plot.add_series("held-out accuracy", 1, symbol="s")
         self.acc_plot.plot.setYRange(0, 1.05)
-        self.acc_plot.legend.setOffset((-10, -40))  # bottom right: accuracies crowd the top
         curves = QWidget()
         curves_layout = QHBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)

@@ -26,8 +26,9 @@ from engine.errors import ConvScopeError
 from engine.events import LogLine, Progress
 from gui import theme
 from gui.panels.base import Panel
-from gui.theme import colour
+from gui.theme import colour, point_size
 from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.legend import outside_legend
 
 DEFAULT_LAYER = "(before the classifier)"
 
@@ -99,8 +100,9 @@ class EmbeddingPlot(QWidget):
         self.title_text, self.subtitle_text = title, ""
         self.plot.setTitle(title)
         self.plot.showGrid(x=False, y=False)
-        self.legend = self.plot.addLegend(offset=(-5, 5), brush=pg.mkBrush(255, 255, 255, 210),
-                                          pen=pg.mkPen("#888888"), labelTextSize="10pt", colCount=2)
+        # Under the plot, never over the clusters (issue 15).
+        self.legend = outside_legend(self.plot.getPlotItem(), labelTextSize=f"{point_size(0.9):.0f}pt",
+                                     colCount=5)
         layout.addWidget(self.plot)
         self.mosaic = pg.ImageItem()
         self.mosaic.setZValue(-10)

@@ -13,6 +13,7 @@ from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.legend import outside_legend
 from gui.widgets.run_hint import ensure_demo_run
 
 HIST_COLUMNS = 6
@@ -65,7 +66,7 @@ class LayerStatsPanel(Panel):
         self.act_plot = pg.PlotWidget(title="Activation std per layer")
         self.act_plot.setLabel("bottom", "layer")
         self.act_plot.setLabel("left", "std of the layer's output")
-        self.act_plot.addLegend(offset=(-10, 10))
+        outside_legend(self.act_plot.getPlotItem())  # under the axis: never over the last layer's point
         self.act_plot.showGrid(x=True, y=True, alpha=0.3)
         self.grad_plot = pg.PlotWidget(title="Gradient std per layer (d loss / d output)")
         self.grad_plot.setLabel("bottom", "layer")

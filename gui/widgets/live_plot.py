@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from shiboken6 import isValid
 
 from gui import theme
+from gui.widgets.legend import outside_legend
 
 
 class _Series:
@@ -156,7 +157,8 @@ class LivePlot(QWidget):
         elif from_zero:
             self.plot.enableAutoRange(y=False)
             self.plot.setYRange(0, 1, padding=0)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize=f"{9 * theme.current['scale']:.0f}pt")
+        # Under the x axis, never over the curves (issue 15).
+        self.legend = outside_legend(self.plot, labelTextSize=f"{9 * theme.current['scale']:.0f}pt")
         layout.addWidget(self.plot_widget)
         self._series: dict[str, _Series] = {}
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}

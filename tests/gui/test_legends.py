@@ -1,0 +1,139 @@
+"""Issue 15: legends never cover data. For the plots the issue names (Layer statistics,
+the adversarial probability plot, Training's accuracy plot at F5 text size, the
+feature-space scatter at 200 %), no legend rectangle contains a plotted point, and
+the legend lies outside the plot area altogether."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QApplication
+
+from gui import theme
+from tests.engine.imagenet_test_helpers import tiny_classifier
+
+JOB_TIMEOUT_MS = 240_000
+
+
+@pytest.fixture
+def large_text(qapp):
+    def apply(scale):
+        theme.apply_theme(QApplication.instance(), "dark", scale)
+    yield apply
+    theme.apply_theme(QApplication.instance(), "light", 1.0)
+
+
+def _settle(qtbot, widget):
+    for _ in range(3):
+        QApplication.processEvents()
+        qtbot.wait(30)
+    theme.restyle_views_in(widget)
+    QApplication.processEvents()
+
+
+def _plotted_points(plot_item: pg.PlotItem) -> list[QPointF]:
+    """Scene positions of every point the plot draws (curves and scatters)."""
+    points = []
+    for item in plot_item.items:
+        if isinstance(item, pg.PlotDataItem) and item.isVisible():
+            x, y = item.getData()
+        elif isinstance(item, pg.ScatterPlotItem) and item.isVisible():
+            x, y = item.getData()
+        else:
+            continue
+        if x is None or len(x) == 0:
+            continue
+        for xi, yi in zip(np.asarray(x, float), np.asarray(y, float)):
+            if np.isfinite(xi) and np.isfinite(yi):
+                points.append(item.mapToScene(QPointF(xi, yi)))
+    return points
+
+
+def assert_legend_covers_nothing(plot_item: pg.PlotItem) -> None:
+    legend = plot_item.legend
+    assert legend is not None and legend.isVisible() and legend.items, "the plot has a visible legend"
+    rect = legend.sceneBoundingRect()
+    assert rect.width() > 0 and rect.height() > 0
+    points = _plotted_points(plot_item)
+    assert points, "the plot draws points"
+    covered = [p for p in points if rect.contains(p)]
+    assert not covered, f"{len(covered)} of {len(points)} points under the legend {rect}"
+    assert not rect.intersects(plot_item.vb.sceneBoundingRect()), "the legend is outside the plot area"
+    # The whole legend is on screen, inside its plot widget.
+    assert plot_item.sceneBoundingRect().contains(rect)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_adversarial_probability_plot(qtbot, ctx, scale, large_text):
+    from gui.panels.adversarial import AdversarialPanel
+
+    large_text(scale)
+    panel = AdversarialPanel(ctx)
+    panel.classifier = tiny_classifier()
+    qtbot.addWidget(panel)
+    panel.resize(1280, 760)
+    panel.show()
+    panel.set_image(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8), "noise")
+    panel.restore_state({"method": "pgd", "target": 5, "targeted": True, "epsilon": 8, "steps": 12})
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+        panel.run_button.click()
+    panel.curve.redraw()
+    _settle(qtbot, panel)
+    assert_legend_covers_nothing(panel.curve.plot)
+
+
+def test_layer_statistics_last_point(qtbot, ctx, trained_lenet, mnist5k, large_text):
+    from engine.layer_stats import LayerStatsSnapshot, collect_layer_stats
+    from gui.panels.layer_stats import LayerStatsPanel
+
+    large_text(2.0)
+    panel = LayerStatsPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 760)
+    panel.show()
+    stats = collect_layer_stats(trained_lenet.model, mnist5k.val_x[:32], with_grads=True, y=mnist5k.val_y[:32])
+    for step in (0, 40, 80):
+        ctx.training_event.emit(LayerStatsSnapshot(step, step // 40, stats))
+    panel.redraw()
+    _settle(qtbot, panel)
+    assert_legend_covers_nothing(panel.act_plot.getPlotItem())
+
+
+def test_training_accuracy_plot_at_presentation_size(qtbot, ctx, large_text):
+    from gui.panels.training import TrainingPanel
+
+    large_text(2.5)  # F5's type size
+    panel = TrainingPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 760)
+    panel.show()
+    epochs = np.arange(1, 11)
+    panel.acc_plot.set_points("train", epochs, np.linspace(0.6, 0.99, 10))
+    panel.acc_plot.set_points("validation", epochs, np.linspace(0.55, 0.97, 10))
+    panel.acc_plot.redraw()
+    _settle(qtbot, panel)
+    assert_legend_covers_nothing(panel.acc_plot.plot)
+
+
+def test_feature_space_scatter_at_200_percent(qtbot, ctx, trained_lenet, large_text):
+    from gui.panels.feature_space import FeatureSpacePanel
+
+    large_text(2.0)
+    ctx.set_run(trained_lenet)
+    panel = FeatureSpacePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 760)
+    panel.show()
+    try:
+        panel.restore_state({"method": "pca", "sample_size": 400})
+        with qtbot.waitSignal(panel.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+            panel.start()
+        qtbot.waitUntil(lambda: not panel.jobs.running, timeout=10_000)
+        _settle(qtbot, panel)
+        plot = panel.feature_plot.plot.getPlotItem()
+        assert len(plot.legend.items) == 10
+        assert_legend_covers_nothing(plot)
+    finally:
+        panel.shutdown()
+        panel.jobs.wait(10_000)
