@@ -376,6 +376,28 @@ def get_experiment(lesson_id: str, path: str | Path | None = None) -> Experiment
     return found[lesson_id]
 
 
+def panel_setup(exp: Experiment, run: str | None = None) -> list[dict]:
+    """The window's Set up for a training experiment, as lessons.json 'setup' steps:
+    the complete state of one run (default: the first), every TrainSettings field
+    named, so Set up gives the same state whatever the panels held before."""
+    from dataclasses import asdict
+
+    if exp.kind not in ("training", "features"):
+        return []
+    plan = next((r for r in exp.runs if r.name == run), None) if run else (exp.runs[0] if exp.runs else None)
+    if plan is None:
+        raise LessonError(f"Lesson '{exp.lesson_id}' has no run called '{run}'.")
+    settings = asdict(exp.run_settings(plan))
+    network = {"spec": exp.spec} if exp.spec else {"preset": exp.preset}
+    from .augment import AugmentOptions
+
+    data = {name: settings[name] for name in ("normalization", *(f.name for f in fields(AugmentOptions)))
+            if name in settings}
+    return [{"panel": "Data", "setup": {"dataset": exp.dataset, "data": data}},
+            {"panel": "Network", "setup": network},
+            {"panel": "Training", "setup": {"settings": settings}}]
+
+
 # ---------------------------------------------------------------- running
 
 

@@ -298,3 +298,19 @@ def test_penalty_scale_and_small_weight_share():
     assert penalty_to_loss_ratio(model, x, y, l2=0.1) == pytest.approx(0.1 * (0.25 + 0.25 + 1e-8 + 0.04 + 1) / data_loss,
                                                                        rel=1e-4)
     assert small_weight_share(model) == pytest.approx(8 / 12)
+
+
+def test_panel_setup_names_the_whole_training_state():
+    from dataclasses import fields
+
+    from engine.train import TrainSettings
+
+    for exp in L.experiments():
+        steps = L.panel_setup(exp)
+        if exp.kind not in ("training", "features"):
+            assert steps == []
+            continue
+        by_panel = {step["panel"]: step["setup"] for step in steps}
+        assert set(by_panel["Training"]["settings"]) == {f.name for f in fields(TrainSettings)}
+        assert by_panel["Data"]["dataset"] == exp.dataset
+        assert by_panel["Network"] == ({"spec": exp.spec} if exp.spec else {"preset": exp.preset})
