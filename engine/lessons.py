@@ -1,6 +1,7 @@
 """Lessons as verified experiments.
 
-Every lesson in resources/lessons.json may carry an "experiment": the whole
+resources/lesson_experiments.json holds one "experiment" per lesson, in lecture
+order, joined to the window's lessons (resources/lessons.json) by id: the whole
 state it needs (dataset, network, training settings; anything it does not name
 is a lesson default, so the result does not depend on what ran before), the
 runs it makes (a comparison uses the same seed in every run), the measure that
@@ -15,6 +16,12 @@ is kept, marked failed, with its curve up to the failure), `Progress` and
 `LessonImage` (pictures of the ImageNet lessons), and returns a `LessonResult`:
 the runs' figures, the measured effect, its threshold, `shows_point` and a
 one-line summary such as "gap 18.4 points -> 8.8 with L2".
+
+Kinds: 'training' (runs of engine.train.train_job compared by a measure),
+'features' (one trained network, then t-SNE or top images), 'init_lab' and
+'imagenet' (the pretrained classifier: saliency, fooling, class visualization,
+dog vs food). `panel_setup(exp)` gives a training experiment's complete state
+as the window's Set up steps.
 """
 from __future__ import annotations
 
