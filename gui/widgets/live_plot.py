@@ -247,6 +247,8 @@ class LivePlot(QWidget):
             # Settle the auto range now, not at paint time: a range that changes while the
             # scene paints invalidates the axes and costs a second full repaint of the plot.
             self.plot.vb.prepareForPaint()
+            if self.legend.inside:
+                self.legend.reposition()  # a legend inside the plot keeps to the emptiest corner
 
     # ----- overlays of earlier runs
     def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True,

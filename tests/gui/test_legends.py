@@ -1,7 +1,8 @@
 """Issue 15: legends never cover data. For the plots the issue names (Layer statistics,
 the adversarial probability plot, Training's accuracy plot at F5 text size, the
-feature-space scatter at 200 %), no legend rectangle contains a plotted point, and
-the legend lies outside the plot area altogether."""
+feature-space scatter at 200 %), no legend rectangle contains a plotted point: the
+legend lies outside the plot area, or (a small plot at large text) inside it in a
+corner where no point lies."""
 from __future__ import annotations
 
 import numpy as np
@@ -59,9 +60,45 @@ def assert_legend_covers_nothing(plot_item: pg.PlotItem) -> None:
     assert points, "the plot draws points"
     covered = [p for p in points if rect.contains(p)]
     assert not covered, f"{len(covered)} of {len(points)} points under the legend {rect}"
-    assert not rect.intersects(plot_item.vb.sceneBoundingRect()), "the legend is outside the plot area"
+    if not legend.inside:  # a strip under the axis, or (small plots) inside in an empty corner
+        assert not rect.intersects(plot_item.vb.sceneBoundingRect()), "the legend is outside the plot area"
+        assert legend.height() <= plot_item.vb.height() or legend._no_free_corner  # the data keep room
     # The whole legend is on screen, inside its plot widget.
     assert plot_item.sceneBoundingRect().contains(rect)
+
+
+def test_a_small_plot_keeps_its_area_and_the_legend_an_empty_corner(qtbot, large_text):
+    from gui.widgets.live_plot import LivePlot
+
+    large_text(2.0)
+    plot = LivePlot("Loss per iteration", "iteration", "loss")
+    qtbot.addWidget(plot)
+    for name, colour in (("loss (raw)", 0), ("loss (smoothed)", 1), ("validation loss", 2)):
+        plot.add_series(name, colour)
+    x = np.arange(100)
+    plot.set_points("loss (raw)", x, 2.3 * np.exp(-x / 11) + 0.1)
+    plot.set_points("loss (smoothed)", x, 2.2 * np.exp(-x / 12) + 0.1)
+    plot.set_points("validation loss", x[::10], 2.2 * np.exp(-x[::10] / 14) + 0.15)
+    plot.resize(430, 330)
+    plot.show()
+    plot.redraw()
+    _settle(qtbot, plot)
+    # A strip would take too much of this small plot: inside, where a falling loss leaves room.
+    assert plot.legend.inside and plot.legend.corner == (1, 0)
+    assert_legend_covers_nothing(plot.plot)
+    plot.resize(900, 700)  # room again: back under the axis
+    _settle(qtbot, plot)
+    assert not plot.legend.inside
+    assert_legend_covers_nothing(plot.plot)
+    # Data in every corner: under the axis even in a small plot (smaller, but nothing hidden).
+    plot.add_series("noise", 3, symbol="o")
+    rng = np.random.default_rng(0)
+    plot.set_points("noise", rng.uniform(0, 100, 400), rng.uniform(0, 2.3, 400))
+    plot.resize(430, 330)
+    plot.redraw()
+    _settle(qtbot, plot)
+    assert not plot.legend.inside
+    assert_legend_covers_nothing(plot.plot)
 
 
 @pytest.mark.parametrize("scale", [1.0, 2.0])
