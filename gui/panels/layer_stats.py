@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout
 
 from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
@@ -16,7 +16,7 @@ from gui.panels.base import Panel
 from gui.widgets.legend import outside_legend
 from gui.widgets.run_hint import ensure_demo_run
 
-HIST_COLUMNS = 6
+HIST_COLUMNS = 6  # at most; fewer when the titles would run into each other (large text)
 
 
 def measure_job(model, x, y):
@@ -51,7 +51,9 @@ class LayerStatsPanel(Panel):
         layout = QVBoxLayout(self)
         controls = QHBoxLayout()
         self.status = QLabel("Train with “Track layer statistics” on, or measure the current model.")
-        self.status.setWordWrap(True)
+        self.status.setToolTip(self.status.text())
+        # One line, cut if need be: a wrapped label makes the panel taller than a projector's screen.
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         controls.addWidget(self.status, 1)
         self.measure_button = QPushButton("Measure current model")
         self.measure_button.clicked.connect(self.measure)
@@ -65,13 +67,17 @@ class LayerStatsPanel(Panel):
         plots = QHBoxLayout()
         self.act_plot = pg.PlotWidget(title="Activation std per layer")
         self.act_plot.setLabel("bottom", "layer")
-        self.act_plot.setLabel("left", "std of the layer's output")
+        self.act_plot.setLabel("left", "std of output")
         outside_legend(self.act_plot.getPlotItem())  # under the axis: never over the last layer's point
         self.act_plot.showGrid(x=True, y=True, alpha=0.3)
-        self.grad_plot = pg.PlotWidget(title="Gradient std per layer (d loss / d output)")
+        self.grad_plot = pg.PlotWidget(title="Gradient std per layer")
         self.grad_plot.setLabel("bottom", "layer")
-        self.grad_plot.setLabel("left", "std of the gradient")
+        self.grad_plot.setLabel("left", "std of gradient")
         self.grad_plot.setLogMode(y=True)
+        # No "(x0.001)"; the ticks are chosen in _fit_log_ticks (pyqtgraph's minor log labels stack).
+        self.grad_plot.getAxis("left").enableAutoSIPrefix(False)
+        for plot in (self.act_plot, self.grad_plot):
+            plot.getPlotItem().vb.sigResized.connect(self._fit_layer_ticks)
         self.grad_plot.showGrid(x=True, y=True, alpha=0.3)
         plots.addWidget(self.act_plot, 1)
         plots.addWidget(self.grad_plot, 1)
@@ -161,9 +167,7 @@ class LayerStatsPanel(Panel):
             self.snapshot_label.setText("")
             return
         names = self.snapshots[-1].stats.layer_names
-        ticks = [list(enumerate(names))]
-        self.act_plot.getAxis("bottom").setTicks(ticks)
-        self.grad_plot.getAxis("bottom").setTicks(ticks)
+        self._fit_layer_ticks()
         x = np.arange(len(names))
         n = len(self.snapshots)
         shown = range(n) if n <= 8 else sorted(set(np.linspace(0, n - 1, 8).round().astype(int)))
@@ -178,13 +182,68 @@ class LayerStatsPanel(Panel):
                 self.grad_plot.plot(x, grad, pen=pen, symbol="o", symbolSize=6, symbolBrush=_time_colour(i, n))
         chosen = self.snapshots[min(self.slider.value(), n - 1)]
         self.snapshot_label.setText(self._label(chosen))
+        columns = self._histogram_columns(chosen)
         for index, (counts, edges) in enumerate(chosen.stats.histograms):
-            plot = self.hist_view.addPlot(row=index // HIST_COLUMNS, col=index % HIST_COLUMNS)
-            plot.setTitle(f"{names[index]}  μ={chosen.stats.act_mean[index]:.2f} σ={chosen.stats.act_std[index]:.2f}",
-                          size="9pt")
+            plot = self.hist_view.addPlot(row=index // columns, col=index % columns)
+            plot.setTitle(f"{names[index]}<br>μ={chosen.stats.act_mean[index]:.2f} σ={chosen.stats.act_std[index]:.2f}",
+                          size=f"{theme.point_size(0.9):.1f}pt")
             plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=theme.colour(0), pen=pg.mkPen(theme.colour(0)))
             plot.hideAxis("left")
             plot.setMouseEnabled(False, False)
+
+    @staticmethod
+    def _text_width(text: str, relative: float = 0.9) -> float:
+        font = QFont()
+        font.setPointSizeF(theme.point_size(relative))
+        return QFontMetricsF(font).horizontalAdvance(text)
+
+    def _histogram_columns(self, chosen) -> int:
+        """As many histograms a row as their titles allow without running into each other."""
+        names = chosen.stats.layer_names
+        widest = max((self._text_width(f"{name}  ") for name in names), default=0.0)
+        widest = max(widest, self._text_width("μ=-0.00 σ=0.00  "))
+        columns = int(max(1.0, self.hist_view.width()) // max(widest * 1.1, 1.0))
+        return max(1, min(HIST_COLUMNS, columns, len(names)))
+
+    def _fit_layer_ticks(self, *_args) -> None:
+        """Layer names on the x axis, every k-th one when all of them would run together
+        (large text, many layers); the others keep an unlabelled tick."""
+        if not self.snapshots:
+            return
+        names = self.snapshots[-1].stats.layer_names
+        for plot in (self.act_plot, self.grad_plot):
+            axis = plot.getAxis("bottom")
+            font = axis.style.get("tickFont") or QFont()
+            metrics = QFontMetricsF(font)
+            widest = max((metrics.horizontalAdvance(name) for name in names), default=0.0) + metrics.height()
+            per_layer = plot.getPlotItem().vb.width() / max(1, len(names))
+            step = max(1, int(np.ceil(widest / max(per_layer, 1.0))))
+            major = [(i, names[i]) for i in range(0, len(names), step)]
+            minor = [(i, "") for i in range(len(names)) if i % step]
+            axis.setTicks([major, minor])
+        self._fit_log_ticks()
+
+    def _fit_log_ticks(self) -> None:
+        """Gradient axis: 1, 2, 5 (or only 1) per decade, as many as the axis height holds."""
+        grads = [s.stats.grad_std for s in self.snapshots if s.stats.grad_std is not None]
+        if not grads:
+            return
+        values = np.concatenate([np.asarray(g, float) for g in grads])
+        values = values[np.isfinite(values) & (values > 0)]
+        if not len(values):
+            return
+        low, high = int(np.floor(np.log10(values.min()))), int(np.ceil(np.log10(values.max())))
+        axis = self.grad_plot.getAxis("left")
+        font = axis.style.get("tickFont") or QFont()
+        room = self.grad_plot.getPlotItem().vb.height() / (1.8 * QFontMetricsF(font).height())
+        lo_value, hi_value = values.min(), values.max()
+        for mantissas in ((1, 2, 5), (1, 3), (1,)):
+            ticks = [m * 10.0 ** e for e in range(low, high + 1) for m in mantissas]
+            shown = [v for v in ticks if lo_value / 1.5 <= v <= hi_value * 1.5]
+            if len(shown) <= max(2.0, room):
+                break
+        axis.setTicks([[(float(np.log10(v)), f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e"))
+                        for v in shown], []])
 
     # ------------------------------------------------------------ hooks
     def save_state(self) -> dict:

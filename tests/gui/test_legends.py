@@ -135,6 +135,23 @@ def test_layer_statistics_last_point(qtbot, ctx, trained_lenet, mnist5k, large_t
     panel.redraw()
     _settle(qtbot, panel)
     assert_legend_covers_nothing(panel.act_plot.getPlotItem())
+    # At 200 % the layer names on the x axis never run together, the log axis labels never stack.
+    from PySide6.QtGui import QFontMetricsF
+
+    for plot in (panel.act_plot, panel.grad_plot):
+        axis = plot.getAxis("bottom")
+        major = axis._tickLevels[0]
+        metrics = QFontMetricsF(axis.style["tickFont"])
+        vb = plot.getPlotItem().vb
+        xs = [vb.mapViewToScene(QPointF(x, 0)).x() for x, _ in major]
+        for (x0, name0), (x1, name1), s0, s1 in zip(major, major[1:], xs, xs[1:]):
+            assert s1 - s0 >= (metrics.horizontalAdvance(name0) + metrics.horizontalAdvance(name1)) / 2, (name0, name1)
+    left = panel.grad_plot.getAxis("left")
+    ticks = left._tickLevels[0]
+    height = QFontMetricsF(left.style["tickFont"]).height()
+    ys = sorted(panel.grad_plot.getPlotItem().vb.mapViewToScene(QPointF(0, y)).y() for y, _ in ticks)
+    assert all(b - a >= height for a, b in zip(ys, ys[1:]))
+    assert left.autoSIPrefix is False and "(x" not in left.labelString()
 
 
 def test_training_accuracy_plot_at_presentation_size(qtbot, ctx, large_text):
