@@ -785,7 +785,9 @@ def _measure_init_lab(exp, options, context):
         start = time.perf_counter()
         result = yield from init_lab_job(config)
         stats = result.stats
-        record = RunRecord(name, f"{name.replace('_bn', ' + batch norm')} weights", figures={
+        labels = {"small": "small N(0, 0.01)", "large": "large N(0, 1)", "xavier": "Xavier 1/sqrt(fan_in)",
+                  "small_bn": "small N(0, 0.01) + batch norm"}
+        record = RunRecord(name, labels[name], figures={
             "act_std": [float(v) for v in stats.act_std],
             "saturated_share": [float(v) for v in saturated_share(result)],
             "last_std_ratio": float(stats.act_std[-1] / max(stats.act_std[0], 1e-12)),

@@ -96,7 +96,47 @@ def save_figures(result, out: Path) -> list[Path]:
         path = out / f"{result.lesson_id}.png"
         _plot_runs(result, path)
         written.append(path)
+    elif result.measure in ("init_lab", "top_patches"):
+        path = out / f"{result.lesson_id}.png"
+        _plot_layers(result, path)
+        written.append(path)
     return written
+
+
+def _plot_layers(result, path: Path) -> None:
+    """Init lab: std and saturated share per layer for each initialization; top
+    patches: class purity of each layer's top images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if result.measure == "init_lab":
+        fig, (std_ax, sat_ax) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+        for run in result.runs:
+            layers = np.arange(1, len(run.figures["act_std"]) + 1)
+            std_ax.plot(layers, run.figures["act_std"], "o-", label=run.label)
+            sat_ax.plot(layers, 100 * np.asarray(run.figures["saturated_share"]), "o-", label=run.label)
+        std_ax.set_yscale("log")
+        std_ax.set_ylabel("activation std")
+        sat_ax.set_ylabel("saturated units, |a| > 0.99 (%)")
+        for ax in (std_ax, sat_ax):
+            ax.set_xlabel("layer")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    else:
+        purity = result.runs[0].figures["purity"]
+        chance = result.runs[0].figures["chance"]
+        fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(purity)), 4.8), constrained_layout=True)
+        ax.bar(range(len(purity)), [100 * v for v in purity.values()], color="tab:blue")
+        ax.axhline(100 * chance, color="k", ls=":", label="chance")
+        ax.set_xticks(range(len(purity)), list(purity), rotation=45)
+        ax.set_ylabel("top images in one class (%)")
+        ax.legend()
+    fig.suptitle(f"{result.title}: {result.summary}" + ("" if result.shows_point else "  [point NOT shown]"),
+                 fontsize=10)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _plot_runs(result, path: Path) -> None:
