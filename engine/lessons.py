@@ -197,7 +197,7 @@ def _jsonable(value):
         return _jsonable(value.tolist())
     if isinstance(value, (np.floating, float)):
         value = float(value)
-        return round(value, 6) if math.isfinite(value) else None
+        return float(f"{value:.6g}") if math.isfinite(value) else None  # 6 significant digits
     if isinstance(value, np.integer):
         return int(value)
     return value
