@@ -1101,6 +1101,23 @@ def _measure_classviz(exp, options, context):
     return result
 
 
+ONE_PHOTO_OVERLAP = 0.6  # crops / mirror images of one photo overlap 0.83-0.89, different photos ~0.15-0.25
+
+
+def colour_overlap(images: np.ndarray, bins: int = 8) -> float:
+    """Mean pairwise histogram intersection of the images' RGB colour histograms (bins^3
+    cells): near 1 for crops and mirror images of one photo, low for different photos."""
+    if len(images) < 2:
+        return 0.0
+    hists = []
+    for image in images:
+        q = (np.asarray(image)[..., :3].astype(np.int64) * bins // 256).reshape(-1, 3)
+        counts = np.bincount(q[:, 0] * bins * bins + q[:, 1] * bins + q[:, 2], minlength=bins ** 3).astype(float)
+        hists.append(counts / counts.sum())
+    pairs = [np.minimum(hists[i], hists[j]).sum() for i in range(len(hists)) for j in range(i + 1, len(hists))]
+    return float(np.mean(pairs))
+
+
 @_measure("dog_vs_food", "imagenet", {"accuracy": (">=", 0.8), "images_per_group": (">=", 5)},
           {"groups": "dog_vs_food", "model": "efficientnet_lite0"})
 def _measure_dog_vs_food(exp, options, context):
@@ -1120,6 +1137,17 @@ def _measure_dog_vs_food(exp, options, context):
                             info.criteria["accuracy"][1], ">=", False, "no photo folder: nothing measured", reason)
     report = yield from zero_shot_job(folder, load_groups(options["groups"]), model_name=options["model"])
     summary_json = report.summary()
+    for index, name in enumerate(report.group_names):
+        overlap = colour_overlap(report.thumbnails[report.labels == index])
+        if overlap > ONE_PHOTO_OVERLAP:
+            reason = (f"The {name} photos look like views of one photo (crops or mirror images: their colour "
+                      f"histograms overlap {100 * overlap:.0f} %, different photos overlap ~15-25 %). That is not "
+                      f"a test set, so no accuracy is reported. Use photos of different {name}s.")
+            record = RunRecord("zero_shot", "ImageNet probabilities summed into dog and food",
+                               figures={**summary_json, f"{name}_colour_overlap": overlap})
+            return LessonResult(exp.lesson_id, exp.title, exp.measure, float("nan"), "accuracy",
+                                _threshold(exp, "accuracy")[1], ">=", False,
+                                f"{name} photos are views of one photo: no accuracy", reason, [], [record])
     smallest = min(report.evaluation.per_group_count) if report.evaluation.per_group_count else 0
     record = RunRecord("zero_shot", "ImageNet probabilities summed into dog and food", figures=summary_json)
     crit = [_make(exp, "accuracy", report.evaluation.accuracy,

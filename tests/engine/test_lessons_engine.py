@@ -314,3 +314,27 @@ def test_panel_setup_names_the_whole_training_state():
         assert set(by_panel["Training"]["settings"]) == {f.name for f in fields(TrainSettings)}
         assert by_panel["Data"]["dataset"] == exp.dataset
         assert by_panel["Network"] == ({"spec": exp.spec} if exp.spec else {"preset": exp.preset})
+
+
+def test_dog_vs_food_never_reports_crops_of_one_photo_as_an_accuracy(tmp_path):
+    from engine.images import load_bundled_photo
+    from engine.transfer import make_demo_folder
+
+    make_demo_folder(tmp_path, {"dog": [load_bundled_photo("chelsea")], "food": [load_bundled_photo("coffee")]},
+                     per_class=6, broken_files=False)
+    result = L.run_experiment("dog_vs_food", context={"folder": str(tmp_path)})
+    assert not result.shows_point and math.isnan(result.effect)
+    assert "views of one photo" in result.reason
+
+
+def test_colour_overlap_tells_crops_from_different_photos():
+    from engine.images import load_bundled_photo
+    from engine.transfer import photo_variants
+    from PIL import Image
+
+    def thumbs(images):
+        return np.stack([np.asarray(Image.fromarray(i).resize((64, 64))) for i in images])
+
+    crops = thumbs(photo_variants(load_bundled_photo("coffee"), 6))
+    different = thumbs([load_bundled_photo(n) for n in ("coffee", "chelsea", "rocket", "china", "flower")])
+    assert L.colour_overlap(crops) > L.ONE_PHOTO_OVERLAP > L.colour_overlap(different)
