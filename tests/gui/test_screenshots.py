@@ -16,7 +16,7 @@ def test_screenshots_command_writes_one_png_per_panel_and_the_window(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     files = sorted(p.name for p in (tmp_path / "shots").glob("*.png"))
-    assert files == ["00_window.png", "01_network.png", "04_filters.png"], files
+    assert files == ["00_window.png", "01_network.png", "05_filters.png"], files  # numbered in tab order
     image = QImage(str(tmp_path / "shots" / "00_window.png"))
     assert image.width() >= 1000 and image.height() >= 600
     assert len(PANELS) >= 14
