@@ -264,6 +264,19 @@ class TrainingPanel(Panel):
                 self.lr_plot.setToolTip("The learning rate of every step, computed by the engine from these "
                                         "settings before training; the run follows exactly this curve.")
                 form.addRow(self.lr_plot)
+                # Lay other schedules over the plan (same lr, epochs and decay settings) to compare them.
+                compare_row = QHBoxLayout()
+                compare_row.addWidget(QLabel("Compare:"))
+                self.schedule_compare: dict[str, QCheckBox] = {}
+                for name in ("step", "exponential", "inverse_time", "cosine"):
+                    box_ = QCheckBox(SCHEDULE_LABELS.get(name, name))
+                    box_.setToolTip(f"Overlay the {SCHEDULE_LABELS.get(name, name)} schedule (dashed) with these "
+                                    "settings.")
+                    box_.toggled.connect(self._on_settings_changed)
+                    compare_row.addWidget(box_)
+                    self.schedule_compare[name] = box_
+                compare_row.addStretch(1)
+                form.addRow(compare_row)
             form_layout.addWidget(box)
         form_layout.addStretch(1)
         scroll = QScrollArea()
@@ -516,6 +529,17 @@ class TrainingPanel(Panel):
             self.problems_label.setVisible(True)
             return
         self.lr_plot.set_points("planned", epochs.tolist(), curve.tolist())
+        if not self.jobs.running:  # a finished run's "used" line belongs to the old plan
+            self.lr_plot.set_points("used", [], [])
+        self.lr_plot.clear_overlays()
+        for index, (name, box) in enumerate(getattr(self, "schedule_compare", {}).items()):
+            if box.isChecked() and name != settings.schedule:
+                other = TrainSettings(**{**settings.to_dict(), "schedule": name})
+                try:
+                    x, y = learning_rate_plan(other, steps, max_points=2000)
+                except ConvScopeError:
+                    continue
+                self.lr_plot.add_overlay(f"compare:{name}", SCHEDULE_LABELS.get(name, name), x, y, 4 + index)
         self.lr_plot.redraw()
         self._planned_steps_per_epoch = steps
 

@@ -202,3 +202,16 @@ def test_the_dropout_field_shows_the_lectures_keep_probability(panel):
     assert "keep p = 0.70" in panel.editors["dropout"].text()
     assert "wd 0.01" in panel.editors["l2"].text()
     assert panel.settings().equivalent_weight_decay() == 0.01
+
+
+def test_schedules_can_be_overlaid_and_a_new_plan_drops_the_old_used_line(panel):
+    panel.set_settings({"schedule": "constant", "epochs": 10, "lr": 0.1, "decay": 0.5})
+    panel.lr_plot.set_points("used", [0.0, 1.0], [0.1, 0.1])  # what a finished run left
+    panel.schedule_compare["step"].setChecked(True)
+    panel.schedule_compare["inverse_time"].setChecked(True)
+    assert panel.lr_plot.overlay_keys() == ["compare:step", "compare:inverse_time"]
+    assert panel.lr_plot.series_data("used") == ([], [])
+    step = panel.lr_plot._overlays["compare:step"][0].getData()[1]
+    assert step[0] == pytest.approx(0.1) and step[-1] < 0.1  # the step schedule drops from the same lr
+    panel.set_settings({"schedule": "step"})  # the chosen schedule is the plan, not an overlay
+    assert panel.lr_plot.overlay_keys() == ["compare:inverse_time"]
