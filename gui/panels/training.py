@@ -613,6 +613,10 @@ class TrainingPanel(Panel):
         self.load_button.setEnabled(not running)
 
     def _reset_live(self) -> None:
+        for plot in (self.loss_plot, self.acc_plot):
+            for name in plot.series_names():
+                if name.startswith("model "):  # an earlier ensemble's members
+                    plot.remove_series(name)
         for plot in (self.loss_plot, self.acc_plot, self.run_lr_plot, self.speed_plot):
             plot.clear()
         self.lr_plot.set_points("used", [], [])
@@ -627,12 +631,25 @@ class TrainingPanel(Panel):
         self.progress.setFormat("starting…")
 
     # ------------------------------------------------------------------ events (store only; timers draw)
+    @staticmethod
+    def _member_series(plot: LivePlot, base: str, member: int) -> str:
+        """Member 0 uses the plot's own series; member k gets 'model k+1 <base>', added on first use."""
+        if member == 0:
+            return base
+        name = f"model {member + 1} {base}"
+        if name not in plot.series_names():
+            plot.add_series(name, member + 2, width=theme.plot_line_width() * 0.7)
+        return name
+
     def _on_event(self, event) -> None:
         self.ctx.training_event.emit(event)
         if isinstance(event, BatchEnd):
             x = self._member_offset_steps + event.step
-            self.loss_plot.append("loss (raw)", x, event.loss)
-            self.loss_plot.append("loss (smoothed)", x, event.smoothed_loss)
+            if event.member == 0:
+                self.loss_plot.append("loss (raw)", event.step, event.loss)
+            # Ensemble members: one labelled line each, over the same iterations, to compare them.
+            self.loss_plot.append(self._member_series(self.loss_plot, "loss (smoothed)", event.member), event.step,
+                                  event.smoothed_loss)
             self.run_lr_plot.append("lr", x, event.lr)
             if math.isfinite(event.images_per_sec):
                 self.speed_plot.append("images/s", x, event.images_per_sec)
@@ -642,14 +659,15 @@ class TrainingPanel(Panel):
             self._live.update(fraction=event.fraction, eta=event.eta_s, ips=event.images_per_sec,
                               epoch=event.epoch, step=event.step, loss=event.smoothed_loss)
         elif isinstance(event, EpochEnd):
-            x = self._member_offset_epochs + event.epoch + 1
-            self.acc_plot.append("train", x, event.train_acc)
+            x = event.epoch + 1
+            if event.member == 0:
+                self.acc_plot.append("train", x, event.train_acc)
             if math.isfinite(event.val_acc):
-                self.acc_plot.append("validation", x, event.val_acc)
-            if math.isfinite(event.val_loss) and self._epochs_per_member:
+                self.acc_plot.append(self._member_series(self.acc_plot, "validation", event.member), x,
+                                     event.val_acc)
+            if math.isfinite(event.val_loss) and self._epochs_per_member and event.member == 0:
                 steps_per_epoch = self._steps_per_member / self._epochs_per_member
-                self.loss_plot.append("validation loss", self._member_offset_steps + (event.epoch + 1) * steps_per_epoch,
-                                      event.val_loss)
+                self.loss_plot.append("validation loss", (event.epoch + 1) * steps_per_epoch, event.val_loss)
             self._live.update(train_acc=event.train_acc, val_acc=event.val_acc)
         elif isinstance(event, TrainStarted):
             self._steps_per_member = event.total_steps
@@ -659,7 +677,7 @@ class TrainingPanel(Panel):
             self._live.update(member=event.member, members=event.members, epochs=event.epochs,
                               device=event.device, params=event.num_params)
             if event.member == 0:
-                self._acc_span = event.epochs * event.members
+                self._acc_span = event.epochs
                 self.acc_plot.set_x_span(0, self._acc_span + 0.5)
         elif isinstance(event, MemberFinished):
             self._set_ensemble_row(event.member, f"model {event.member + 1}", event.val_acc)

@@ -221,6 +221,12 @@ class LivePlot(QWidget):
     def series_names(self) -> list[str]:
         return list(self._series)
 
+    def remove_series(self, name: str) -> None:
+        series = self._series.pop(name, None)
+        if series is not None:
+            self.plot.removeItem(series.item)
+            self.legend.removeItem(series.item)
+
     def clear(self) -> None:
         for series in self._series.values():
             series.clear()

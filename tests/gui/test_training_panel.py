@@ -215,3 +215,18 @@ def test_schedules_can_be_overlaid_and_a_new_plan_drops_the_old_used_line(panel)
     assert step[0] == pytest.approx(0.1) and step[-1] < 0.1  # the step schedule drops from the same lr
     panel.set_settings({"schedule": "step"})  # the chosen schedule is the plan, not an overlay
     assert panel.lr_plot.overlay_keys() == ["compare:inverse_time"]
+
+
+def test_ensemble_members_are_separate_labelled_lines_over_the_same_epochs(panel, ctx, qtbot):
+    panel.set_settings({"epochs": 2, "ensemble": 3})
+    with qtbot.waitSignal(ctx.run_changed, timeout=120000):
+        panel.start_training()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=5000)
+    for member in ("validation", "model 2 validation", "model 3 validation"):
+        assert panel.acc_plot.series_data(member)[0] == [1.0, 2.0], member  # no sawtooth along one axis
+    assert "model 3 loss (smoothed)" in panel.loss_plot.series_names()
+    panel.set_settings({"ensemble": 1})
+    with qtbot.waitSignal(ctx.run_changed, timeout=120000):
+        panel.start_training()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=5000)
+    assert not [name for name in panel.acc_plot.series_names() if name.startswith("model ")]
