@@ -26,9 +26,12 @@ SHOWN = [name for name in L.lesson_names() if name not in NEEDS_USER_FOLDER and 
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _two_threads():
+def _one_thread():
+    # The lessons' small models gain little from a second thread, and two threads on a
+    # shared 2-core machine slow each other down badly (measured: 4 min instead of 1).
+    # Every lesson was checked to show its point at 1 and at 2 threads.
     before = torch.get_num_threads()
-    torch.set_num_threads(min(2, before))
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
 
