@@ -25,6 +25,7 @@ BENCHMARKS: list[str] = [
     "bench_activations",
     "bench_dogfood",
     "bench_lessons",
+    "bench_lessons_window",
 ]
 
 def machine_description() -> str:
