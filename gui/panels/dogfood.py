@@ -282,9 +282,9 @@ class DogFoodPanel(Panel):
         self.photo_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.photo_combo.setMinimumContentsLength(7)  # photo names stay readable
         row.addWidget(self.photo_combo, 1)
-        classify = QPushButton("Classify")
-        classify.clicked.connect(self._on_classify_photo_clicked)
-        row.addWidget(classify)
+        self.classify_button = QPushButton("Classify")
+        self.classify_button.clicked.connect(self._on_classify_photo_clicked)
+        row.addWidget(self.classify_button)
         layout.addLayout(row)
         self.photo_view = ImageView("")
         layout.addWidget(self.photo_view)
@@ -520,7 +520,17 @@ class DogFoodPanel(Panel):
             self.ctx.show_error(exc.title, str(exc))
             return None
 
+    def _busy(self) -> bool:
+        """One job at a time in this panel: starting another would silently abandon the running one
+        (a fine-tune lost to a click on Classify)."""
+        if not self.jobs.running:
+            return False
+        self.status_label.setText(f"A {self._job_kind or 'job'} is running: wait for it or press Stop first.")
+        return True
+
     def start_zero_shot(self) -> bool:
+        if self._busy():
+            return False
         test_dir = self.test_dir_edit.text().strip()
         if not test_dir:
             self.ctx.show_error("No test folder", "Choose a test folder with one sub-folder per group "
@@ -535,6 +545,8 @@ class DogFoodPanel(Panel):
         return True
 
     def start_finetune(self) -> bool:
+        if self._busy():
+            return False
         train_dir = self.train_dir_edit.text().strip()
         if not train_dir:
             self.ctx.show_error("No training folder", "Choose a training folder with one sub-folder per group "
@@ -555,6 +567,8 @@ class DogFoodPanel(Panel):
         return True
 
     def classify_photo(self, image: np.ndarray, caption: str) -> bool:
+        if self._busy():
+            return False
         groups = self._checked_groups()
         if groups is None:
             return False
@@ -567,6 +581,8 @@ class DogFoodPanel(Panel):
 
     def classify_bundled_photo(self, name: str) -> bool:
         """Load a photo that ships offline and classify it, both in a job (the GUI never waits)."""
+        if self._busy():
+            return False
         groups = self._checked_groups()
         if groups is None:
             return False
@@ -616,6 +632,8 @@ class DogFoodPanel(Panel):
 
     def _on_running_changed(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
+        for button in (self.zero_shot_button, self.finetune_button, self.classify_button):
+            button.setEnabled(not running)
         if not running and self.progress.value() < self.progress.maximum() and self._job_kind:
             self.progress.setValue(0)
 

@@ -256,3 +256,18 @@ def test_lesson_runs_the_espresso_photo_through_the_real_remap(qtbot, ctx):
         widget.jobs.wait(5000)  # let the worker thread end after its result (shutdown forgets it)
         widget.shutdown()
 
+
+
+def test_classify_during_a_fine_tune_does_not_abandon_it(qtbot, panel, folders):
+    """One slot runs every kind of job here: a second start must not silently replace the first."""
+    test, train = folders
+    panel.test_dir_edit.setText(str(test))
+    panel.train_dir_edit.setText(str(train))
+    panel.epochs_spin.setValue(12)
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT_MS):
+        assert panel.start_finetune()
+        assert not panel.classify_button.isEnabled() and not panel.zero_shot_button.isEnabled()
+        assert not panel.classify_bundled_photo("coffee")  # refused, with a word why
+        assert "fine-tune is running" in panel.status_label.text()
+    assert panel.finetune_result is not None and panel.report.mode == "fine-tuned"
+    assert panel.classify_button.isEnabled()
