@@ -315,13 +315,13 @@ def parse_experiment(lesson_id: str, title: str, data: dict) -> Experiment:
     _check_keys(f"{where} quick", quick, {"settings", "options"})
     _check_keys(f"{where} quick settings", quick.get("settings", {}), setting_names)
     _check_keys(f"{where} quick options", quick.get("options", {}), set(info.options))
-    if kind == "training":
+    if kind in ("training", "features"):
         if not data.get("dataset"):
-            raise LessonError(f"{where}: a training experiment names its dataset.")
+            raise LessonError(f"{where}: a {kind} experiment names its dataset.")
         if bool(data.get("preset")) == bool(data.get("spec")):
             raise LessonError(f"{where}: name exactly one of 'preset' or 'spec'.")
         if not runs:
-            raise LessonError(f"{where}: a training experiment needs at least one run.")
+            raise LessonError(f"{where}: a {kind} experiment needs at least one run.")
     if data.get("spec") is not None:
         from .spec import NetworkSpec
 
@@ -332,7 +332,7 @@ def parse_experiment(lesson_id: str, title: str, data: dict) -> Experiment:
     exp = Experiment(lesson_id, title, kind, measure, data.get("dataset"), data.get("preset"), data.get("spec"),
                      dict(settings), tuple(runs), {k: (info.criteria[k][0], float(v)) for k, v in criteria.items()},
                      {**info.options, **options}, quick, str(data.get("about", "")))
-    if kind == "training":
+    if kind in ("training", "features"):
         for run in exp.runs:  # every run's settings must be valid training settings
             problems = exp.run_settings(run).problems()
             if problems:
