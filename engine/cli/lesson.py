@@ -188,6 +188,8 @@ def _plot_runs(result, path: Path) -> None:
         for i, run in enumerate(runs):
             ax.plot(run.curves["step"], run.curves["loss"], color=colours[i % len(colours)], alpha=0.6, lw=0.8,
                     label=run.label)
+        if "target_loss" in result.details:
+            ax.axhline(result.details["target_loss"], color="k", ls=":", lw=1, label="loss target")
         ax.set_xlabel("step")
         ax.set_ylabel("loss per step")
         ax.set_xscale("log")
