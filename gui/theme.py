@@ -209,6 +209,7 @@ def restyle_graphics_view(view: pg.GraphicsView, old_line_width: float | None = 
             item.opts["color"] = theme["plot_fg"]
             item.opts["size"] = f"{point_size(1.0):.1f}pt"  # long titles must still fit at 250%
             item.setText(item.text)
+            unpin_label_width(item)
         elif isinstance(item, pg.LegendItem):
             item.setLabelTextColor(theme["plot_fg"])
             set_legend_text_size(item, f"{point_size(0.9):.1f}pt")
@@ -292,6 +293,16 @@ def _recolour_scatter(item: pg.ScatterPlotItem, old_theme: str) -> None:
     pen = _remapped_pen(item.opts.get("pen"), old_theme)
     if pen is not None:
         item.setPen(pen)
+
+
+def unpin_label_width(label) -> None:
+    """A plot title no longer sets its plot's minimum width: at large text a long title
+    made the plot item wider than its view, and the right of the plot was cut off."""
+    label.setMinimumWidth(0)
+    hints = getattr(label, "_sizeHint", None)
+    if isinstance(hints, dict) and Qt.MinimumSize in hints:
+        hints[Qt.MinimumSize] = (0, hints[Qt.MinimumSize][1])
+    label.updateGeometry()
 
 
 def set_legend_text_size(legend, size: str) -> None:

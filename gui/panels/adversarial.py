@@ -106,8 +106,8 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.curve.add_series("target", 3)
         self.curve.add_series("original class", 0)
         grid.addWidget(self.curve, 1, 2)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
+        grid.setRowStretch(0, 1)  # the bars and the probability plot need as much room as the images
+        grid.setRowStretch(1, 1)
         outer.addLayout(grid, 1)
         self._on_method_changed()
 
@@ -178,8 +178,7 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.adversarial_view.set_image(event.adversarial)
         self.adversarial_view.set_caption(f"Adversarial: {event.top5[0][1]} ({event.top5[0][2]:.1%})")
         self.difference_view.set_image(event.difference)
-        self.difference_view.set_caption(f"Difference ×{event.magnification:.0f} "
-                                         f"(max change {event.linf_255:.0f}/255)")
+        self.difference_view.set_caption(f"Difference ×{event.magnification:.0f}, max {event.linf_255:.0f}/255")
         self.bars_after.set_predictions(event.top5, highlight=target)
         self.bars_after.set_title(f"After step {event.step}")
         if target is not None:

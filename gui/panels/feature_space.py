@@ -132,6 +132,10 @@ class EmbeddingPlot(QWidget):
         self.marker.setPen(pg.mkPen(fg, width=2.5))
         self.view_box._outline.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.set_title()  # the title's type size follows the plot's width
+
     def set_axis_names(self, method: str) -> None:
         names = ("PC 1", "PC 2") if method == "PCA" else (f"{method} 1", f"{method} 2")
         self.plot.setLabel("bottom", names[0])
@@ -148,8 +152,15 @@ class EmbeddingPlot(QWidget):
         sub = (f"<br><span style='font-size:{theme.point_size(0.85):.1f}pt'>{self.subtitle_text}</span>"
                if self.subtitle_text else "")
         self.plot.setTitle(title + sub)
-        # pyqtgraph fixes the title row at 30 px: make it as tall as the lines need.
         plot_item = self.plot.getPlotItem()
+        # A title wider than the plot would widen the plot item past its view (the right edge,
+        # legend entries included, cut off): smaller type until it fits, and no minimum width.
+        available = self.plot.width() - plot_item.getAxis("left").width() - 12
+        wide = plot_item.titleLabel.item.boundingRect().width()
+        if self.plot.isVisible() and available > 50 and wide > available:
+            self.plot.setTitle(title + sub, size=f"{theme.point_size(1.0) * available / wide:.1f}pt")
+        theme.unpin_label_width(plot_item.titleLabel)
+        # pyqtgraph fixes the title row at 30 px: make it as tall as the lines need.
         height = int(plot_item.titleLabel.item.boundingRect().height()) + 4
         plot_item.titleLabel.setMaximumHeight(height)
         plot_item.layout.setRowFixedHeight(0, height)
@@ -187,6 +198,7 @@ class EmbeddingPlot(QWidget):
             item.setData(x=xy[idx, 0], y=xy[idx, 1])
             item.setVisible(not self.show_thumbnails)
         self.legend.setVisible(not self.show_thumbnails)  # the colours are hidden under the thumbnails
+        self.legend.data_changed()
         if self.show_thumbnails and self.images is not None and len(self.images) == len(xy):
             picture, (x0, y0, width, height) = embed.thumbnail_mosaic(xy, self.images, cells=32)
             if picture.shape[2] == 1:

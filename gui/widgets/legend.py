@@ -4,7 +4,9 @@ It sits outside the plot area, in a strip under the x axis with as many entries 
 line as the plot's width allows. When that strip would take more than a third of a
 small plot's data area (large text, many entries), it moves inside the plot area, to
 a corner where no plotted point lies (re-chosen whenever the data change); when no
-corner is free it goes back under the axis: a smaller plot, but no hidden data.
+corner is free it goes back under the axis (a smaller plot, but no hidden data) unless
+that would leave the plot too small to read: then it stays in the corner with the
+fewest points, on a see-through background.
 
 `outside_legend(plot_item)` makes one the PlotItem's legend, so named items added to
 the plot appear in it as with `addLegend`. anchor() / setOffset() from code written
@@ -12,12 +14,15 @@ for pyqtgraph's floating legend are ignored: this legend places itself.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSizeF, Qt
 
 LEGEND_ROW = 4  # PlotItem's layout: 0 title, 1 top axis, 2 view, 3 bottom axis
 MAX_STRIP_SHARE = 0.34  # of the data area + strip; a taller legend goes inside, into a free corner
+MIN_DATA_SHARE, MIN_DATA_PIXELS = 0.4, 70  # what a strip must leave to the data, else the corner
 MARGIN = 6  # pixels between an inside legend and the plot's edge
 # Corners in order of preference when several are free: (x, y) with 1 = right / bottom.
 CORNERS = ((1, 0), (0, 0), (1, 1), (0, 1))
@@ -30,12 +35,21 @@ class OutsideLegend(pg.LegendItem):
 
     def __init__(self, **kwargs):
         kwargs.pop("offset", None)
+        if kwargs.get("brush") is None:  # see-through: a point under an inside legend still shows
+            from PySide6.QtGui import QColor
+
+            from gui import theme
+
+            background = QColor(theme.theme_colour("plot_bg"))
+            background.setAlpha(170)
+            kwargs["brush"] = pg.mkBrush(background)
         super().__init__(offset=None, **kwargs)
         self._plot_item: pg.PlotItem | None = None
         self.inside = False
         self.corner: tuple[int, int] | None = None
         self._placing = False
         self._no_free_corner = False  # inside was tried and every corner had points: stay under the axis
+        self._no_free_since = 0.0
         self.setSizePolicy(pg.QtWidgets.QSizePolicy.Preferred, pg.QtWidgets.QSizePolicy.Fixed)
 
     # ----- placement is this class's job
@@ -62,6 +76,7 @@ class OutsideLegend(pg.LegendItem):
             self.setParentItem(plot_item)
         plot_item.layout.addItem(self, LEGEND_ROW, 0, 1, 3)
         plot_item.layout.setAlignment(self, Qt.AlignHCenter | Qt.AlignVCenter)
+        plot_item.layout.activate()  # placed now: a grab right after must not find it where it was
         self.inside = False
         self.corner = None
         self.setZValue(0)
@@ -69,6 +84,7 @@ class OutsideLegend(pg.LegendItem):
     def _go_inside(self) -> None:
         plot_item = self._plot_item
         plot_item.layout.removeItem(self)
+        plot_item.layout.activate()  # the view takes the strip's room now (corners are measured on it)
         self.setParentItem(plot_item.vb)
         self.setZValue(1000)  # above the curves
         self.inside = True
@@ -88,7 +104,8 @@ class OutsideLegend(pg.LegendItem):
             self._fit_columns(plot_item.width() - 20)
             _width, height = self._content_size()
             data_area = plot_item.vb.height() + (0 if self.inside else self.geometry().height())
-            outside = (not self.items or not self.isVisible() or data_area <= 0 or self._no_free_corner
+            outside = (not self.items or not self.isVisible() or data_area <= 0
+                       or (self._no_free_corner and self._strip_leaves_room(height, data_area))
                        or height <= MAX_STRIP_SHARE * data_area)
             if outside and self.inside:
                 self._go_outside()
@@ -127,8 +144,16 @@ class OutsideLegend(pg.LegendItem):
             chunks.append(np.column_stack([px, py]))
         return np.concatenate(chunks) if chunks else np.zeros((0, 2))
 
+    def data_changed(self) -> None:
+        """The data changed: a corner may have become free (or taken): place again. A legend
+        that found no free corner tries again at most once a second (moving costs a relayout)."""
+        if self._no_free_corner and time.monotonic() - self._no_free_since < 1.0:
+            return
+        self._no_free_corner = False
+        self.place()
+
     def reposition(self) -> None:
-        """The data changed: an inside legend moves to the corner that is now emptiest."""
+        """An inside legend moves to the corner that is now emptiest."""
         self._reposition()
 
     def _reposition(self, *_args) -> None:
@@ -149,11 +174,31 @@ class OutsideLegend(pg.LegendItem):
                 best_pos = (x, y)
             if count == 0:
                 break
+        if best_count and not self._placing:
+            strip = self._content_size_for_columns(self._plot_item.width() - 20)
+            if self._strip_leaves_room(strip, rect.height()):
+                self._no_free_corner = True  # every corner covers data: under the axis after all
+                self._no_free_since = time.monotonic()
+                self.place()
+                return
         self.corner = best
         self.setPos(*best_pos)
-        if best_count and not self._placing:
-            self._no_free_corner = True  # every corner covers data: under the axis after all
-            self.place()
+
+    @staticmethod
+    def _strip_leaves_room(strip_height: float, data_area: float) -> bool:
+        left = data_area - strip_height
+        return left >= MIN_DATA_PIXELS and left >= MIN_DATA_SHARE * data_area
+
+    def _content_size_for_columns(self, available: float) -> float:
+        """Height of the legend as a strip under the axis (entries as many a line as fit)."""
+        if not self.items:
+            return 0.0
+        widest = max(self._entry_widths())
+        columns = max(1, min(len(self.items), int(max(50.0, available) // max(widest + 16, 1.0))))
+        rows = -(-len(self.items) // columns)
+        row_height = max(max(s.effectiveSizeHint(Qt.PreferredSize).height(),
+                             label.effectiveSizeHint(Qt.PreferredSize).height()) for s, label in self.items)
+        return rows * row_height + 4
 
     # ----- size: as many entries a line as fit, height of the lines it needs
     def _entry_widths(self) -> list[float]:
@@ -166,7 +211,8 @@ class OutsideLegend(pg.LegendItem):
         if not self.items:
             return
         widest = max(self._entry_widths())
-        columns = max(1, min(len(self.items), int(max(50.0, available) // max(widest, 1.0))))
+        # + the grid's spacing and margins, so the last column is never cut
+        columns = max(1, min(len(self.items), int(max(50.0, available) // max(widest + 16, 1.0))))
         if columns != self.columnCount:
             self.setColumnCount(columns)
 
@@ -208,6 +254,8 @@ class OutsideLegend(pg.LegendItem):
         self.updateGeometry()
         if self._plot_item is not None:
             self._plot_item.layout.invalidate()
+            if not self.inside:
+                self._plot_item.layout.activate()
             if not self._placing:
                 self.place()
 

@@ -132,8 +132,9 @@ class LivePlot(QWidget):
         self.plot.setTitle(title)
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
-        if not si_prefix:  # learning rates read better as 0.05 than as 50 (x0.001)
-            self.plot.getAxis("left").enableAutoSIPrefix(False)
+        # Plain numbers on the y axis: pyqtgraph writes accuracies of 0.7-0.9 as "700 (x0.001)"
+        # and learning rates as 50 (x0.001). `si_prefix` is kept for callers; it no longer matters.
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         for side in ("left", "bottom"):
             # Major ticks only (denser, see _fit_ticks_to_text): an easier grid to read on a
@@ -253,8 +254,7 @@ class LivePlot(QWidget):
             # Settle the auto range now, not at paint time: a range that changes while the
             # scene paints invalidates the axes and costs a second full repaint of the plot.
             self.plot.vb.prepareForPaint()
-            if self.legend.inside:
-                self.legend.reposition()  # a legend inside the plot keeps to the emptiest corner
+            self.legend.data_changed()  # under the axis, or inside in a corner where no point lies
 
     # ----- overlays of earlier runs
     def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True,

@@ -90,15 +90,21 @@ def test_a_small_plot_keeps_its_area_and_the_legend_an_empty_corner(qtbot, large
     _settle(qtbot, plot)
     assert not plot.legend.inside
     assert_legend_covers_nothing(plot.plot)
-    # Data in every corner: under the axis even in a small plot (smaller, but nothing hidden).
+    # Data in every corner: under the axis (a smaller plot, but nothing hidden) ...
     plot.add_series("noise", 3, symbol="o")
     rng = np.random.default_rng(0)
     plot.set_points("noise", rng.uniform(0, 100, 400), rng.uniform(0, 2.3, 400))
-    plot.resize(430, 330)
+    plot.resize(430, 420)
     plot.redraw()
     _settle(qtbot, plot)
     assert not plot.legend.inside
     assert_legend_covers_nothing(plot.plot)
+    # ... unless the strip would leave too little of the plot to read: then the corner with
+    # the fewest points, on a see-through box, and the plot keeps its room.
+    plot.resize(430, 300)
+    _settle(qtbot, plot)
+    assert plot.legend.inside and plot.legend.brush().color().alpha() < 255
+    assert plot.plot.vb.height() >= 100
 
 
 @pytest.mark.parametrize("scale", [1.0, 2.0])

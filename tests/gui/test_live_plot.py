@@ -53,8 +53,8 @@ def test_legend_box_grows_with_its_text(qtbot):
     qtbot.addWidget(plot)
     plot.add_series("loss (smoothed)", 0)
     legend = plot.legend
-    small = legend.boundingRect().width()
+    small = legend.boundingRect().height()
     set_legend_text_size(legend, "24pt")
     label = legend.items[0][1]
-    assert legend.boundingRect().width() > small
+    assert legend.boundingRect().height() > small  # the legend (a strip under the axis) grows with its text
     assert legend.boundingRect().width() >= label.boundingRect().width()
