@@ -142,8 +142,9 @@ class ClassVizPanel(Panel):
         self.runs_done += 1
         if isinstance(result, ClassVizResult):
             self.result = result
-            self.view.set_caption(f"'{result.class_name}' after {result.steps} steps ({result.style}): "
-                                  f"p = {result.final_prob:.3f} on the saved 8-bit image")
+            self.view.set_caption(f"'{result.class_name}', {result.steps} steps: p = {result.final_prob:.3f}")
+            self.view.setToolTip(f"'{result.class_name}' after {result.steps} steps ({result.style}): "
+                                 f"p = {result.final_prob:.3f} on the saved 8-bit image")
             self.status.setText(f"Done: the model sees '{result.top5[0][1]}' with p = {result.top5[0][2]:.3f}.")
 
     def _on_ended(self, *_args) -> None:
