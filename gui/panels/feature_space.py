@@ -592,7 +592,7 @@ class FeatureSpacePanel(Panel):
         if result.pixel_embedding is not None:
             self.pixel_plot.set_title(embed.describe(result.pixel_embedding))
             lines.append(f"Raw pixels: 5-NN accuracy {result.pixel_embedding.knn_accuracy:.3f}.")
-        lines.append("Hover a point to see its image; click it to inspect it in Activations / Saliency.")
+        lines.append("Hover a point to see its image; click it to inspect it in Activations.")
         self.status_label.setText(" ".join(lines))
 
     def _on_stopped(self) -> None:
