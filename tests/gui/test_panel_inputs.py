@@ -166,3 +166,23 @@ def test_panels_keep_their_own_photos_in_saved_state(qtbot, ctx, imagenet, tiny,
         fresh.restore_state(state)
         assert np.array_equal(getattr(fresh, attribute), getattr(imagenet[cls.title], attribute)), cls.title
     assert fresh.from_photo.isChecked() and "start here" in fresh.from_photo.text()
+
+
+def test_an_image_sent_to_activations_opens_there_only(qtbot, ctx, imagenet, photo, trained_lenet, mnist5k):
+    """Feature space's click sends its image to Activations (focus stays); the ImageNet panels keep theirs."""
+    from gui.panels.activations import ActivationsPanel
+
+    predict = imagenet["Predict"]
+    with qtbot.waitSignal(predict.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+        predict.set_image(photo, "demo photo")
+    activations = _panel(qtbot, ctx, ActivationsPanel)
+    with qtbot.waitSignal(ctx.input_image_changed, timeout=JOB_TIMEOUT_MS):
+        ctx.set_run(trained_lenet)
+    focused = []
+    ctx.focus_panel_requested.connect(focused.append)
+    digit = (mnist5k.val_x[5, 0].numpy() * 255).astype(np.uint8)[:, :, None]
+    with qtbot.waitSignal(activations.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+        ctx.send_image(digit, "clicked point", "Activations", focus=False)
+    assert activations.caption == "clicked point" and focused == []
+    assert np.array_equal(predict.image, photo) and predict.caption == "demo photo"
+    activations.jobs.wait(10_000)
