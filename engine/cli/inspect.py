@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             blocks, columns = patches.all_channels_mosaic(upscale=max(1, 48 // patches.receptive_field))
             mosaic, _ = tile_images(blocks, columns, pad=6, pad_value=255)
             save(f"top_patches_{layer}.png", mosaic)
-        stats = collect_layer_stats(model, data.val_x[:500], with_grads=True, y=data.val_y[:500])
+        stats = collect_layer_stats(model, data.val_x[:500], with_grads=True, y=data.val_y[:500], batch_stats=True)
         _plot_layer_stats(stats, out / "layer_stats.png", f"{trained.name}: activations on 500 validation images")
         written.append(str(out / "layer_stats.png"))
         mistakes = run_to_end(run_mistakes(trained, count=24))

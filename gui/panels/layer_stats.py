@@ -26,7 +26,7 @@ def measure_job(model, x, y):
     was_training = model.training
     model.eval()
     try:
-        stats = collect_layer_stats(model, x, with_grads=True, y=y)
+        stats = collect_layer_stats(model, x, with_grads=True, y=y, batch_stats=True)  # BN as training sees it
     finally:
         model.train(was_training)
     return LayerStatsSnapshot(-1, -1, stats)

@@ -274,3 +274,29 @@ def test_draw_canvas_draws_with_the_mouse(qtbot):
     assert drawing[50, 20:80].min() > 200 and drawing[10, :].max() == 0  # a horizontal line, nothing elsewhere
     canvas.clear()
     assert canvas.is_empty()
+
+
+def test_layer_statistics_measure_batch_norm_as_training_sees_it():
+    """Before any training a batch-norm net's running statistics are the defaults (mean 0,
+    variance 1): measured with them the small-init signal seems to vanish layer after layer,
+    although training normalizes with the batch's own statistics and sees a healthy spread."""
+    import torch
+
+    from engine.events import run_to_end
+    from engine.initialization import apply_init
+    from engine.model import ConvNet
+    from engine.spec import load_preset
+    from engine.train import insert_batchnorm
+    from gui.panels.layer_stats import measure_job
+
+    torch.manual_seed(0)
+    model = ConvNet(insert_batchnorm(load_preset("deep_tanh_10x500")))
+    apply_init(model, "small")
+    running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    x = torch.randn(256, 1, 28, 28)
+    y = torch.randint(0, 10, (256,))
+    stats = run_to_end(measure_job(model, x, y)).stats
+    tanh_std = [s for name, s in zip(stats.layer_names, stats.act_std) if "tanh" in name]
+    assert len(tanh_std) >= 9 and min(tanh_std) > 0.3, tanh_std  # healthy in every layer, as training sees it
+    for key, value in running.items():  # measuring must not move the running statistics
+        assert torch.equal(model.state_dict()[key], value), key
