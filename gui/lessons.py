@@ -178,28 +178,21 @@ def reset_to_fresh_states(window) -> list[str]:
 
 
 def experiment_steps(lesson: Lesson) -> list[LessonStep]:
-    """A lesson with a training experiment also sets up its dataset, network and baseline
-    settings (the first run), so Start in the Training panel reproduces that run, and
-    selects it in the Experiment panel."""
+    """A lesson with an experiment also sets up its dataset, network and first run's settings
+    (engine.lessons.panel_setup), so Start in the Training panel reproduces that run, and
+    selects it in the Experiment panel. The machine settings (device, event rates) stay the
+    user's."""
     if lesson.id not in experiment_ids():
         return []
-    from engine.lessons import get_experiment
+    from engine.lessons import get_experiment, panel_setup
 
-    exp = get_experiment(lesson.id)
     steps = []
-    if exp.kind == "training":
-        from dataclasses import asdict
-
-        baseline = asdict(exp.run_settings(exp.runs[0]))
-        for machine_key in ("device", "event_interval_s", "snapshot_every_steps", "track_layer_stats"):
-            baseline.pop(machine_key, None)
-        if exp.dataset:
-            steps.append(LessonStep("Data", {"dataset": exp.dataset}))
-        if exp.spec:
-            steps.append(LessonStep("Network", {"spec": exp.spec}))
-        elif exp.preset:
-            steps.append(LessonStep("Network", {"preset": exp.preset}))
-        steps.append(LessonStep("Training", {"settings": baseline}))
+    for step in panel_setup(get_experiment(lesson.id)):
+        setup = dict(step["setup"])
+        if step["panel"] == "Training":
+            setup["settings"] = {k: v for k, v in setup["settings"].items()
+                                 if k not in ("device", "event_interval_s", "snapshot_every_steps", "track_layer_stats")}
+        steps.append(LessonStep(step["panel"], setup))
     steps.append(LessonStep("Experiment", {"lesson": lesson.id}))
     return steps
 
