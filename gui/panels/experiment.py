@@ -2,8 +2,9 @@
 
 The engine (engine/lessons.py) runs every run of the lesson with the same seed and
 measures the lecture's point; this panel draws each run's per-epoch loss and accuracy
-(training dashed, validation solid), lists the runs (a failed or diverged run stays,
-marked, with its curve up to the failure) and shows the measured effect in large type,
+(training solid, validation dashed, as in the lesson command's PNG), lists the runs (a
+failed or diverged run stays, marked, with its curve up to the failure) and shows the
+measured effect in large type,
 e.g. "gap 18.4 points -> 8.8 with L2", with the threshold it must reach.
 """
 from __future__ import annotations
@@ -92,7 +93,7 @@ class ExperimentPanel(Panel):
         plots = QWidget()
         row = QHBoxLayout(plots)
         row.setContentsMargins(0, 0, 0, 0)
-        # No legends over the data: the runs table names each colour; dashed = training.
+        # No legends over the data: the runs table names each colour; dashed = validation.
         self.loss_plot = LivePlot("Loss", "epoch", "loss", whole_number_x=True)
         self.acc_plot = LivePlot("Accuracy %", "epoch", "accuracy %", whole_number_x=True)
         for plot in (self.loss_plot, self.acc_plot):
@@ -116,8 +117,8 @@ class ExperimentPanel(Panel):
         self.runs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.runs_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         self.runs_table.setMinimumHeight(self.fontMetrics().height() * 4)
-        self.runs_table.setToolTip("Each run's name is in its curves' colour; solid lines are validation, "
-                                   "dashed lines training.")
+        self.runs_table.setToolTip("Each run's name is in its curves' colour; solid lines are training, "
+                                   "dashed lines validation.")
         bottom = QWidget()
         bottom_row = QHBoxLayout(bottom)
         bottom_row.setContentsMargins(0, 0, 0, 0)
@@ -227,8 +228,8 @@ class ExperimentPanel(Panel):
                 label = f"{label} #{member + 1}"
             colour = run if not member else run + 2 * member
             for plot in (self.loss_plot, self.acc_plot):
-                plot.add_series(f"{label} train", colour, dashed=True, in_legend=False)
-                plot.add_series(f"{label} val", colour)
+                plot.add_series(f"{label} train", colour, in_legend=False)
+                plot.add_series(f"{label} val", colour, dashed=True)
             self._series[key] = label
         return self._series[key]
 
@@ -313,7 +314,7 @@ class ExperimentPanel(Panel):
         self.headline.setText(text)
         self.criteria_label.setText("\n".join(
             [f"{'✓' if c.met else '✗'} {c.text}" for c in result.criteria]
-            + ["", "Curves: solid = validation, dashed = training; colours as in the table."]))
+            + ["", "Curves: solid = training, dashed = validation; colours as in the table."]))
         for row, run in enumerate(result.runs):
             self._fill_run_row(row, run.status, run.error, {**run.figures, "seconds": run.seconds})
         self._show_weight_histograms(result)
