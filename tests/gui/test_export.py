@@ -68,10 +68,11 @@ def test_metrics_csv_from_panel_state_and_from_the_run(qtbot, ctx, tmp_path, win
     assert export.metrics_table(Panel(ctx), _Run()) == {"train_loss": [1.0, 0.5]}
     # through the window: a panel without numbers and no run -> a clear message, no file
     window.show_panel("Dog vs Food")
-    if not export.metrics_table(window.current_panel(), None):
-        assert window.classroom.export_metrics(tmp_path / "none.csv") is None
-        assert "no metrics" in window.ctx.last_error[1]
-        assert not (tmp_path / "none.csv").exists()
+    assert window.ctx.run is None
+    assert export.metrics_table(window.current_panel(), None) == {}
+    assert window.classroom.export_metrics(tmp_path / "none.csv") is None
+    assert "no metrics" in window.ctx.last_error[1]
+    assert not (tmp_path / "none.csv").exists()
 
 
 def test_export_current_view_from_the_window(window, tmp_path):

@@ -60,16 +60,25 @@ def test_filters_follow_the_run_and_live_snapshots(qtbot, ctx, trained_lenet):
     assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == ["conv1", "conv2"]
     qtbot.waitUntil(lambda: panel.grid.count == 6, timeout=3000)
     assert "6 filters of 1×5×5" in panel.grid.caption.text()
+    # No snapshot from training yet: nothing to compare with. (The panel itself is never shown,
+    # so visibility is checked relative to it: isVisibleTo, not isVisible.)
+    assert not panel.initial_grid.isVisibleTo(panel) and not panel.change_grid.isVisibleTo(panel)
     # A live snapshot from training replaces the weights and is drawn by the timer.
     weights = conv_weights(trained_lenet.model)
     zeros = {k: np.zeros_like(v) for k, v in weights.items()}
     ctx.training_event.emit(FiltersSnapshot(0, 0, zeros))
     ctx.training_event.emit(FiltersSnapshot(40, 0, weights))
     qtbot.waitUntil(lambda: "training step 40" in panel.grid.caption.text(), timeout=3000)
-    assert panel.initial_grid.isVisible() or not panel.isVisible()
+    assert panel.initial_grid.isVisibleTo(panel) and panel.change_grid.isVisibleTo(panel)
     assert np.all(panel.initial["conv1"] == 0)
     assert "Change (current − start)" in panel.change_grid.caption.text()
     assert panel.change_grid.count == 6
+    # Unticking "Compare with start" hides both comparison grids again.
+    panel.compare_check.setChecked(False)
+    qtbot.waitUntil(lambda: not panel.initial_grid.isVisibleTo(panel), timeout=3000)
+    assert not panel.change_grid.isVisibleTo(panel)
+    panel.compare_check.setChecked(True)
+    qtbot.waitUntil(lambda: panel.initial_grid.isVisibleTo(panel), timeout=3000)
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("per_input"))
     panel.layer_combo.setCurrentText("conv2")
     qtbot.waitUntil(lambda: panel.grid.count == 16 * 6, timeout=3000)
