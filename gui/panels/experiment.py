@@ -44,6 +44,7 @@ class ExperimentPanel(Panel):
         self._labels: list[str] = []
         self._step_series: set[int] = set()
         self._measures: dict[str, str] = {}  # lesson id -> measure name
+        self._kinds: dict[str, str] = {}  # lesson id -> 'training', 'imagenet', 'features', ...
 
         layout = QVBoxLayout(self)
         controls = QHBoxLayout()
@@ -149,6 +150,7 @@ class ExperimentPanel(Panel):
         for exp in lessons:
             self.lesson_combo.addItem(exp.title, exp.lesson_id)
             self._measures[exp.lesson_id] = exp.measure
+            self._kinds[exp.lesson_id] = exp.kind
 
     def _needs_folder(self) -> bool:
         return self._measures.get(str(self.lesson_combo.currentData() or "")) == "dog_vs_food"
@@ -190,6 +192,10 @@ class ExperimentPanel(Panel):
                 settings.save_lesson_photo_folder(folder)
                 context["folder"] = folder
         self._reset()
+        # Curves and the runs table belong to training experiments; the others show pictures.
+        training = self._kinds.get(self.lesson_id) == "training"
+        for widget in (self.loss_plot, self.acc_plot, self.runs_table):
+            widget.setVisible(training)
         self.headline.setText(f"Running: {self.lesson_combo.currentText()}…")
         self.jobs.start(lambda: _lesson_engine().experiment_job(self.lesson_id, quick=quick, context=context))
 
@@ -314,7 +320,8 @@ class ExperimentPanel(Panel):
         self.headline.setText(text)
         self.criteria_label.setText("\n".join(
             [f"{'✓' if c.met else '✗'} {c.text}" for c in result.criteria]
-            + ["", "Curves: solid = training, dashed = validation; colours as in the table."]))
+            + (["", "Curves: solid = training, dashed = validation; colours as in the table."]
+               if self._kinds.get(result.lesson_id) == "training" else [])))
         for row, run in enumerate(result.runs):
             self._fill_run_row(row, run.status, run.error, {**run.figures, "seconds": run.seconds})
         self._show_weight_histograms(result)
