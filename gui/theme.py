@@ -11,7 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory, QWidget
+from PySide6.QtWidgets import (QApplication, QHeaderView, QProxyStyle, QStyle, QStyleFactory, QTableView,
+                               QWidget)
 
 # Both themes are high-contrast: body text against its background is at least
 # 7:1 (WCAG AAA), muted text at least 4.5:1 (tests/gui/test_presentation.py checks).
@@ -164,8 +165,34 @@ def refresh_live_widgets(app: QApplication, old_scale: float, old_line_width: fl
     """Apply the current theme and scale to widgets created before the change."""
     for widget in app.allWidgets():
         _rescale_explicit_font(widget, old_scale)
-        if isinstance(widget, pg.GraphicsView):
+        if isinstance(widget, QTableView):
+            fit_table_to_font(widget)
+        elif isinstance(widget, pg.GraphicsView):
             restyle_graphics_view(widget, old_line_width, old_theme)
+
+
+def table_row_height(table: QTableView) -> int:
+    """A row that holds one line of the table's font with its descenders and some air."""
+    metrics = table.fontMetrics()
+    return int(metrics.height() * 1.35) + 6
+
+
+def fit_table_to_font(table: QTableView) -> None:
+    """Rows and columns follow the table's font (text size, F5): every row one full line
+    high, columns that size to their contents measured again. Called on every theme change."""
+    rows = table.verticalHeader()
+    height = table_row_height(table)
+    rows.setMinimumSectionSize(min(rows.minimumSectionSize(), height))
+    rows.setDefaultSectionSize(height)
+    if rows.count() and rows.sectionResizeMode(0) == QHeaderView.ResizeToContents:
+        rows.resizeSections()
+    else:
+        for row in range(rows.count()):  # one line per row in every table here
+            rows.resizeSection(row, height)
+    columns = table.horizontalHeader()
+    if any(columns.sectionResizeMode(c) == QHeaderView.ResizeToContents for c in range(columns.count())):
+        columns.resizeSections()  # the ResizeToContents columns measure their contents again
+    table.updateGeometries()
 
 
 def _rescale_explicit_font(widget: QWidget, old_scale: float) -> None:

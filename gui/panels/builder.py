@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -20,6 +20,7 @@ from engine.errors import ConvScopeError, SpecError
 from engine.spec import (LAYER_TYPES, LayerSpec, NetworkSpec, analyze, list_presets, load_preset,
                          total_params)
 from gui.panels.base import Panel
+from gui.theme import fit_table_to_font
 
 ERROR_BACKGROUND = QColor("#fbd3cc")
 ERROR_FOREGROUND = QColor("#8a1c0c")
@@ -60,6 +61,33 @@ class LayerTable(QTableWidget):
         self.setDropIndicatorShown(True)
         self.setDragDropMode(QAbstractItemView.InternalMove)
         self.setDefaultDropAction(Qt.MoveAction)
+
+    def fit_free_columns(self) -> None:
+        """The key columns size to their contents; "Layer" and "Problem" share what is left
+        (elided, full text in their tooltips), so no horizontal scroll bar hides the key columns."""
+        layer, problem = COLUMNS.index("Layer"), COLUMNS.index("Problem")
+        header = self.horizontalHeader()
+        used = sum(header.sectionSize(c) for c in range(self.columnCount())
+                   if c not in (layer, problem) and not self.isColumnHidden(c))
+        free = max(0, self.viewport().width() - used)
+        metrics = self.fontMetrics()
+        floor = metrics.horizontalAdvance("Conv…") + 12
+        if self.isColumnHidden(problem):
+            header.resizeSection(layer, max(floor, free))
+            return
+        want = max((metrics.horizontalAdvance(self.item(r, problem).text()) + 12
+                    for r in range(self.rowCount()) if self.item(r, problem)), default=0)
+        bold = QFont(header.font())
+        bold.setBold(True)  # header labels are drawn bold
+        marker = max(metrics.horizontalAdvance("⚠ Kernel…") + 12,
+                     QFontMetrics(bold).horizontalAdvance("Problem") + 24)
+        width = max(marker, min(want, free // 2))
+        header.resizeSection(problem, width)
+        header.resizeSection(layer, max(floor, free - width))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.fit_free_columns()
 
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
         rows = self.selectionModel().selectedRows()
@@ -133,6 +161,8 @@ class BuilderPanel(Panel):
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.spec = self._initial_spec()
+        self._preset_name = "lenet5" if self.ctx.spec is None else ""  # the preset the network came from
+        self._preset_cache: dict[str, NetworkSpec] = {}
         self.infos = []
         self._build_ui()
         self.jobs.succeeded.connect(self._on_dataset_shape)
@@ -187,7 +217,9 @@ class BuilderPanel(Panel):
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.table = LayerTable(0, len(COLUMNS))
         self.table.row_dragged.connect(self.move_layer)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        # Two-line headers: at 200 % text the key columns are as narrow as their numbers.
+        self.table.setHorizontalHeaderLabels([{"Output shape": "Output\nshape", "Receptive field": "Receptive\nfield"}
+                                              .get(name, name) for name in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -198,10 +230,18 @@ class BuilderPanel(Panel):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.ElideRight)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
+        # The key columns (name, output shape, parameters, receptive field) size to their
+        # contents; the long "Layer" description stretches into what is left and is elided
+        # (full text in its tooltip), so no horizontal scroll bar hides the key columns.
         header = self.table.horizontalHeader()
-        for column in range(len(COLUMNS) - 1):
+        header.setMinimumSectionSize(8)
+        for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.Stretch)
+        header.setSectionResizeMode(COLUMNS.index("Layer"), QHeaderView.Interactive)
+        header.setSectionResizeMode(COLUMNS.index("Problem"), QHeaderView.Interactive)
+        header.setStretchLastSection(False)
+        header.sectionResized.connect(self._on_section_resized)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         header.setToolTip("Receptive field: how many input pixels (per side) one output unit sees.")
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         left_layout.addWidget(self.table, 1)
@@ -285,13 +325,21 @@ class BuilderPanel(Panel):
                     item.setForeground(QBrush(ERROR_FOREGROUND))
                     item.setToolTip(info.error)
                 elif column == 2:
-                    item.setToolTip(LAYER_TYPES[self.spec.layers[row].kind].help)
+                    item.setToolTip(f"{text}\n{LAYER_TYPES[self.spec.layers[row].kind].help}")
                 self.table.setItem(row, column, item)
-        self.table.verticalHeader().setDefaultSectionSize(int(self.table.fontMetrics().height() * 1.5))
+        fit_table_to_font(self.table)
+        # The Problem column is a short marker (the reason is in the row's tooltip and the summary line).
+        problem = COLUMNS.index("Problem")
+        self.table.setColumnHidden(problem, not any(info.error for info in self.infos))
+        self.table.fit_free_columns()
         self.table.blockSignals(False)
         errors = [info for info in self.infos if info.error]
         total = total_params(self.infos)
-        text = f"<b>Total parameters: {total:,}</b> · {len(self.spec.layers)} layers"
+        if errors:  # nothing after an impossible layer has a shape, so its parameters are unknown
+            text = (f"<b>Parameters: at least {total:,}</b> (counted up to the impossible layer) · "
+                    f"{len(self.spec.layers)} layers")
+        else:
+            text = f"<b>Total parameters: {total:,}</b> · {len(self.spec.layers)} layers"
         if not self.spec.layers:
             text += " · <span style='color:#8a1c0c'>The network has no layers: add some or pick a preset.</span>"
         elif errors:
@@ -301,12 +349,39 @@ class BuilderPanel(Panel):
         else:
             text += " · <span style='color:#1b6e3a'>Shapes fit: ready to train.</span>"
         self.total_label.setText(text)
+        self._sync_preset_combo()
         c = " x ".join(str(v) for v in self.spec.input_shape)
         self.input_label.setText(f"Input {c} · {self.spec.num_classes} classes · dataset: {self.ctx.dataset}")
         if select is not None and self.spec.layers:
             select = max(0, min(select, len(self.spec.layers) - 1))
             self.table.selectRow(select)
         self._on_selection_changed()
+
+    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
+        if COLUMNS[column] not in ("Layer", "Problem"):  # a key column measured its contents again
+            self.table.fit_free_columns()
+
+    def _sync_preset_combo(self) -> None:
+        """The combo names the preset while the network is that preset (adapted to the dataset);
+        after an edit it says the network is custom."""
+        name = self._preset_name
+        if name:
+            if name not in self._preset_cache:
+                try:
+                    self._preset_cache[name] = load_preset(name)
+                except ConvScopeError:
+                    self._preset_cache[name] = None
+            preset = self._preset_cache[name]
+            shape = getattr(self, "_dataset_shape", None)
+            if preset is None:
+                name = ""
+            else:
+                adapted = preset.adapted_to(shape[0], shape[1]) if shape else preset
+                if self.spec.layers != adapted.layers and self.spec.layers != preset.layers:
+                    name = ""
+        index = self.preset_combo.findData(name) if name else -1
+        self.preset_combo.setItemText(0, "(choose a preset)" if self.spec.layers == [] else "(custom network)")
+        self.preset_combo.setCurrentIndex(max(0, index))
 
     def _on_selection_changed(self) -> None:
         index = self.selected_index()
@@ -421,6 +496,7 @@ class BuilderPanel(Panel):
         except ConvScopeError as exc:
             self.ctx.show_error(exc.title, str(exc))
             return
+        self._preset_name = name
         self.set_spec(self._adapt(preset))
         self.ctx.status(f"Loaded preset {name}: {preset.name}")
 
