@@ -72,3 +72,28 @@ def test_the_photo_folder_is_remembered_and_passed_to_the_lesson(window, qtbot, 
         panel.run_current()
     assert seen == {"lesson": "dog_vs_food", "context": {"folder": str(tmp_path)}}
     assert settings.lesson_photo_folder() == str(tmp_path)
+
+
+def test_a_run_that_diverged_stays_visible_marked_with_its_curve(window, qtbot, monkeypatch):
+    import engine.lessons as lessons
+
+    def diverging_job(lesson_id, quick=False, context=None):
+        yield lessons.LessonStarted(lesson_id, "Overfitting", ("plain", "big lr"), ("plain", "lr 10"))
+        for run in (0, 1):
+            yield lessons.LessonRunStarted(run, ("plain", "big lr")[run], ("plain", "lr 10")[run])
+            for epoch in range(3 if run == 0 else 2):
+                yield lessons.LessonEpoch(run, "x", 0, epoch, 1.0 / (epoch + 1), 1.2, 0.5, 0.4)
+            status, error = ("ok", "") if run == 0 else ("failed", "loss became NaN at step 40")
+            yield lessons.LessonRunFinished(run, "x", status, error, {"val_acc": 0.4})
+        return lessons.LessonResult(lesson_id, "Overfitting", "overfitting", 0.0, "gap_points", 10.0, ">=", False,
+                                    "gap 0.0 points", "run 'big lr' failed: loss became NaN at step 40")
+
+    monkeypatch.setattr(lessons, "experiment_job", diverging_job)
+    window.create_panels()
+    panel = window.show_panel("Experiment")
+    panel.select_lesson("overfitting")
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=10_000):
+        panel.run_current()
+    assert panel.runs_table.item(1, 1).text() == "FAILED: loss became NaN at step 40"
+    assert panel.loss_plot.series_data("lr 10 val")[0] == [1, 2]  # its curve up to the failure
+    assert panel.headline.text().startswith("✗") and "failed" in panel.headline.text()
