@@ -52,9 +52,13 @@ def _run_screenshots(args) -> int:
     check_output_folder(args.out, what="screenshots folder")  # before Qt starts
     from gui.screenshots import render_screenshots
 
+    from engine.cli import print_json
+
     width, height = args.size
-    for path in render_screenshots(args.out, width, height, args.theme, args.scale, args.panel):
+    written = render_screenshots(args.out, width, height, args.theme, args.scale, args.panel)
+    for path in written:
         print(path)
+    print_json({"out": str(args.out), "files": [str(path) for path in written]})  # the last line, like every command
     return 0
 
 
