@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from engine.init_lab import LAB_INIT_LABELS, LAB_INITS, NONLINEARITIES, InitLabConfig, init_lab_job
 from gui import theme
@@ -24,7 +24,12 @@ class InitLabPanel(Panel):
         super().__init__(ctx, parent)
         self.result = None
         layout = QVBoxLayout(self)
+        # Two rows of controls so the row fits 1280 px at 200 % text.
+        controls_grid = QGridLayout()
         controls = QHBoxLayout()
+        controls_2 = QHBoxLayout()
+        controls_grid.addLayout(controls, 0, 0)
+        controls_grid.addLayout(controls_2, 1, 0)
         controls.addWidget(QLabel("Nonlinearity:"))
         self.nonlinearity_combo = QComboBox()
         self.nonlinearity_combo.addItems(list(NONLINEARITIES))
@@ -38,6 +43,8 @@ class InitLabPanel(Panel):
         controls.addWidget(self.init_combo)
         self.bn_check = QCheckBox("Batch norm")
         self.bn_check.setToolTip("Insert batch normalization before each nonlinearity.")
+        controls.addStretch(1)
+        controls = controls_2
         controls.addWidget(self.bn_check)
         controls.addWidget(QLabel("Layers:"))
         self.layers_spin = QSpinBox()
@@ -51,7 +58,7 @@ class InitLabPanel(Panel):
         self.width_spin.setValue(500)
         controls.addWidget(self.width_spin)
         controls.addStretch(1)
-        layout.addLayout(controls)
+        layout.addLayout(controls_grid)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
@@ -126,7 +133,7 @@ class InitLabPanel(Panel):
         self.hist_view.clear()
         for index, (counts, edges) in enumerate(stats.histograms):
             plot = self.hist_view.addPlot(row=index // HIST_COLUMNS, col=index % HIST_COLUMNS)
-            plot.setTitle(f"layer {index + 1}: σ={stats.act_std[index]:.3g}", size="10pt")
+            plot.setTitle(f"layer {index + 1}<br>σ={stats.act_std[index]:.3g}", size=f"{theme.point_size(0.9):.0f}pt")
             plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=theme.colour(0), pen=pg.mkPen(theme.colour(0)))
             plot.hideAxis("left")
             plot.setMouseEnabled(False, False)
