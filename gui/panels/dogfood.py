@@ -86,6 +86,7 @@ class DogFoodPanel(Panel):
         left.addWidget(self._build_folders_box())
         left.addWidget(self._build_run_box())
         left.addStretch(1)
+        self.controls_layout = left
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(controls)
@@ -100,6 +101,8 @@ class DogFoodPanel(Panel):
         self.results_box = self._build_results_box()
         top_layout.addWidget(self.results_box, 1)
         top_layout.addWidget(self._build_photo_box())
+        self.top_layout = top_layout
+        self.photo_in_controls = False  # narrow windows (1280 px at 200 %) move "One photo" under the controls
         right.addWidget(top)
         self.loss_plot = LivePlot("Fine-tuning loss", "epoch", "cross-entropy loss", whole_number_x=True)
         self.loss_plot.plot.getAxis("left").enableAutoSIPrefix(False)
@@ -136,6 +139,8 @@ class DogFoodPanel(Panel):
         em = self.fontMetrics().horizontalAdvance("M")
         scrollbar = self.controls_scroll.verticalScrollBar().sizeHint().width()
         self.controls_scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scrollbar + 4)
+        if hasattr(self, "photo_in_controls"):
+            self._reflow()
         self.results_box.setMinimumWidth(16 * em)
         self.photo_box.setMinimumWidth(max(15 * em, self.photo_box.minimumSizeHint().width()))
         self.photo_box.setMaximumWidth(24 * em)
@@ -353,8 +358,49 @@ class DogFoodPanel(Panel):
         rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
         table.setFixedHeight(header.sizeHint().height() + rows + frame + scrollbar)
 
+    def _available_width(self) -> int:
+        """The width the window gives the panel (the panel itself never gets narrower than its minimum)."""
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        return parent.viewport().width() if parent is not None else self.width()
+
+    def _reflow(self) -> None:
+        """Three columns where they fit; otherwise "One photo" goes under the controls (which scroll
+        vertically), so nothing needs a sideways scroll bar."""
+        needed = (self.controls_scroll.minimumWidth() + self.results_box.minimumWidth()
+                  + self.photo_box.minimumWidth() + 48)
+        narrow = self._available_width() < needed
+        if narrow == self.photo_in_controls:
+            return
+        self.photo_in_controls = narrow
+        if narrow:
+            self.top_layout.removeWidget(self.photo_box)
+            self.controls_layout.insertWidget(self.controls_layout.count() - 1, self.photo_box)
+        else:
+            self.controls_layout.removeWidget(self.photo_box)
+            self.top_layout.addWidget(self.photo_box)
+        self.photo_box.show()
+        self._fit_to_text_size()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None and not self.property("watching_viewport"):
+            self.setProperty("watching_viewport", True)
+            parent.viewport().installEventFilter(self)
+        self._reflow()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Resize:  # the PanelScroll viewport: the width the window gives
+            self._reflow()
+        return super().eventFilter(watched, event)
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._reflow()
         if self.report is not None:
             self._fit_confusion_table()  # room for a sideways scroll bar only when the table is too narrow
 
