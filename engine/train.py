@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Generator
 
@@ -40,6 +41,7 @@ from .initialization import INIT_SCHEMES, apply_init
 from .layer_stats import LayerStatsSnapshot, collect_layer_stats
 from .model import NORMALIZATIONS, ConvNet
 from .regularize import explicit_penalty, regularized_weights, split_decay_groups
+from .rng import JobRNG, has_random_layers
 from .schedules import SCHEDULES, learning_rate_curve, sgdr_cycle_ends, steps_per_epoch_for
 from .spec import LayerSpec, NetworkSpec, count_parameters
 
@@ -454,9 +456,12 @@ class _Clock:
 def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: TrainSettings, device: torch.device,
                member: int, members: int, member_seed: int, clock: _Clock, done_before: int):
     """Train one model; yields events, returns (TrainedRun, stats dict, snapshot runs)."""
-    torch.manual_seed(member_seed)
-    model = ConvNet(spec)
-    apply_init(model, settings.init, constant=settings.init_constant)
+    # The job's own copy of torch's process-wide generator (engine/rng.py): layer construction and
+    # dropout draw from it, so another job running at the same time changes none of this job's numbers.
+    rng = JobRNG(member_seed, device)
+    with rng.active():
+        model = ConvNet(spec)
+        apply_init(model, settings.init, constant=settings.init_constant)
     model.normalize.fit(data.train_x, settings.normalization)
     model.to(device)
     model.train()
@@ -518,6 +523,32 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
     last_val_loss = float("nan")
     last_train_loss = float("nan")
     last_train_acc = float("nan")
+    random_forward = has_random_layers(model)  # dropout draws in the forward pass: under the job's generator
+
+    def train_step(xb, yb):
+        """One optimizer step on one batch; returns (logits, loss)."""
+        if use_amp:
+            with torch.autocast("cuda", dtype=torch.float16):
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+            objective = loss
+            if use_penalty:
+                objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net,
+                                                    settings.elastic_beta)
+            scaler.scale(objective).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            objective = loss
+            if use_penalty:
+                objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net,
+                                                    settings.elastic_beta)
+            objective.backward()
+            optimizer.step()
+        return logits, loss
+
     with torch.enable_grad():
         for epoch in range(epochs):
             epoch_start = time.perf_counter()
@@ -540,26 +571,8 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                         group["lr"] = lr
                     current_lr = lr
                 optimizer.zero_grad(set_to_none=True)
-                if use_amp:
-                    with torch.autocast("cuda", dtype=torch.float16):
-                        logits = model(xb)
-                        loss = loss_fn(logits, yb)
-                    objective = loss
-                    if use_penalty:
-                        objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net,
-                                                            settings.elastic_beta)
-                    scaler.scale(objective).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    logits = model(xb)
-                    loss = loss_fn(logits, yb)
-                    objective = loss
-                    if use_penalty:
-                        objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net,
-                                                            settings.elastic_beta)
-                    objective.backward()
-                    optimizer.step()
+                with rng.active() if random_forward else nullcontext():
+                    logits, loss = train_step(xb, yb)
                 step += 1
                 pending.append(loss.detach())
                 pending_sizes.append(len(idx))

@@ -28,6 +28,7 @@ import json
 import math
 import time
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from torch import nn
 
 from .errors import DataError, DivergedError, ModelError
 from .events import Progress, Throttle
+from .rng import JobRNG, has_random_layers
 from .folders import (FolderScan, SkippedFile, folder_labels_to_groups, read_scanned_image,
                       scan_image_folder)
 
@@ -694,8 +696,10 @@ def train_head(inputs: torch.Tensor, labels: torch.Tensor, num_groups: int, feat
     """Job: train a new Linear(feature_size, num_groups) on cached inputs (features, or
     last-block input maps when `tail` is given). Yields TransferBatchEnd / TransferEpochEnd
     and returns (linear, history)."""
-    torch.manual_seed(seed)
-    linear = nn.Linear(feature_size, num_groups)
+    rng = JobRNG(seed)  # the job's own copy of the process-wide generator (engine/rng.py)
+    with rng.active():
+        linear = nn.Linear(feature_size, num_groups)
+    random_forward = tail is not None and has_random_layers(tail)
     train_idx, val_idx = _split_held_out(labels.numpy(), val_fraction, seed)
     parameters = [{"params": linear.parameters(), "lr": lr}]
     if tail is not None:
@@ -730,7 +734,8 @@ def train_head(inputs: torch.Tensor, labels: torch.Tensor, num_groups: int, feat
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
                 optimizer.zero_grad()
-                loss = loss_fn(forward(inputs[batch].float()), labels[batch])
+                with rng.active() if random_forward else nullcontext():
+                    loss = loss_fn(forward(inputs[batch].float()), labels[batch])
                 if not torch.isfinite(loss):
                     raise DivergedError(f"The loss became {float(loss)} at step {step}. Lower the learning rate.")
                 loss.backward()
