@@ -5,9 +5,7 @@ short chunks of `callbacks_every_iters` iterations on the calling (worker)
 thread; openTSNE's callback reports the KL divergence and the job yields an
 `EmbeddingPartial` between chunks, so the scatter animates and Stop acts within
 one chunk. The first frame is the starting layout (PCA or random), yielded
-before the neighbour search, so something appears at once. scikit-learn's TSNE
-is the fallback when openTSNE is not installed (it cannot report partial
-layouts, so only the start and the end are shown).
+before the neighbour search, so something appears at once.
 """
 from __future__ import annotations
 
@@ -268,16 +266,7 @@ def _effective_perplexity(n: int, perplexity: float) -> float:
     return float(max(1.0, min(perplexity, (n - 1) / 3.0)))
 
 
-def opentsne_available() -> bool:
-    try:
-        import openTSNE  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def tsne_job(features: np.ndarray, params: TSNEParams | None = None, source: str = "features",
-             backend: str = "auto") -> Iterator:
+def tsne_job(features: np.ndarray, params: TSNEParams | None = None, source: str = "features") -> Iterator:
     """Job: t-SNE with partial layouts. Yields EmbeddingPartial, returns (xy, kl, backend)."""
     params = params or TSNEParams()
     params.validate()
@@ -285,13 +274,9 @@ def tsne_job(features: np.ndarray, params: TSNEParams | None = None, source: str
     n = len(features)
     if n < 10:
         raise DataError(f"t-SNE needs at least 10 points (got {n}); increase the sample size.")
-    if backend == "auto":
-        backend = "opentsne" if opentsne_available() else "sklearn"
     perplexity = _effective_perplexity(n, params.perplexity)
     initial = _initial_layout(features, params)
     yield EmbeddingPartial(initial.astype(np.float32), 0, float("nan"), params.iterations, source)
-    if backend == "sklearn":
-        return (yield from _sklearn_tsne(features, params, perplexity, initial, source))
     return (yield from _open_tsne(features, params, perplexity, initial, source))
 
 
@@ -322,23 +307,8 @@ def _open_tsne(features, params: TSNEParams, perplexity: float, initial: np.ndar
     return np.array(embedding, dtype=np.float32), last_kl[0], "openTSNE"
 
 
-def _sklearn_tsne(features, params: TSNEParams, perplexity: float, initial: np.ndarray, source: str):
-    from sklearn.manifold import TSNE
-
-    yield LogLine("openTSNE is not installed: using scikit-learn's TSNE (no animation until it ends).")
-    learning_rate = "auto" if params.learning_rate == "auto" else float(params.learning_rate)
-    tsne = TSNE(n_components=2, perplexity=perplexity, learning_rate=learning_rate,
-                max_iter=max(250, params.iterations), init=initial.astype(np.float32),
-                random_state=params.seed, n_jobs=params.n_jobs)
-    xy = tsne.fit_transform(features).astype(np.float32)
-    kl = float(tsne.kl_divergence_)
-    yield EmbeddingPartial(xy.copy(), params.iterations, kl, params.iterations, source)
-    return xy, kl, "scikit-learn"
-
-
 def embed_job(features: np.ndarray, method: str = "tsne", params: TSNEParams | None = None,
-              labels: np.ndarray | None = None, source: str = "features", layer: str = "",
-              backend: str = "auto") -> Iterator:
+              labels: np.ndarray | None = None, source: str = "features", layer: str = "") -> Iterator:
     """Job: a 2-D layout of `features` by PCA or t-SNE. Returns an EmbeddingResult
     (with the k-NN accuracy of the layout when labels are given)."""
     if method not in METHODS:
@@ -350,7 +320,7 @@ def embed_job(features: np.ndarray, method: str = "tsne", params: TSNEParams | N
         yield EmbeddingPartial(xy.copy(), 1, float("nan"), 1, source)
         result = EmbeddingResult(xy, "pca", source, layer, {}, explained_variance=ratio, backend="scikit-learn")
     else:
-        xy, kl, used = yield from tsne_job(features, params, source, backend)
+        xy, kl, used = yield from tsne_job(features, params, source)
         result = EmbeddingResult(xy, "tsne", source, layer,
                                  {"perplexity": params.perplexity, "iterations": params.iterations,
                                   "learning_rate": params.learning_rate, "initialization": params.initialization},
@@ -363,8 +333,7 @@ def embed_job(features: np.ndarray, method: str = "tsne", params: TSNEParams | N
 
 def feature_space_job(model: nn.Module | None, data: ImageData, layer: str | None = None,
                       split: str = "val", sample_size: int = 1000, method: str = "tsne",
-                      params: TSNEParams | None = None, compare_pixels: bool = False, seed: int = 0,
-                      backend: str = "auto") -> Iterator:
+                      params: TSNEParams | None = None, compare_pixels: bool = False, seed: int = 0) -> Iterator:
     """Job for the panel and the CLI: features of a sample, then their layout.
 
     With compare_pixels, the same images are also laid out from their raw pixels;
@@ -373,14 +342,14 @@ def feature_space_job(model: nn.Module | None, data: ImageData, layer: str | Non
     feature_set = yield from features_job(model, data, layer, split, sample_size, seed)
     yield FeaturesReady(feature_set)
     yield LogLine(f"{len(feature_set)} images, layer {feature_set.layer}: {feature_set.features.shape[1]} features")
-    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer, backend)
+    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer)
     if not compare_pixels:
         embedding = yield from main
         return FeatureSpaceResult(feature_set, embedding)
     pixel_set = FeatureSet(feature_set.images.reshape(len(feature_set), -1).astype(np.float32) / 255.0,
                            feature_set.labels, feature_set.predictions, feature_set.images,
                            feature_set.indices, feature_set.class_names, PIXELS, split)
-    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS, backend)
+    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS)
     results = yield from _interleave({"features": main, "pixels": other})
     return FeatureSpaceResult(feature_set, results["features"], pixel_set, results["pixels"])
 
@@ -401,8 +370,7 @@ IMAGENET_LAYER = "penultimate (pooled)"
 
 
 def imagenet_folder_feature_space_job(folder, model_name: str = "efficientnet_lite0", method: str = "tsne",
-                                      params: TSNEParams | None = None, compare_pixels: bool = False,
-                                      backend: str = "auto") -> Iterator:
+                                      params: TSNEParams | None = None, compare_pixels: bool = False) -> Iterator:
     """Job: the ImageNet classifier's penultimate features of every image of a folder
     (root/<class>/image.jpg; the sub-folders are the colours) and their layout, the
     DeCAF-style picture. Returns a FeatureSpaceResult; predictions are None (the
@@ -424,14 +392,13 @@ def imagenet_folder_feature_space_job(folder, model_name: str = "efficientnet_li
                              None, folder_features.thumbnails, np.arange(n), list(scan.class_names),
                              f"{model_name} {IMAGENET_LAYER}", "folder", captions)
     yield FeaturesReady(feature_set)
-    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer,
-                     backend)
+    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer)
     if not compare_pixels:
         return FeatureSpaceResult(feature_set, (yield from main))
     pixel_set = FeatureSet(feature_set.images.reshape(n, -1).astype(np.float32) / 255.0, feature_set.labels,
                            None, feature_set.images, feature_set.indices, feature_set.class_names, PIXELS,
                            "folder", captions)
-    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS, backend)
+    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS)
     results = yield from _interleave({"features": main, "pixels": other})
     return FeatureSpaceResult(feature_set, results["features"], pixel_set, results["pixels"])
 
@@ -617,14 +584,11 @@ def save_embedding_png(path: str | Path, result: EmbeddingResult, feature_set: F
 
 def quick_trained_run(dataset: str = "mnist5k", epochs: int = 2, seed: int = 0) -> Iterator:
     """Job: a LeNet-5 trained briefly (Adam, about a second on MNIST-5k on a free CPU),
-    for when the user opens the feature space with no trained model. Uses the
-    trainer (engine.train) when present, else a plain loop. Returns a TrainedRun."""
-    from torch.nn import functional as F
-
-    from .checkpoint import TrainedRun
+    for when the user opens the feature space with no trained model, by the
+    trainer (engine.train). Returns a TrainedRun."""
     from .data import load_dataset
-    from .model import ConvNet
     from .spec import load_preset, validate
+    from .train import TrainSettings, train_job
 
     data = load_dataset(dataset)
     # Same layers, input shape and class count taken from the data;
@@ -632,39 +596,9 @@ def quick_trained_run(dataset: str = "mnist5k", epochs: int = 2, seed: int = 0) 
     spec = load_preset("lenet5").adapted_to(data.input_shape, data.num_classes)
     validate(spec)
     yield LogLine(f"No trained model yet: training a quick LeNet-5 on {dataset} ({epochs} epochs).")
-    try:
-        from .train import TrainSettings, train_job
-    except ImportError:
-        train_job = None
-    if train_job is not None:
-        settings = TrainSettings(dataset=dataset, epochs=epochs, optimizer="adam", lr=0.002, seed=seed)
-        result = yield from train_job(spec, data, settings)
-        run = result.run
-        run.name = f"quick LeNet-5 ({dataset})"
-        run.model.eval()
-        return run
-    torch.manual_seed(seed)
-    model = ConvNet(spec)
-    model.normalize.fit(data.train_x, "mean_image")
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
-    generator = torch.Generator().manual_seed(seed)
-    n = len(data.train_x)
-    throttle = Throttle()
-    steps_per_epoch = math.ceil(n / 64)
-    with torch.enable_grad():
-        model.train()
-        for epoch in range(epochs):
-            order = torch.randperm(n, generator=generator)
-            for step, start in enumerate(range(0, n, 64)):
-                idx = order[start:start + 64]
-                optimizer.zero_grad()
-                F.cross_entropy(model(data.train_x[idx]), data.train_y[idx]).backward()
-                optimizer.step()
-                if throttle.ready():
-                    done = epoch * steps_per_epoch + step + 1
-                    yield Progress(done, epochs * steps_per_epoch, f"training a quick LeNet-5: epoch {epoch + 1}/{epochs}")
-    model.eval()
-    with torch.inference_mode():
-        val_acc = float((model(data.val_x).argmax(1) == data.val_y).float().mean())
-    return TrainedRun(model, dataset, {"epochs": epochs, "optimizer": "adam", "lr": 0.002, "quick": True},
-                      {"val_acc": [val_acc]}, f"quick LeNet-5 ({dataset})")
+    settings = TrainSettings(dataset=dataset, epochs=epochs, optimizer="adam", lr=0.002, seed=seed)
+    result = yield from train_job(spec, data, settings)
+    run = result.run
+    run.name = f"quick LeNet-5 ({dataset})"
+    run.model.eval()
+    return run

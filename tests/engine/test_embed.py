@@ -89,18 +89,6 @@ def test_tsne_stops_between_chunks():
         next(job)
 
 
-def test_sklearn_fallback_gives_the_start_and_the_end(monkeypatch):
-    x, y = _blobs()
-    monkeypatch.setattr(embed, "opentsne_available", lambda: False)
-    events = []
-    result = run_to_end(embed_job(x, "tsne", TSNEParams(iterations=250, perplexity=10), labels=y), events.append)
-    partials = [e for e in events if isinstance(e, EmbeddingPartial)]
-    assert [p.iteration for p in partials] == [0, 250]
-    assert any(isinstance(e, LogLine) and "scikit-learn" in e.text for e in events)
-    assert result.backend == "scikit-learn" and result.xy.shape == (len(x), 2)
-    assert result.knn_accuracy > 0.95
-
-
 def test_pca_layout_and_explained_variance():
     x, y = _blobs()
     result = run_to_end(embed_job(x, "pca", labels=y))
@@ -211,19 +199,7 @@ def test_cli_embed_reports_unknown_layer(tmp_path, trained_lenet, capsys):
     assert "no layer 'nope'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("with_trainer", [True, False])
-def test_quick_trained_run_learns(mnist5k, monkeypatch, with_trainer):
-    if not with_trainer:  # the plain-loop fallback used when engine.train is missing
-        import builtins
-
-        real_import = builtins.__import__
-
-        def no_train(name, globals=None, locals=None, fromlist=(), level=0):
-            if level == 1 and name == "train":
-                raise ImportError("no engine.train")
-            return real_import(name, globals, locals, fromlist, level)
-
-        monkeypatch.setattr(builtins, "__import__", no_train)
+def test_quick_trained_run_learns(mnist5k):
     events = []
     run = run_to_end(embed.quick_trained_run("mnist5k", epochs=1), events.append)
     with torch.no_grad():
