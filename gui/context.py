@@ -18,7 +18,7 @@ class AppContext(QObject):
     run_changed = Signal(object)  # engine.checkpoint.TrainedRun: latest trained or loaded model
     training_event = Signal(object)  # every event of the live training job (filters refresh live)
     # (H, W, C) uint8 image, caption: the latest image the user chose anywhere (workspaces keep it).
-    # A notice only: no panel replaces its own input when it changes (issue 15).
+    # A notice only: no panel replaces its own input when it changes.
     input_image_changed = Signal(object, str)
     # The user asked to open an image in one panel ("Inspect in Saliency"): (image, caption, panel title).
     image_sent = Signal(object, str, str)
@@ -69,7 +69,7 @@ class AppContext(QObject):
     def status(self, text: str) -> None:
         self.status_message.emit(text)
 
-    # Issue 3: the Data panel shares the loaded dataset's shape and its
+    # The Data panel shares the loaded dataset's shape and its
     # preprocessing / augmentation choices (TrainSettings field names) with the
     # Network and Training panels.
     data_options_changed = Signal(object)  # dict: normalization, hflip, crop, scale, rotation, colour_jitter

@@ -1,7 +1,7 @@
 """Base class of every panel (one panel per file)."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from gui.context import AppContext
 from gui.workers import JobSlot
@@ -38,7 +38,7 @@ class Panel(QWidget):
         """Stop this panel's jobs (the window waits for all of them on close)."""
         self.jobs.stop()
 
-    # Workspaces and lessons (issue 8) call these; panels override what they keep.
+    # Workspaces and lessons call these; panels override what they keep.
     def save_state(self) -> dict:
         return {}
 
@@ -50,15 +50,3 @@ class Panel(QWidget):
 
     def prepare_screenshot(self) -> None:
         """Put meaningful content on screen for `main.py screenshots` (may run short jobs)."""
-
-
-class PlaceholderPanel(Panel):
-    """Shown until the panel's issue lands."""
-
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
-        super().__init__(ctx, parent)
-        layout = QVBoxLayout(self)
-        label = QLabel(f"<h2>{self.title}</h2><p>{self.description or 'Coming soon.'}</p>")
-        label.setWordWrap(True)
-        layout.addWidget(label)
-        layout.addStretch(1)

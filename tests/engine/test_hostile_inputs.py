@@ -1,4 +1,4 @@
-"""Issue #13, engine + CLI validation layer: hostile flags, output paths, settings and
+"""The engine + CLI validation layer: hostile flags, output paths, settings and
 architecture files, checkpoints, images, class groups and dataset folders.
 
 Each CLI case runs main.main(argv) in-process and asserts: a non-zero exit, exactly one

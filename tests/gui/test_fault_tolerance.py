@@ -1,4 +1,4 @@
-"""Issue 9: bad inputs each give a clear message and leave the window usable;
+"""Bad inputs each give a clear message and leave the window usable;
 stopping or closing during every kind of job exits cleanly."""
 from __future__ import annotations
 

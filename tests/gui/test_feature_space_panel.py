@@ -217,10 +217,6 @@ def test_without_a_run_start_trains_a_quick_lenet(qtbot, qapp):
 
 
 def test_imagenet_choice_needs_a_folder(qtbot, panel, ctx, tmp_path):
-    from gui.panels.feature_space import imagenet_available
-
-    if not imagenet_available():
-        pytest.skip("engine.pretrained is not installed")
     panel.restore_state({"model": "imagenet"})
     assert panel.using_imagenet() and panel.folder_button.isVisible()
     assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == ["(before the classifier)"]

@@ -1,4 +1,4 @@
-"""Issue 15: legends never cover data. For the plots the issue names (Layer statistics,
+"""Legends never cover data. For the plots the issue names (Layer statistics,
 the adversarial probability plot, Training's accuracy plot at F5 text size, the
 feature-space scatter at 200 %), no legend rectangle contains a plotted point: the
 legend lies outside the plot area, or (a small plot at large text) inside it in a

@@ -1,4 +1,4 @@
-"""Issue 15: panels never change each other's inputs behind the user's back.
+"""Panels never change each other's inputs behind the user's back.
 
 A demo prepared in the ImageNet panels (a photo in Predict, sent on to Saliency and
 Adversarial by the user, an adversarial example computed) stays exactly as it was

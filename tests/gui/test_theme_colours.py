@@ -1,4 +1,4 @@
-"""Issue 15: every data colour reads against its plot background in both themes
+"""Every data colour reads against its plot background in both themes
 (contrast >= 3:1), and a theme change at run time recolours data already drawn:
 t-SNE / PCA class colours and legend swatches, Layer statistics' time colours,
 live curves."""
