@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
@@ -82,7 +82,7 @@ GROUPS: list[tuple[str, list[Field]]] = [
         Field("warmup_epochs", "Warm-up (epochs)", "float", "Ramp the learning rate up linearly over the first "
               "epochs (0 = none).", 0.0, 100.0, 0.5, 2),
     ]),
-    ("Regularization and initialization", [
+    ("Regularization, init", [
         Field("l2", "L2 lambda", "float", "The lecture's L2: adds lambda * sum W^2 (Conv/Linear weights) to the "
               "loss. Its gradient 2 lambda W is the same as weight decay 2 x lambda.", 0.0, 1.0, 0.0001, 6),
         Field("weight_decay", "Weight decay", "float", "Coupled weight decay: every step w -= lr * wd * w "
@@ -104,7 +104,7 @@ GROUPS: list[tuple[str, list[Field]]] = [
         Field("batchnorm", "Batch norm", "bool", "Insert BatchNorm after every conv and hidden linear layer "
               "that lacks one."),
     ]),
-    ("Data for this run (provoke overfitting)", [
+    ("Data for this run", [
         Field("train_subset", "Training images", "int", "Train on only this many images of the training split "
               "(the same ones for the same seed): few images and many epochs overfit.", 0, 1_000_000, 50,
               special="all"),
@@ -120,7 +120,7 @@ GROUPS: list[tuple[str, list[Field]]] = [
         Field("snapshot_ensemble", "Snapshot ensemble K", "int", "Keep the model at the end of the last K SGDR "
               "cycles of one run and average them (needs the SGDR schedule).", 0, 50, special="off"),
     ]),
-    ("Device and reproducibility", [
+    ("Device, seed", [
         Field("device", "Device", "choice", "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
               choices=tuple((d, d.upper() if d != "auto" else "auto") for d in available_devices())),
         Field("amp", "Mixed precision", "bool", "float16 autocast on CUDA: faster on modern GPUs, ignored elsewhere."),
@@ -226,6 +226,28 @@ class TrainingPanel(Panel):
             theme.set_legend_text_size(plot.legend, f"{theme.point_size(0.8):.1f}pt")
             plot.legend.anchor(itemPos=corner, parentPos=corner, offset=offset)
 
+    def _fit_settings_width(self) -> None:
+        """The settings column is as wide as its widest row needs at the current text size
+        (no clipped field), and no wider: the plots get the rest."""
+        wrap = QFormLayout.WrapAllRows if theme.current["scale"] >= 1.5 else QFormLayout.WrapLongRows
+        for form in self.form_host.findChildren(QFormLayout):
+            form.setRowWrapPolicy(wrap)  # at large text sizes labels go above their fields
+        x = self.fontMetrics().horizontalAdvance("X")
+        for combo in self.form_host.findChildren(QComboBox):
+            combo.setMinimumWidth(12 * x)  # an explicit minimum: long entries elide instead of widening the column
+        self.form_host.layout().activate()
+        scrollbar = self.settings_scroll.verticalScrollBar().sizeHint().width()
+        self.settings_scroll.setMinimumWidth(self.form_host.minimumSizeHint().width() + scrollbar + 4)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self._fit_settings_width()  # measured once the fonts and styles are final
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange) and hasattr(self, "settings_scroll"):
+            self._fit_settings_width()  # the text size changed while the app runs
+
     def _build_ui(self) -> None:
         root = QHBoxLayout(self)
         splitter = QSplitter(Qt.Horizontal)
@@ -245,8 +267,12 @@ class TrainingPanel(Panel):
         form_layout.addWidget(self.context_label)
         for title, fields in GROUPS:
             box = QGroupBox(title)
+            if title == "Data for this run":
+                box.setToolTip("Knobs that provoke overfitting: fewer training images, noisy labels.")
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+            # At large text sizes a label goes above its field instead of clipping the field.
+            form.setRowWrapPolicy(QFormLayout.WrapLongRows)
             for field in fields:
                 editor = self._make_editor(field)
                 label = QLabel(field.label)
@@ -265,17 +291,18 @@ class TrainingPanel(Panel):
                                         "settings before training; the run follows exactly this curve.")
                 form.addRow(self.lr_plot)
                 # Lay other schedules over the plan (same lr, epochs and decay settings) to compare them.
-                compare_row = QHBoxLayout()
-                compare_row.addWidget(QLabel("Compare:"))
+                # One column of check boxes: a row of four is wider than the settings column at 200 %.
+                compare_row = QGridLayout()
+                compare_row.addWidget(QLabel("Compare:"), 0, 0)
                 self.schedule_compare: dict[str, QCheckBox] = {}
-                for name in ("step", "exponential", "inverse_time", "cosine"):
+                for number, name in enumerate(("step", "exponential", "inverse_time", "cosine")):
                     box_ = QCheckBox(SCHEDULE_LABELS.get(name, name))
                     box_.setToolTip(f"Overlay the {SCHEDULE_LABELS.get(name, name)} schedule (dashed) with these "
                                     "settings.")
                     box_.toggled.connect(self._on_settings_changed)
-                    compare_row.addWidget(box_)
+                    compare_row.addWidget(box_, 1 + number, 0)
                     self.schedule_compare[name] = box_
-                compare_row.addStretch(1)
+                compare_row.setColumnStretch(1, 1)
                 form.addRow(compare_row)
             form_layout.addWidget(box)
         form_layout.addStretch(1)
@@ -283,6 +310,11 @@ class TrainingPanel(Panel):
         scroll.setWidgetResizable(True)
         scroll.setWidget(form_host)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        for combo in form_host.findChildren(QComboBox):
+            # Elide long entries instead of widening the settings column.
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        self.settings_scroll = scroll
         left_layout.addWidget(scroll, 1)
         self.problems_label = QLabel()
         self.problems_label.setWordWrap(True)
@@ -319,7 +351,7 @@ class TrainingPanel(Panel):
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
         left_layout.addWidget(self.status_label)
-        left.setMinimumWidth(360)
+        self._fit_settings_width()
         splitter.addWidget(left)
 
         # Right: live curves, then runs / ensemble / checkpoints.
