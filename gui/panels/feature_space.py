@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
@@ -349,7 +349,7 @@ class FeatureSpacePanel(Panel):
         self.init_combo.setToolTip("Start from the PCA layout (stable, keeps global structure) or from noise.")
         form.addRow("Start from", self.init_combo)
         self.tsne_widgets = [self.perplexity_spin, self.iterations_spin, self.lr_spin, self.init_combo]
-        self.compare_check = QCheckBox("Compare with raw pixels")
+        self.compare_check = QCheckBox("Compare with pixels")
         self.compare_check.setToolTip("Lay out the same images from their pixels too, side by side.")
         form.addRow(self.compare_check)
         form_layout.addWidget(method_box)
@@ -379,17 +379,20 @@ class FeatureSpacePanel(Panel):
         self.select_combo.setToolTip("Left-drag pans, or draws a box / lasso: the images inside appear below.")
         self.select_combo.currentIndexChanged.connect(self._on_select_mode_changed)
         form.addRow("Mouse", self.select_combo)
-        self.thumbnails_check = QCheckBox("Thumbnails at their positions")
+        self.thumbnails_check = QCheckBox("Show thumbnails")
+        self.thumbnails_check.setToolTip("Draw each image's thumbnail at its position in the layout.")
         self.thumbnails_check.toggled.connect(self._on_thumbnails_toggled)
         form.addRow(self.thumbnails_check)
         export = QHBoxLayout()
-        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button = QPushButton("CSV…")
+        self.csv_button.setToolTip("Export the layout (coordinates, true class, prediction) as CSV.")
         self.csv_button.clicked.connect(self._ask_export_csv)
-        self.png_button = QPushButton("Export PNG…")
+        self.png_button = QPushButton("PNG…")
+        self.png_button.setToolTip("Export the plot as a PNG image.")
         self.png_button.clicked.connect(self._ask_export_png)
         export.addWidget(self.csv_button)
         export.addWidget(self.png_button)
-        form.addRow(export)
+        form.addRow("Export", export)
         form_layout.addWidget(view_box)
 
         self.status_label = QLabel("Press Start to lay out the features.")
@@ -401,9 +404,8 @@ class FeatureSpacePanel(Panel):
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(330)
-        # Wider at large text sizes (labels and spin boxes grow), but the plots keep most of the room.
-        scroll.setMaximumWidth(int(400 * max(1.0, 0.75 * theme.current["scale"])))
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.settings_scroll, self.settings_host = scroll, controls
         for combo in controls.findChildren(QComboBox):
             # Elide long entries instead of widening the column past its scroll area.
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -438,6 +440,36 @@ class FeatureSpacePanel(Panel):
         right.addWidget(bottom)
         right.setSizes([640, 200])
         outer.addWidget(right, 1)
+        self._fit_settings_width()
+
+    def _fit_settings_width(self) -> None:
+        """The settings column takes at most about 30 % of the width: at large text sizes labels go
+        above their fields instead of widening the column; the plots keep the room."""
+        wrap = QFormLayout.WrapAllRows if theme.current["scale"] >= 1.5 else QFormLayout.WrapLongRows
+        for form in self.settings_host.findChildren(QFormLayout):
+            form.setRowWrapPolicy(wrap)
+        x = self.fontMetrics().horizontalAdvance("X")
+        for combo in self.settings_host.findChildren(QComboBox):
+            combo.setMinimumWidth(8 * x)
+        self.settings_host.layout().activate()
+        scrollbar = self.settings_scroll.verticalScrollBar().sizeHint().width()
+        needed = self.settings_host.minimumSizeHint().width() + scrollbar + 4
+        self.settings_scroll.setMinimumWidth(needed)
+        width = self.width() if self.isVisible() else 1400
+        self.settings_scroll.setMaximumWidth(max(needed, int(0.3 * width)))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self._fit_settings_width()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit_settings_width()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange) and hasattr(self, "settings_scroll"):
+            self._fit_settings_width()  # the text size changed while the app runs
 
     # ------------------------------------------------------------ model and layers
     def _on_run_changed(self, run) -> None:
