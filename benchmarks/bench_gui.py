@@ -36,8 +36,8 @@ def run(quick: bool = False) -> list[BenchResult]:
             results.append(BenchResult("train throughput inside the GUI, LeNet-5 / MNIST-5k (Training view on screen)",
                                        float(session["images_per_sec"]), "images/s", headless,
                                        f"the same engine run headless, {threads} torch thread(s)", "", None, True,
-                                       f"the GUI keeps one core for its own thread; what is lost is the live "
-                                       f"plots' share of the GIL"))
+                                       "the GUI keeps one core for its own thread; what is lost is the live "
+                                       "plots' share of the GIL"))
             # Paid once per process, in the background, while the user looks at the new window.
             warm = np.asarray(session["warm_up_gaps_ms"])
             results.append(BenchResult("GUI main-thread longest gap during torch's background warm-up after start-up",

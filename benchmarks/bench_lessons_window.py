@@ -21,7 +21,7 @@ def run(quick: bool = False) -> list[BenchResult]:
     only = ["overfitting", "momentum"] if quick else []
     proc = subprocess.run([sys.executable, "-m", "benchmarks.lessons_window_session", *only], cwd=ROOT,
                           capture_output=True, text=True, timeout=5400, env=env)
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((out for out in proc.stdout.splitlines() if out.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"lesson window session failed: {proc.stderr[-1500:]}")
     rows = []

@@ -79,8 +79,9 @@ def run(quick: bool = False) -> list[BenchResult]:
 
     def sklearn_fit() -> None:
         start = time.perf_counter()
-        sklearn_out["xy"] = TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto",
-                                 max_iter=iterations, random_state=0, n_jobs=-1).fit_transform(features.astype(np.float32))
+        tsne = TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto", max_iter=iterations,
+                    random_state=0, n_jobs=-1)
+        sklearn_out["xy"] = tsne.fit_transform(features.astype(np.float32))
         sklearn_out["seconds"] = time.perf_counter() - start
 
     sklearn_gap = _longest_stall_while(sklearn_fit)

@@ -140,7 +140,8 @@ torch.set_num_threads(int(sys.argv[3]))
 from engine.data import load_dataset
 from engine.spec import load_preset
 from engine.train import TrainSettings, fit
-result = fit(load_preset("lenet5"), load_dataset("mnist5k"), TrainSettings(epochs=int(sys.argv[2]), batch_size=64, seed=0))
+result = fit(load_preset("lenet5"), load_dataset("mnist5k"),
+             TrainSettings(epochs=int(sys.argv[2]), batch_size=64, seed=0))
 print(result.summary["images_per_sec"])
 """
 

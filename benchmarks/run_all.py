@@ -89,7 +89,8 @@ def render(results, errors, previous_text: str) -> str:
         baseline = f"{_fmt(r.baseline)} {r.unit} ({r.baseline_label})" if r.baseline is not None else "—"
         met = "—" if r.met is None else ("yes" if r.met else "**no**")
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "—"
-        lines.append(f"| {r.name} | {_fmt(r.figure)} {r.unit} | {baseline} | {ratio} | {r.target} | {met} | {r.notes} |")
+        lines.append(f"| {r.name} | {_fmt(r.figure)} {r.unit} | {baseline} | {ratio} | {r.target} | {met} "
+                     f"| {r.notes} |")
     if errors:
         lines += ["", "## Benchmarks that failed to run", ""]
         lines += [f"- `{name}`: {message}" for name, message in errors]

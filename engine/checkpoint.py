@@ -85,7 +85,8 @@ def _read_payload(path: Path) -> dict:
             f"{path.name} was refused: it contains Python objects other than tensors and plain data, "
             "which could run code when loaded. Only ConvScope checkpoints can be opened.") from exc
     except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path.name} is corrupt or truncated and cannot be read ({type(exc).__name__}).") from exc
+        raise CheckpointError(f"{path.name} is corrupt or truncated and cannot be read "
+                              f"({type(exc).__name__}).") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a ConvScope checkpoint (it may come from another program).")
     version = payload.get("version", 0)

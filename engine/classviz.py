@@ -150,7 +150,8 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     """Job: ClassVizPreview events every `preview_every` steps; returns a ClassVizResult.
 
     `lr` defaults to each style's reference value (cs231n 25 on the normalised
-    gradient, rescaled to this model's input std (see cs231n_step_size), Lucid 0.05 for Adam). `start_image`: optional (H, W, 3) uint8 photo.
+    gradient, rescaled to this model's input std (see cs231n_step_size), Lucid 0.05 for Adam).
+    `start_image`: optional (H, W, 3) uint8 photo.
     `decay_power` (Lucid): how strongly high frequencies are damped (1 = 1/f).
     """
     from .pretrained import as_classifier, class_name, find_class, top_k

@@ -285,7 +285,8 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
         for path in files:
             raise_if_stopped()  # a big folder takes minutes: Stop and closing the window must not wait
             if path.suffix.lower() not in IMAGE_SUFFIXES:
-                skip(path, "not an image file type", f"{path.name}: not an image file type ({path.suffix or 'no suffix'})")
+                skip(path, "not an image file type",
+                     f"{path.name}: not an image file type ({path.suffix or 'no suffix'})")
                 continue
             if max_per_class is not None and loaded >= max_per_class:
                 break

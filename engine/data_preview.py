@@ -101,4 +101,4 @@ def augmentation_preview_job(name: str, options: dict | None, augment: dict, row
             break
     tiles = augment_preview(data.train_x[picks], AugmentOptions.from_settings(augment), copies=copies, seed=seed)
     return AugmentationPreview(tiles, len(picks), copies, seed)
-    yield  # noqa: unreachable: makes this a job (a generator that only returns)
+    yield  # unreachable: makes this a job (a generator that only returns)

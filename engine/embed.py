@@ -489,7 +489,8 @@ def colour_groups(labels: np.ndarray, predictions: np.ndarray | None, class_name
     return groups
 
 
-def thumbnail_mosaic(xy: np.ndarray, images: np.ndarray, cells: int = 30) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def thumbnail_mosaic(xy: np.ndarray, images: np.ndarray,
+                     cells: int = 30) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Thumbnails at their embedded positions, without overlap: the layout's bounding
     box is cut into a cells x cells grid and each cell shows the point nearest its
     centre (if any point falls in it). Returns an (H, W, C) uint8 picture (row 0 at

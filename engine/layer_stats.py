@@ -143,7 +143,8 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
 
     for name, module in layers:
         handles.append(module.register_forward_hook(make_hook(name)))
-    saved_grads = {id(p): (None if p.grad is None else p.grad.clone()) for p in model.parameters()} if with_grads else {}
+    saved_grads = ({id(p): (None if p.grad is None else p.grad.clone()) for p in model.parameters()}
+                   if with_grads else {})
     mode = batch_statistics(model) if batch_stats else _no_change()
     try:
         with mode:
@@ -180,7 +181,8 @@ def _describe(layers, outputs: dict, bins: int, with_grads: bool, hist_range) ->
     act_mean, act_std = _moments(acts)
     if hist_range == "shared" and acts:
         finite = [a[torch.isfinite(a)] for a in acts]
-        hist_range = (min(float(a.min()) for a in finite if a.numel()), max(float(a.max()) for a in finite if a.numel()))
+        hist_range = (min(float(a.min()) for a in finite if a.numel()),
+                      max(float(a.max()) for a in finite if a.numel()))
     hists = tuple(histogram(a, bins, hist_range) for a in acts)
     grad_mean = grad_std = grad_hists = None
     if with_grads:

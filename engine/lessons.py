@@ -524,7 +524,8 @@ def _result(exp: Experiment, criteria: list, summary: str, runs: list, details: 
     reason = ""
     if not shows:
         missed = [c.text for c in criteria if not c.met]
-        reason = "; ".join([f"run '{r.name}' failed: {r.error}" for r in failed_runs] + [f"not met: {m}" for m in missed])
+        reason = "; ".join([f"run '{r.name}' failed: {r.error}" for r in failed_runs]
+                           + [f"not met: {m}" for m in missed])
     return LessonResult(exp.lesson_id, exp.title, exp.measure, primary.value, primary.name, primary.threshold,
                         primary.direction, shows, summary, reason, criteria, runs, details or {})
 
@@ -1006,7 +1007,8 @@ def _measure_saliency_box(exp, options, context):
     prob = float(classifier.probabilities(crop)[0][saliency.target])
     record = RunRecord("saliency", f"vanilla gradient for '{saliency.target_name}'",
                        figures={"box_area_share": area, "mass_in_box": mass, "target": saliency.target,
-                                "target_name": saliency.target_name, "target_prob": prob, "box_in_crop": [x0, y0, x1, y1]})
+                                "target_name": saliency.target_name, "target_prob": prob,
+                                "box_in_crop": [x0, y0, x1, y1]})
     crit = [_make(exp, "mass_ratio", ratio, f"{100 * mass:.0f} % of the gradient mass in a box covering "
                                             f"{100 * area:.0f} % of the image ({ratio:.2f}x)")]
     summary = (f"'{saliency.target_name}' (p {prob:.2f}): {100 * mass:.0f} % of the saliency inside the object's "
@@ -1050,7 +1052,8 @@ def _measure_fooling(exp, options, context):
     crit = [_make(exp, "target_prob", attack.target_prob, f"p({attack.target_name}) = {attack.target_prob:.3f}"),
             _make(exp, "linf_255", attack.linf_255, f"largest pixel change {attack.linf_255:.0f}/255"),
             _make(exp, "png_target_prob", png_prob, f"the saved PNG read back: p = {png_prob:.3f}")]
-    summary = (f"{attack.original_name} (p {attack.original_prob:.2f}) -> {attack.target_name} p {attack.target_prob:.3f} "
+    summary = (f"{attack.original_name} (p {attack.original_prob:.2f}) -> {attack.target_name} "
+               f"p {attack.target_prob:.3f} "
                f"in {attack.steps} steps, at most {attack.linf_255:.0f}/255 per pixel; saved PNG p {png_prob:.3f}")
     result = _result(exp, crit, summary, [record], effect=crit[0])
     result.images["fooling"] = np.concatenate([attack.original, attack.difference, attack.adversarial], axis=1)
@@ -1155,5 +1158,6 @@ def _measure_dog_vs_food(exp, options, context):
             _make(exp, "images_per_group", smallest, f"smallest group: {smallest} photos")]
     per_group = ", ".join(f"{name} {100 * acc:.0f} %" for name, acc in
                           zip(report.group_names, report.evaluation.per_group_accuracy))
-    summary = f"dog vs food without training: {100 * report.evaluation.accuracy:.1f} % of {report.evaluation.n} photos ({per_group})"
+    summary = (f"dog vs food without training: {100 * report.evaluation.accuracy:.1f} % of "
+               f"{report.evaluation.n} photos ({per_group})")
     return _result(exp, crit, summary, [record])

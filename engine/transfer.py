@@ -110,7 +110,8 @@ class ClassGroups:
                 raise DataError(f"The group '{name}' has no ImageNet classes. Add at least one.")
             for index in group.classes:
                 if not 0 <= index < num_classes:
-                    raise DataError(f"The group '{name}' lists class {index}; ImageNet classes are 0-{num_classes - 1}.")
+                    raise DataError(f"The group '{name}' lists class {index}; "
+                                    f"ImageNet classes are 0-{num_classes - 1}.")
                 if index in owner:
                     raise DataError(f"Class {index} is in both '{owner[index]}' and '{name}'. "
                                     "A class can belong to one group only.")

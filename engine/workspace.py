@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import TrainedRun, load_run, save_run
-from .errors import CheckpointError, ConvScopeError, DataError, SpecError
+from .errors import ConvScopeError, DataError
 from .fileio import atomic_write_text, folder_mode, read_small_text
 from .images import load_image, save_png
 from .spec import NetworkSpec

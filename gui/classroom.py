@@ -90,7 +90,8 @@ class Classroom(QObject):
         ws = self.workspaces
         actions = [
             self._action("&Open workspace…", ws.open, "Ctrl+Shift+O",
-                         "Open a workspace folder: architecture, runs with curves and weights, images, panel settings."),
+                         "Open a workspace folder: architecture, runs with curves and weights, images, "
+                         "panel settings."),
             self._action("&Save workspace", ws.save, "Ctrl+Alt+S",
                          "Save everything (architecture, runs, images, panel settings) into the workspace folder."),
             self._action("Save workspace &as…", ws.save_as, "Ctrl+Shift+S", "Save the workspace into a new folder."),
@@ -152,7 +153,8 @@ class Classroom(QObject):
             size_menu.addAction(action)
             self.size_actions[percent] = action
         size_menu.addSeparator()
-        size_menu.addAction(self._action("&Larger text", self.larger_text, QKeySequence.ZoomIn, "Make all text larger."))
+        size_menu.addAction(self._action("&Larger text", self.larger_text, QKeySequence.ZoomIn,
+                                         "Make all text larger."))
         size_menu.addAction(self._action("S&maller text", self.smaller_text, QKeySequence.ZoomOut,
                                          "Make all text smaller."))
         self._check_size_action()
@@ -263,7 +265,8 @@ class Classroom(QObject):
             if name in tab_tips:
                 action.setToolTip(f"Show the {name} tab. {tab_tips[name]}".strip())
         for action in self.window.help_menu.actions():
-            if action.text().replace("&", "").startswith("About") and action.toolTip() == action.text().replace("&", ""):
+            plain = action.text().replace("&", "")
+            if plain.startswith("About") and action.toolTip() == plain:
                 action.setToolTip("Version, and what ConvScope is for.")
 
     # ----- appearance
@@ -409,7 +412,8 @@ class Classroom(QObject):
             owner = _owning_panel(shortcut)
             keys = shortcut.key().toString(QKeySequence.NativeText)
             what = shortcut.whatsThis() or shortcut.objectName() or (
-                "Leave presentation mode" if shortcut is self.presentation.escape else _described_by_button(owner, keys))
+                "Leave presentation mode" if shortcut is self.presentation.escape
+                else _described_by_button(owner, keys))
             add(shortcut.key().toString(QKeySequence.NativeText), what, owner.title if owner else "Window")
         return sorted(((k, t, w) for (k, t), w in rows.items()), key=lambda r: (r[2] != "Window", r[2], r[1]))
 

@@ -73,7 +73,8 @@ class AppContext(QObject):
     # preprocessing / augmentation choices (TrainSettings field names) with the
     # Network and Training panels.
     data_options_changed = Signal(object)  # dict: normalization, hflip, crop, scale, rotation, colour_jitter
-    dataset_info = None  # dict: name, input_shape, num_classes, class_names, n_train, n_val (set before dataset_changed)
+    # dict: name, input_shape, num_classes, class_names, n_train, n_val (set before dataset_changed)
+    dataset_info = None
     data_options = None
 
     def set_data_options(self, options: dict) -> None:

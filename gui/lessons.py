@@ -110,7 +110,8 @@ def load_lessons(path: str | Path = LESSONS_PATH) -> list[Lesson]:
             unknown = set(step) - {"panel", "setup"} or set(step.get("setup", {})) - LESSON_KEYS[panel]
             if unknown:
                 raise LessonFileError(f"Lesson '{entry.get('id')}': the {panel} panel does not read "
-                                      f"{', '.join(sorted(unknown))} (it reads {', '.join(sorted(LESSON_KEYS[panel]))}).")
+                                      f"{', '.join(sorted(unknown))} "
+                                      f"(it reads {', '.join(sorted(LESSON_KEYS[panel]))}).")
         try:
             steps = tuple(LessonStep(str(s["panel"]), dict(s.get("setup", {}))) for s in entry.get("setup", []))
             lesson = Lesson(str(entry["id"]), str(entry["title"]), str(entry["text"]), steps,
@@ -190,8 +191,8 @@ def experiment_steps(lesson: Lesson) -> list[LessonStep]:
     for step in panel_setup(get_experiment(lesson.id)):
         setup = dict(step["setup"])
         if step["panel"] == "Training":
-            setup["settings"] = {k: v for k, v in setup["settings"].items()
-                                 if k not in ("device", "event_interval_s", "snapshot_every_steps", "track_layer_stats")}
+            machine_only = ("device", "event_interval_s", "snapshot_every_steps", "track_layer_stats")
+            setup["settings"] = {k: v for k, v in setup["settings"].items() if k not in machine_only}
         steps.append(LessonStep(step["panel"], setup))
     steps.append(LessonStep("Experiment", {"lesson": lesson.id}))
     return steps

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -14,9 +15,13 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from engine.errors import ConvScopeError
+from gui import settings, theme
+
+if TYPE_CHECKING:
+    from engine.workspace import Workspace
+
 # engine.workspace imports torch: loaded on first use so the window shows before torch is imported.
 SUFFIX = ".convscope"  # same as engine.workspace.SUFFIX (a test checks)
-from gui import settings, theme
 
 log = logging.getLogger("convscope.workspace")
 

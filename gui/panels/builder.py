@@ -45,7 +45,7 @@ class _DatasetShapeJob:
 
         data = load_dataset(self.name)
         return self.name, tuple(data.input_shape), data.num_classes
-        yield  # noqa: unreachable: makes this a generator (a job that only returns)
+        yield  # unreachable: makes this a generator (a job that only returns)
 
 
 class LayerTable(QTableWidget):

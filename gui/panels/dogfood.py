@@ -30,8 +30,8 @@ from engine.errors import ConvScopeError
 from engine.events import Progress
 from engine.pretrained import class_names
 from engine.transfer import (ClassGroup, ClassGroups, DogFoodReport, FineTuneResult, SingleImageRemap,
-                             TransferBatchEnd, TransferEpochEnd, bundled_photo_job, finetune_job, group_files, load_groups,
-                             mark_tiles, single_image_job, zero_shot_job)
+                             TransferBatchEnd, TransferEpochEnd, bundled_photo_job, finetune_job, group_files,
+                             load_groups, mark_tiles, single_image_job, zero_shot_job)
 from gui.panels.base import Panel
 from gui.theme import point_size
 from gui.widgets.class_picker import ClassPicker

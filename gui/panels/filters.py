@@ -171,7 +171,8 @@ class FiltersPanel(Panel):
         self.legend_low.setText(f"{-bound:+.3f}")
         self.legend_high.setText(f"{bound:+.3f}")
         mode_text = {"rgb": "colour filters (R, G, B weights)", "grey": "grey filters",
-                     "mean": "mean over the input channels", "per_input": "one row per filter, one column per input channel"}
+                     "mean": "mean over the input channels",
+                     "per_input": "one row per filter, one column per input channel"}
         self.info.setText(f"Mid-grey = 0, white = positive, black = negative weights; {mode_text[current.mode]}."
                           + change_text)
 

@@ -134,14 +134,16 @@ class InitLabPanel(Panel):
         for index, (counts, edges) in enumerate(stats.histograms):
             plot = self.hist_view.addPlot(row=index // HIST_COLUMNS, col=index % HIST_COLUMNS)
             plot.setTitle(f"layer {index + 1}<br>σ={stats.act_std[index]:.3g}", size=f"{theme.point_size(0.9):.0f}pt")
-            plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=theme.colour(0), pen=pg.mkPen(theme.colour(0)))
+            plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=theme.colour(0),
+                      pen=pg.mkPen(theme.colour(0)))
             plot.hideAxis("left")
             plot.setMouseEnabled(False, False)
         c = result.config
         first, last = stats.act_std[0], stats.act_std[-1]
         if last < 0.01 * max(first, 1e-12) or last < 1e-3:
             verdict = "activations shrink toward 0 layer by layer: gradients vanish too, the deep layers cannot learn."
-        elif c.nonlinearity == "tanh" and np.mean(stats.histograms[-1][0][[0, -1]]) > 0.2 * stats.histograms[-1][0].max():
+        elif (c.nonlinearity == "tanh"
+              and np.mean(stats.histograms[-1][0][[0, -1]]) > 0.2 * stats.histograms[-1][0].max()):
             verdict = "tanh units saturate at −1 / +1: their local gradient is zero, learning stalls."
         elif last > 10 * max(first, 1e-12):
             verdict = "activations explode layer by layer."

@@ -58,7 +58,8 @@ class MistakesPanel(Panel):
         self.stack.addWidget(self.hint)
         content = QWidget()
         row = QHBoxLayout(content)
-        self.matrix_plot = pg.PlotWidget(title="Confusion matrix")  # the axis labels say rows are true, columns predicted
+        # the axis labels say rows are true, columns predicted
+        self.matrix_plot = pg.PlotWidget(title="Confusion matrix")
         self.matrix_plot.setLabel("bottom", "predicted class")
         self.matrix_plot.setLabel("left", "true class")
         self.matrix_plot.setAspectLocked(True)

@@ -133,8 +133,10 @@ class ConvArithmeticWidget(QWidget):
         specs = [
             ("input_size", "Input size", 5, 1, 16, "Width (= height) of the input feature map in pixels."),
             ("kernel", "Kernel", 3, 1, 7, "Width (= height) of the filter: how many input pixels one weight row sees."),
-            ("padding", "Padding", 1, 0, 4, "Rings of zeros added around the input so border pixels are used as often."),
-            ("stride", "Stride", 1, 1, 4, "How many pixels the window jumps between positions; stride 2 halves the size."),
+            ("padding", "Padding", 1, 0, 4,
+             "Rings of zeros added around the input so border pixels are used as often."),
+            ("stride", "Stride", 1, 1, 4,
+             "How many pixels the window jumps between positions; stride 2 halves the size."),
             ("dilation", "Dilation", 1, 1, 3, "Spacing between kernel taps: a 3x3 kernel with dilation 2 spans 5x5."),
         ]
         for key, label, value, lo, hi, tip in specs:

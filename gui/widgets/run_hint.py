@@ -41,7 +41,8 @@ class NoModelHint(QWidget):
         self.ctx.focus_panel_requested.emit("Training")
 
     def _load(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a ConvScope checkpoint", "", "Checkpoints (*.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a ConvScope checkpoint", "",
+                                              "Checkpoints (*.pt);;All files (*)")
         if path:
             self.load_path(path)
 

@@ -148,7 +148,6 @@ def test_mistakes_job_refuses_mismatched_classes(trained_lenet, mnist5k):
 
 def test_inspect_command_writes_pngs(trained_lenet, tmp_path):
     import argparse
-    import json
 
     from engine.checkpoint import save_run
     from engine.cli import inspect as inspect_cli

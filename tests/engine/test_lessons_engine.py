@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from engine import lessons as L
-from engine.events import run_to_end
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -297,8 +296,8 @@ def test_penalty_scale_and_small_weight_share():
     with torch.no_grad():
         data_loss = float(torch.nn.functional.cross_entropy(model(x), y))
     assert penalty_to_loss_ratio(model, x, y, l1=0.1) == pytest.approx(0.1 * 2.2001 / data_loss, rel=1e-4)
-    assert penalty_to_loss_ratio(model, x, y, l2=0.1) == pytest.approx(0.1 * (0.25 + 0.25 + 1e-8 + 0.04 + 1) / data_loss,
-                                                                       rel=1e-4)
+    l2_sum = 0.25 + 0.25 + 1e-8 + 0.04 + 1
+    assert penalty_to_loss_ratio(model, x, y, l2=0.1) == pytest.approx(0.1 * l2_sum / data_loss, rel=1e-4)
     assert small_weight_share(model) == pytest.approx(8 / 12)
 
 

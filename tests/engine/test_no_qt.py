@@ -10,7 +10,8 @@ def test_engine_imports_no_qt_in_a_fresh_interpreter():
         "import sys, pkgutil, importlib, engine\n"
         "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
         "    importlib.import_module(m.name)\n"
-        "qt = sorted(n for n in sys.modules if n.split('.')[0] in ('PySide6','PyQt5','PyQt6','shiboken6','pyqtgraph','superqt'))\n"
+        "qt_roots = ('PySide6', 'PyQt5', 'PyQt6', 'shiboken6', 'pyqtgraph', 'superqt')\n"
+        "qt = sorted(n for n in sys.modules if n.split('.')[0] in qt_roots)\n"
         "print(','.join(qt))\n"
         "assert not qt, qt\n"
     )

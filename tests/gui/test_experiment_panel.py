@@ -61,7 +61,7 @@ def test_the_photo_folder_is_remembered_and_passed_to_the_lesson(window, qtbot, 
     def fake_job(lesson_id, quick=False, context=None):
         seen.update(lesson=lesson_id, context=context)
         return None
-        yield  # noqa: unreachable (a job is a generator)
+        yield  # unreachable (a job is a generator)
 
     import engine.lessons
 

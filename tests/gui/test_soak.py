@@ -53,7 +53,8 @@ def test_training_with_live_views_does_not_grow_memory(window, qtbot):
         from benchmarks.run_all import machine_description
 
         write_section(report, "soak", "\n".join([
-            f"Run {datetime.datetime.now():%Y-%m-%d %H:%M} on {machine_description()} by `tests/gui/test_soak.py`: LeNet-5 / MNIST-5k trained in 3-epoch runs "
+            f"Run {datetime.datetime.now():%Y-%m-%d %H:%M} on {machine_description()} by `tests/gui/test_soak.py`: "
+            "LeNet-5 / MNIST-5k trained in 3-epoch runs "
             f"back to back for {minutes:g} minutes, filter snapshots every 20 steps and layer statistics on, "
             "the on-screen view rotating between Training, Filters and Layer statistics every 5 s.", "",
             f"- Runs: {len(samples)}",

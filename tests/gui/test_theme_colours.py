@@ -4,7 +4,6 @@ t-SNE / PCA class colours and legend swatches, Layer statistics' time colours,
 live curves."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication

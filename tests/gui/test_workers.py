@@ -157,7 +157,7 @@ def test_stop_reaches_a_long_call_inside_one_step(qtbot):
             checks.append(1)
             raise_if_stopped()
             time.sleep(0.005)
-        yield  # noqa: unreachable (a job is a generator)
+        yield  # unreachable (a job is a generator)
 
     slot = JobSlot()
     slot.start(one_long_step)

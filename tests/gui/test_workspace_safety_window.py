@@ -3,7 +3,6 @@ opening that stops a running job and never reads outside the workspace on its ow
 import json
 import time
 
-import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QTimer
