@@ -83,7 +83,9 @@ def test_embed_pca(trained_run, tmp_path, capsys):
 def test_predict(capsys):
     code, summary, _ = run_cli(["predict", "bundled:coffee", "-k", "3"], capsys)
     assert code == 0 and set(summary) == {"model", "results"}
-    assert len(summary["results"]) == 1
+    (result,) = summary["results"]
+    assert result["image"] == "bundled:coffee" and len(result["top5"]) == 3
+    assert {"index", "name", "prob"} <= set(result["top5"][0]) and result["top5"][0]["name"] == "espresso"
 
 
 def test_saliency(tmp_path, capsys):
@@ -106,6 +108,8 @@ def test_classviz(tmp_path, capsys):
     out = tmp_path / "viz.png"
     code, summary, _ = run_cli(["classviz", "goldfish", "--steps", "2", "--seed", "0", "--out", str(out)], capsys)
     assert code == 0 and summary["out"] == str(out) and is_png(out)
+    assert {"class", "class_index", "style", "steps", "final_prob", "top1"} <= set(summary)
+    assert summary["class_index"] == 1 and summary["steps"] == 2
 
 
 def test_dogfood_zero_shot(tmp_path, capsys):
@@ -117,7 +121,8 @@ def test_dogfood_zero_shot(tmp_path, capsys):
         save_png(tmp_path / group / f"{photo}.png", image[::2, ::2])
     code, summary, _ = run_cli(["dogfood", str(tmp_path), "--quiet"], capsys)
     assert code == 0
-    assert {"per_group", "groups_title"} <= set(summary) and set(summary["per_group"]) == {"dog", "food"}
+    assert {"per_group", "groups_title", "accuracy", "n", "mode"} <= set(summary)
+    assert set(summary["per_group"]) == {"dog", "food"} and summary["n"] == 2
 
 
 def test_lesson(tmp_path, capsys):
@@ -129,3 +134,18 @@ def test_lesson(tmp_path, capsys):
     assert "figures" in summary and summary["figures"]
     for path in summary["figures"]:
         assert is_png(path) and str(path).startswith(str(out))
+
+
+def test_dogfood_finetune(tmp_path, capsys):
+    from engine.images import load_bundled_photo, save_png
+
+    for group, photos in (("dog", ["chelsea", "astronaut", "grace_hopper"]), ("food", ["coffee", "rocket", "china"])):
+        (tmp_path / group).mkdir()
+        for photo in photos:
+            image = np.asarray(load_bundled_photo(photo))
+            save_png(tmp_path / group / f"{photo}.png", image[::2, ::2])
+    code, summary, _ = run_cli(["dogfood", str(tmp_path), "--finetune", str(tmp_path), "--epochs", "1",
+                                "--seed", "0", "--quiet"], capsys)
+    assert code == 0
+    assert {"train_n", "epochs", "final_train_acc", "per_group", "groups_title"} <= set(summary)
+    assert summary["train_n"] == 6 and summary["epochs"] == 1
