@@ -263,6 +263,9 @@ class TrainStarted:
     device: str  # e.g. 'CPU (2 threads)'
     num_params: int
     learning_rates: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per-step lr of the run
+    # The explicit regularizers (L1, elastic net, the lecture's L2) over the data loss of the
+    # freshly initialized model: how strong the chosen lambdas really are. NaN when none is on.
+    penalty_to_data_loss: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -497,8 +500,14 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                                                 "seconds", "step", "loss", "smoothed_loss")}
     if settings.eval_train_each_epoch:
         history["train_eval_loss"], history["train_eval_acc"] = [], []
+    penalty_ratio = float("nan")
+    if settings.l1 > 0 or settings.elastic_net > 0 or settings.l2 > 0:
+        from .regularize import penalty_to_loss_ratio
+
+        penalty_ratio = penalty_to_loss_ratio(model, train_x[:256], train_y[:256], settings.l1, settings.l2,
+                                              settings.elastic_net, settings.elastic_beta)
     yield TrainStarted(total, steps_per_epoch, epochs, member, members, describe_device(device),
-                       count_parameters(model), lrs.copy())
+                       count_parameters(model), lrs.copy(), penalty_ratio)
 
     def layer_stats_event(step: int, epoch: int) -> LayerStatsSnapshot:
         was_training = model.training

@@ -218,3 +218,22 @@ def test_regularizers_shrink_the_trained_weights(digits, tiny_spec):
     with_l2 = weights_of(weight_decay=0.05)
     assert l1_penalty(with_l1).item() < 0.8 * l1_penalty(plain).item()
     assert l2_penalty(with_l2).item() < 0.8 * l2_penalty(plain).item()
+
+
+def test_train_started_reports_the_penalty_next_to_the_data_loss():
+    """The L1 field's scale: lambda * sum |w| over the data loss of the fresh model."""
+    from engine.data import load_dataset
+    from engine.events import run_to_end
+    from engine.spec import load_preset
+    from engine.train import TrainSettings, TrainStarted, train_job
+
+    data = load_dataset("digits")
+    started = []
+    settings = TrainSettings(dataset="digits", epochs=1, device="cpu", l1=1e-3)
+    run_to_end(train_job(load_preset("mlp"), data, settings),
+               lambda e: started.append(e) if isinstance(e, TrainStarted) else None)
+    assert 0.1 < started[0].penalty_to_data_loss < 100  # L1 1e-3 on the MLP: about the data loss's size
+    started.clear()
+    run_to_end(train_job(load_preset("mlp"), data, TrainSettings(dataset="digits", epochs=1, device="cpu")),
+               lambda e: started.append(e) if isinstance(e, TrainStarted) else None)
+    assert math.isnan(started[0].penalty_to_data_loss)
