@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (QApplication, QHeaderView, QProxyStyle, QStyle, QStyleFactory, QTableView,
                                QWidget)
@@ -166,9 +166,28 @@ def refresh_live_widgets(app: QApplication, old_scale: float, old_line_width: fl
     for widget in app.allWidgets():
         _rescale_explicit_font(widget, old_scale)
         if isinstance(widget, QTableView):
+            widget.installEventFilter(_table_fitter)  # the font arrives with a FontChange event
             fit_table_to_font(widget)
         elif isinstance(widget, pg.GraphicsView):
             restyle_graphics_view(widget, old_line_width, old_theme)
+
+
+class _TableFitter(QObject):
+    """Sizes a table's rows and columns again when its font changes (text size, F5)."""
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.FontChange and isinstance(watched, QTableView):
+            fit_table_to_font(watched)
+        return False
+
+
+_table_fitter = _TableFitter()
+
+
+def follow_font(table: QTableView) -> None:
+    """Keep the table's rows and columns sized to its font from now on."""
+    table.installEventFilter(_table_fitter)
+    fit_table_to_font(table)
 
 
 def table_row_height(table: QTableView) -> int:

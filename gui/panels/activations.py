@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                               QScrollArea, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
 from gui.panels.base import Panel
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.image_view import ImageGrid, ImageView
-from gui.widgets.run_hint import NoModelHint, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 
 def activations_job(model, source: str, payload, input_shape, per_map: bool):
@@ -55,7 +55,7 @@ class ActivationsPanel(Panel):
         self.setAcceptDrops(True)
 
         outer = QVBoxLayout(self)
-        self.stack = QStackedWidget()
+        self.stack = PageStack()
         self.hint = NoModelHint(ctx)
         self.stack.addWidget(self.hint)
         content = QWidget()

@@ -20,7 +20,7 @@ from engine.errors import ConvScopeError, SpecError
 from engine.spec import (LAYER_TYPES, LayerSpec, NetworkSpec, analyze, list_presets, load_preset,
                          total_params)
 from gui.panels.base import Panel
-from gui.theme import fit_table_to_font
+from gui.theme import fit_table_to_font, follow_font
 
 ERROR_BACKGROUND = QColor("#fbd3cc")
 ERROR_FOREGROUND = QColor("#8a1c0c")
@@ -242,6 +242,7 @@ class BuilderPanel(Panel):
         header.setStretchLastSection(False)
         header.sectionResized.connect(self._on_section_resized)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        follow_font(self.table)
         header.setToolTip("Receptive field: how many input pixels (per side) one output unit sees.")
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         left_layout.addWidget(self.table, 1)

@@ -118,6 +118,7 @@ class ExperimentPanel(Panel):
         self.runs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.runs_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         self.runs_table.setMinimumHeight(self.fontMetrics().height() * 4)
+        theme.follow_font(self.runs_table)  # rows follow the text size
         self.runs_table.setToolTip("Each run's name is in its curves' colour; solid lines are training, "
                                    "dashed lines validation.")
         bottom = QWidget()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from engine.introspect import colour_bar, conv_weights, filter_change, filter_grid
 from gui.panels.base import Panel
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.run_hint import NoModelHint, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
          ("per_input", "Each input channel")]
@@ -60,7 +60,7 @@ class FiltersPanel(Panel):
         controls.addStretch(1)
         layout.addLayout(controls)
 
-        self.stack = QStackedWidget()
+        self.stack = PageStack()
         self.hint = NoModelHint(ctx)
         self.stack.addWidget(self.hint)
         content = QWidget()

@@ -7,13 +7,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
-                               QStackedWidget, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
 from gui import theme
 from gui.panels.base import Panel
-from gui.widgets.run_hint import NoModelHint, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 ICON_SIZE = 96
 
@@ -53,7 +53,7 @@ class MistakesPanel(Panel):
         self.summary = QLabel("")
         layout.addWidget(self.summary)
 
-        self.stack = QStackedWidget()
+        self.stack = PageStack()
         self.hint = NoModelHint(ctx)
         self.stack.addWidget(self.hint)
         content = QWidget()

@@ -3,14 +3,13 @@ that excite each channel most, cropped to the unit's receptive field; all
 channels of the layer at once, and one channel enlarged."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
 from gui.panels.base import Panel
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.run_hint import NoModelHint, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 
 class TopPatchesPanel(Panel):
@@ -51,7 +50,7 @@ class TopPatchesPanel(Panel):
         layout.addLayout(controls)
         layout.addWidget(self.progress)
 
-        self.stack = QStackedWidget()
+        self.stack = PageStack()
         self.hint = NoModelHint(ctx)
         self.stack.addWidget(self.hint)
         content = QWidget()

@@ -402,6 +402,7 @@ class TrainingPanel(Panel):
         header.setSectionResizeMode(2, QHeaderView.Stretch)
         self.runs_table.setToolTip("Finished runs: tick Overlay to draw their curves dashed under the live run.")
         self.runs_table.itemChanged.connect(self._on_run_item_changed)
+        theme.follow_font(self.runs_table)
         runs_layout.addWidget(self.runs_table)
         checkpoint_row = QHBoxLayout()
         self.save_button = QPushButton("Save checkpoint…")
@@ -423,6 +424,7 @@ class TrainingPanel(Panel):
         self.ensemble_table.verticalHeader().setVisible(False)
         self.ensemble_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.ensemble_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        theme.follow_font(self.ensemble_table)
         self.ensemble_table.setToolTip("Each member's validation accuracy and the ensemble's (mean of softmax).")
         tabs.addTab(self.ensemble_table, "Ensemble")
         self.result_tabs = tabs

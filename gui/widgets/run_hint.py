@@ -2,10 +2,51 @@
 exists, and a short real training run for screenshots."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 NO_MODEL_TEXT = "No trained model yet. Train a network in the Training tab or load a checkpoint."
+
+
+class _Page(QWidget):
+    """One page of a PageStack: it has a size only while it is the current page."""
+
+    def __init__(self, content: QWidget, stack: QStackedWidget):
+        super().__init__()
+        self._stack = stack
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(content)
+
+    def _current(self) -> bool:
+        return self._stack.currentWidget() is self
+
+    def sizeHint(self):  # noqa: N802 (Qt name)
+        return super().sizeHint() if self._current() else QSize(0, 0)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt name)
+        return super().minimumSizeHint() if self._current() else QSize(0, 0)
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
+        return super().heightForWidth(width) if self._current() else 0
+
+
+class PageStack(QStackedWidget):
+    """A stacked widget as large as its current page only. QStackedWidget takes the largest page,
+    height-for-width included, so the short "no model yet" hint made a panel scroll because the
+    hidden content page, word-wrapped, would be 1000 px high. Pages keep their indices."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.currentChanged.connect(self._on_current_changed)
+
+    def addWidget(self, widget: QWidget) -> int:  # noqa: N802 (Qt name)
+        return super().addWidget(_Page(widget, self))
+
+    def _on_current_changed(self, _index: int) -> None:
+        for number in range(self.count()):
+            self.widget(number).updateGeometry()
+        self.updateGeometry()
 
 
 class NoModelHint(QWidget):
