@@ -3,7 +3,7 @@ that excite each channel most, cropped to the unit's receptive field; all
 channels of the layer at once, and one channel enlarged."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
