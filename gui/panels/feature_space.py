@@ -364,7 +364,9 @@ class FeatureSpacePanel(Panel):
         self.stop_button.clicked.connect(self.stop)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
-        form_layout.addLayout(buttons)
+        # Start / Stop stay under the scrolling settings, always on screen; the status is the
+        # first thing in the settings column.
+        self.run_buttons = buttons
 
         view_box = QGroupBox("View")
         form = QFormLayout(view_box)
@@ -397,7 +399,9 @@ class FeatureSpacePanel(Panel):
 
         self.status_label = QLabel("Press Start to lay out the features.")
         self.status_label.setWordWrap(True)
-        form_layout.addWidget(self.status_label)
+        # Inside the scroll area: a word-wrapped label beside it would make the panel as tall as
+        # all the settings (height-for-width layouts take the scroll area's full size hint).
+        form_layout.insertWidget(0, self.status_label)
         form_layout.addStretch(1)
 
         scroll = QScrollArea()
@@ -410,7 +414,13 @@ class FeatureSpacePanel(Panel):
             # Elide long entries instead of widening the column past its scroll area.
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(6)
-        outer.addWidget(scroll)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(self.run_buttons)
+        self.settings_column = left
+        outer.addWidget(left)
 
         right = QSplitter(Qt.Vertical)
         plots = QWidget()
@@ -457,6 +467,7 @@ class FeatureSpacePanel(Panel):
         self.settings_scroll.setMinimumWidth(needed)
         width = self.width() if self.isVisible() else 1400
         self.settings_scroll.setMaximumWidth(max(needed, int(0.3 * width)))
+        self.settings_column.setMaximumWidth(self.settings_scroll.maximumWidth())
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
