@@ -32,6 +32,15 @@ def _lesson_engine():
     return lessons
 
 
+class _Pane(QWidget):
+    """A splitter pane that asks only for its minimum: the panel then fits the window's height
+    (its word-wrapped headline makes the window size it by height-for-width, which adds up the
+    panes' size hints, and full-size plot hints made the whole panel scroll at 1280x800)."""
+
+    def sizeHint(self):  # noqa: N802 (Qt name)
+        return self.minimumSizeHint()
+
+
 class ExperimentPanel(Panel):
     title = "Experiment"
     description = "Run a lesson's experiment: every run side by side and the measured effect."
@@ -91,7 +100,7 @@ class ExperimentPanel(Panel):
         layout.addWidget(self.progress)
 
         splitter = QSplitter(Qt.Vertical)
-        plots = QWidget()
+        plots = _Pane()
         row = QHBoxLayout(plots)
         row.setContentsMargins(0, 0, 0, 0)
         # No legends over the data: the runs table names each colour; dashed = validation.
@@ -121,7 +130,7 @@ class ExperimentPanel(Panel):
         theme.follow_font(self.runs_table)  # rows follow the text size
         self.runs_table.setToolTip("Each run's name is in its curves' colour; solid lines are training, "
                                    "dashed lines validation.")
-        bottom = QWidget()
+        bottom = _Pane()
         bottom_row = QHBoxLayout(bottom)
         bottom_row.setContentsMargins(0, 0, 0, 0)
         bottom_row.addWidget(self.runs_table, 3)
