@@ -43,6 +43,27 @@ def _view_name(view: pg.GraphicsView, index: int) -> str:
     caption = getattr(parent, "caption", None)  # gui.widgets.image_view.ImageView
     if caption is not None and hasattr(caption, "text") and caption.text():
         return _slug(caption.text())
+    if caption is not None:
+        return f"image{index + 1}"  # an image view without a caption yet
+    # A layout of plots (LivePlot, histograms): named after its plot titles.
+    titles = []
+    scene = view.scene()
+    for item in (scene.items() if scene is not None else []):
+        if isinstance(item, pg.PlotItem):
+            text = re.sub("<[^>]+>", " ", item.titleLabel.text or "").strip()
+            if text and text not in titles:
+                titles.append(text)
+    if titles:
+        titles.sort()
+        return _slug(titles[0] if len(titles) == 1 else f"{titles[0]} and {len(titles) - 1} more")
+    for widget in (parent, parent.parentWidget() if parent is not None else None):
+        if hasattr(widget, "ctx"):
+            break  # the panel itself: its title is the file's prefix already
+        title = getattr(widget, "title", None)
+        if isinstance(title, str) and title:
+            return _slug(title)
+        if widget is not None and widget.toolTip():
+            return _slug(widget.toolTip().split(".")[0])[:40]
     return _slug(view.objectName() or f"view{index + 1}")
 
 

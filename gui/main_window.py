@@ -92,6 +92,13 @@ class MainWindow(QMainWindow):
                 self._group_tabs[group] = sub
                 self.tabs.addTab(sub, group)
             self._group_tabs[group].addTab(host, title)
+        # A status message belongs to the panel that wrote it: switching panels clears it.
+        self.tabs.currentChanged.connect(self._on_panel_switched)
+        for sub in self._group_tabs.values():
+            sub.currentChanged.connect(self._on_panel_switched)
+
+    def _on_panel_switched(self, _index: int) -> None:
+        self.statusBar().clearMessage()
 
     def create_panels(self) -> None:
         """Import and build every panel into its tab (idempotent)."""

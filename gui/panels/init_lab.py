@@ -76,6 +76,7 @@ class InitLabPanel(Panel):
         plots.addWidget(self.std_plot, 1)
         layout.addLayout(plots, 2)
         self.hist_view = pg.GraphicsLayoutWidget()
+        self.hist_view.setObjectName("histograms_per_layer")  # the exported file's name
         layout.addWidget(self.hist_view, 3)
 
         # Changing any control re-runs the experiment shortly after (debounced).

@@ -93,6 +93,7 @@ class LayerStatsPanel(Panel):
         slider_row.addWidget(self.snapshot_label)
         layout.addLayout(slider_row)
         self.hist_view = pg.GraphicsLayoutWidget()
+        self.hist_view.setObjectName("histograms_per_layer")  # the exported file's name
         layout.addWidget(self.hist_view, 3)
 
         self.timer = QTimer(self)
