@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from engine.errors import ConvScopeError
@@ -45,6 +46,46 @@ def add_run_stop(row: QHBoxLayout, panel, run_text: str, on_run: Callable) -> No
     row.addWidget(panel.stop_button)
 
 
+class StatusLine(QLabel):
+    """One line of status beside the buttons: elided at the right edge when the window is narrow
+    (1280 px at 200 %), the whole text in its tooltip; text() returns the whole text."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        self._full = str(text)
+        self.setToolTip(self._full)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(0, self.width()))
+        super().setText(shown)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            self._elide()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        metrics = self.fontMetrics()
+        return QSize(metrics.horizontalAdvance(self._full) + 4, metrics.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        metrics = self.fontMetrics()
+        return QSize(metrics.horizontalAdvance("Step 10…"), metrics.height())
+
+
 def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, hint: str) -> None:
     """Run / Stop / Save PNG… buttons and a status line; sets panel.run_button,
     stop_button, save_button and status (the panel provides stop and save_png_dialog)."""
@@ -53,8 +94,7 @@ def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, 
     panel.save_button.setEnabled(False)
     panel.save_button.clicked.connect(panel.save_png_dialog)
     row.addWidget(panel.save_button)
-    panel.status = QLabel(hint)
-    panel.status.setWordWrap(True)
+    panel.status = StatusLine(hint)
     row.addWidget(panel.status, 1)
 
 
