@@ -142,5 +142,8 @@ class PresentationController(QObject):
             if tabs.objectName() == "main-tabs" or tabs is getattr(self.window, "tabs", None) \
                     or tabs.objectName().startswith("group:"):
                 chrome.append(tabs.tabBar())
-        chrome += [dock for dock in self.window.findChildren(QDockWidget) if dock.parent() is self.window]
+        # Docks are chrome, except teaching content the instructor opened: the convolution
+        # arithmetic animation stays on screen in F5.
+        chrome += [dock for dock in self.window.findChildren(QDockWidget) if dock.parent() is self.window
+                   and dock.objectName() != "ConvArithmeticDock"]
         return chrome

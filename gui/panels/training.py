@@ -223,7 +223,7 @@ class TrainingPanel(Panel):
                    (self.lr_plot, (1, 0), (-10, 10)))
         for plot, corner, offset in corners:
             plot.legend.setBrush(pg.mkBrush(background))
-            theme.set_legend_text_size(plot.legend, f"{theme.point_size(0.8):.1f}pt")
+            theme.set_legend_text_size(plot.legend, f"{theme.point_size(0.9):.1f}pt")  # as every legend
             plot.legend.anchor(itemPos=corner, parentPos=corner, offset=offset)
 
     def _fit_settings_width(self) -> None:
