@@ -709,7 +709,8 @@ class TrainingPanel(Panel):
             self._member_offset_steps = event.member * event.total_steps
             self._member_offset_epochs = event.member * event.epochs
             self._live.update(member=event.member, members=event.members, epochs=event.epochs,
-                              device=event.device, params=event.num_params)
+                              device=event.device, params=event.num_params,
+                              penalty=getattr(event, "penalty_to_data_loss", float("nan")))
             if event.member == 0:
                 self._acc_span = event.epochs
                 self.acc_plot.set_x_span(0, self._acc_span + 0.5)
@@ -747,6 +748,8 @@ class TrainingPanel(Panel):
             parts.append(f"epoch {live.get('epoch', 0) + 1}/{live['epochs']}")
         if math.isfinite(live.get("loss", float("nan"))):
             parts.append(f"loss {live['loss']:.3f}")
+        if math.isfinite(live.get("penalty", float("nan"))):  # how strong the chosen lambda really is
+            parts.append(f"penalty {live['penalty']:.2g}x the data loss at the start")
         if "val_acc" in live and math.isfinite(live["val_acc"]):
             parts.append(f"val acc {live['val_acc']:.1%}")
             if math.isfinite(live.get("train_acc", float("nan"))):

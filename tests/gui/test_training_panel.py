@@ -230,3 +230,11 @@ def test_ensemble_members_are_separate_labelled_lines_over_the_same_epochs(panel
         panel.start_training()
     qtbot.waitUntil(lambda: not panel.jobs.running, timeout=5000)
     assert not [name for name in panel.acc_plot.series_names() if name.startswith("model ")]
+
+
+def test_the_status_shows_the_l1_penalty_next_to_the_data_loss(panel, ctx, qtbot):
+    panel.set_settings({"epochs": 40, "l1": 1e-3})
+    panel.start_training()
+    qtbot.waitUntil(lambda: "x the data loss at the start" in panel.status_label.text(), timeout=60000)
+    panel.stop_training()
+    qtbot.waitUntil(lambda: not panel.jobs.running, timeout=30000)
