@@ -206,3 +206,46 @@ def test_panel_fits_the_projector(window_at, theme_name, scale, size, title):
         assert not table.horizontalScrollBar().isVisible(), "Network table: horizontal scroll bar"
         problems = _cell_problems(table, key)
         assert not problems, "Network table: " + "; ".join(problems)
+
+
+def _legend_sizes(window) -> dict[int, str]:
+    import pyqtgraph as pg
+
+    sizes = {}
+    for view in window.findChildren(pg.GraphicsView):
+        for item in (view.scene().items() if view.scene() is not None else []):
+            if isinstance(item, pg.LegendItem):
+                sizes[id(item)] = item.opts.get("labelTextSize")
+    return sizes
+
+
+def test_f5_network_table_fits_and_keeps_the_conv_dock_and_legend_sizes(window_at):
+    """In F5 (large type) the Network table's rows and key cells follow the font, the Convolution
+    arithmetic dock stays on screen, and leaving F5 restores every legend's text size."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui.panels.builder import COLUMNS
+
+    window, configure = window_at
+    configure("dark", 1.0, (1280, 800))
+    app = QApplication.instance()
+    panel = window.show_panel("Network")
+    classroom = window.classroom
+    classroom.conv_dock.show()
+    _settle(app, 0.1)
+    before = _legend_sizes(window)
+    classroom.presentation.enter()
+    try:
+        _settle(app, 0.2)
+        assert classroom.conv_dock.isVisible()
+        key = [COLUMNS.index(c) for c in ("#", "Name", "Output shape", "Parameters", "Receptive field")]
+        problems = _cell_problems(panel.table, key)
+        assert not problems, "Network table in F5: " + "; ".join(problems)
+    finally:
+        classroom.presentation.leave()
+        classroom.conv_dock.hide()
+        window.resize(1280, 800)  # leave() restored the normal window
+        _settle(app, 0.2)
+    after = _legend_sizes(window)
+    changed = {k: (before[k], after[k]) for k in before if k in after and before[k] != after[k]}
+    assert not changed, f"legend text sizes changed by F5: {sorted(set(changed.values()))}"
