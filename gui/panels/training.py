@@ -710,7 +710,7 @@ class TrainingPanel(Panel):
             self._member_offset_epochs = event.member * event.epochs
             self._live.update(member=event.member, members=event.members, epochs=event.epochs,
                               device=event.device, params=event.num_params,
-                              penalty=getattr(event, "penalty_to_data_loss", float("nan")))
+                              penalty=event.penalty_to_data_loss)
             if event.member == 0:
                 self._acc_span = event.epochs
                 self.acc_plot.set_x_span(0, self._acc_span + 0.5)
