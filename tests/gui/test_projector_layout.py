@@ -249,3 +249,7 @@ def test_f5_network_table_fits_and_keeps_the_conv_dock_and_legend_sizes(window_a
     after = _legend_sizes(window)
     changed = {k: (before[k], after[k]) for k in before if k in after and before[k] != after[k]}
     assert not changed, f"legend text sizes changed by F5: {sorted(set(changed.values()))}"
+    from gui.theme import point_size
+
+    small = sorted({size for size in after.values() if float(str(size).rstrip("pt")) < point_size(0.9) - 0.5})
+    assert not small, f"legends smaller than the legend size {point_size(0.9):.1f}pt after F5: {small}"
