@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QL
 from engine.init_lab import LAB_INIT_LABELS, LAB_INITS, NONLINEARITIES, InitLabConfig, init_lab_job
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.live_plot import WholeNumberAxis
 
 HIST_COLUMNS = 5
 
@@ -64,11 +65,13 @@ class InitLabPanel(Panel):
         layout.addWidget(self.summary)
 
         plots = QHBoxLayout()
-        self.std_plot = pg.PlotWidget(title="Activation std per layer")
+        self.std_plot = pg.PlotWidget(title="Activation std per layer",
+                                     axisItems={"bottom": WholeNumberAxis("bottom")})
         self.std_plot.setLabel("bottom", "layer")
         self.std_plot.setLabel("left", "std")
         self.std_plot.showGrid(x=True, y=True, alpha=0.3)
-        self.mean_plot = pg.PlotWidget(title="Activation mean per layer")
+        self.mean_plot = pg.PlotWidget(title="Activation mean per layer",
+                                     axisItems={"bottom": WholeNumberAxis("bottom")})
         self.mean_plot.setLabel("bottom", "layer")
         self.mean_plot.setLabel("left", "mean")
         self.mean_plot.showGrid(x=True, y=True, alpha=0.3)

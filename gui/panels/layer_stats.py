@@ -13,6 +13,7 @@ from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
 from gui.widgets.run_hint import ensure_demo_run
 
@@ -65,12 +66,14 @@ class LayerStatsPanel(Panel):
         layout.addLayout(controls)
 
         plots = QHBoxLayout()
-        self.act_plot = pg.PlotWidget(title="Activation std per layer")
+        self.act_plot = pg.PlotWidget(title="Activation std per layer",
+                                     axisItems={"bottom": WholeNumberAxis("bottom")})
         self.act_plot.setLabel("bottom", "layer")
         self.act_plot.setLabel("left", "std of output")
         outside_legend(self.act_plot.getPlotItem())  # under the axis: never over the last layer's point
         self.act_plot.showGrid(x=True, y=True, alpha=0.3)
-        self.grad_plot = pg.PlotWidget(title="Gradient std per layer")
+        self.grad_plot = pg.PlotWidget(title="Gradient std per layer",
+                                     axisItems={"bottom": WholeNumberAxis("bottom")})
         self.grad_plot.setLabel("bottom", "layer")
         self.grad_plot.setLabel("left", "std of gradient")
         self.grad_plot.setLogMode(y=True)

@@ -61,6 +61,9 @@ class _WholeNumberAxis(pg.AxisItem):
         return whole or [(1.0, 0.0)]
 
 
+WholeNumberAxis = _WholeNumberAxis  # for plots over layers or epochs outside LivePlot
+
+
 class _RedrawScheduler:
     """One timer for every LivePlot: each tick redraws the next plot that has new
     points and is on screen, round robin.
