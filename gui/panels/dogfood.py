@@ -62,6 +62,7 @@ class DogFoodPanel(Panel):
         self._class_names: list[str] | None = None
         self._gallery_order = np.zeros(0, dtype=np.int64)
         self._job_kind = ""
+        self._job_active = False
         self.model_name = "efficientnet_lite0"
         self.classifier = None  # None: the jobs load `model_name` (tests may set a small stand-in)
         self.jobs_ended = 0  # counts finished jobs (success, failure or stop), so callers can wait on results
@@ -569,7 +570,7 @@ class DogFoodPanel(Panel):
     def _busy(self) -> bool:
         """One job at a time in this panel: starting another would silently abandon the running one
         (a fine-tune lost to a click on Classify)."""
-        if not self.jobs.running:
+        if not self._job_active:
             return False
         self.status_label.setText(f"A {self._job_kind or 'job'} is running: wait for it or press Stop first.")
         return True
@@ -677,6 +678,9 @@ class DogFoodPanel(Panel):
         return bool(start()) and wait_for(lambda: self.jobs_ended > before, timeout_s)
 
     def _on_running_changed(self, running: bool) -> None:
+        # Busy from the start until the GUI has taken the job's end (not the thread's: a quick job's
+        # thread can finish before its result reaches this panel).
+        self._job_active = running
         self.stop_button.setEnabled(running)
         for button in (self.zero_shot_button, self.finetune_button, self.classify_button):
             button.setEnabled(not running)

@@ -270,4 +270,4 @@ def test_classify_during_a_fine_tune_does_not_abandon_it(qtbot, panel, folders):
         assert not panel.classify_bundled_photo("coffee")  # refused, with a word why
         assert "fine-tune is running" in panel.status_label.text()
     assert panel.finetune_result is not None and panel.report.mode == "fine-tuned"
-    assert panel.classify_button.isEnabled()
+    qtbot.waitUntil(panel.classify_button.isEnabled, timeout=10_000)  # once the job's thread has ended
