@@ -142,20 +142,25 @@ def expected_state_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
 
 def _check_state_shapes(spec: NetworkSpec, state: dict, source: str) -> None:
     """Compare the file's weights with the architecture before the model is built."""
-    expected = expected_state_shapes(spec)
+    detail = _state_mismatch(expected_state_shapes(spec), state, "the architecture needs")
+    if detail:
+        raise CheckpointError(f"{source}: the weights do not match its architecture: {detail}.")
+
+
+def _state_mismatch(expected: dict, state: dict, needs: str) -> str:
+    """'' when `state` has exactly the tensors and shapes `expected` names, else what differs first."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
-    if missing or unexpected or wrong:
-        detail = []
-        if wrong:
-            k = wrong[0]
-            detail.append(f"'{k}' is {tuple(state[k].shape)} in the file but the architecture needs {expected[k]}")
-        if missing:
-            detail.append(f"{len(missing)} tensors missing (e.g. '{missing[0]}')")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected (e.g. '{unexpected[0]}')")
-        raise CheckpointError(f"{source}: the weights do not match its architecture: " + "; ".join(detail) + ".")
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k])]
+    detail = []
+    if wrong:
+        k = wrong[0]
+        detail.append(f"'{k}' is {tuple(state[k].shape)} in the file but {needs} {tuple(expected[k])}")
+    if missing:
+        detail.append(f"{len(missing)} tensors missing (e.g. '{missing[0]}')")
+    if unexpected:
+        detail.append(f"{len(unexpected)} unexpected (e.g. '{unexpected[0]}')")
+    return "; ".join(detail)
 
 
 def _check_history(history: dict, source: str) -> None:
@@ -204,20 +209,9 @@ def load_weights_into(model: ConvNet, path: str | Path) -> None:
 
 def load_state_into(model: torch.nn.Module, state: Any, source: str) -> None:
     _check_state_types(state, source)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        detail = []
-        if wrong:
-            k = wrong[0]
-            detail.append(f"'{k}' is {tuple(state[k].shape)} in the file but {tuple(own[k].shape)} here")
-        if missing:
-            detail.append(f"{len(missing)} tensors missing (e.g. '{missing[0]}')")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected (e.g. '{unexpected[0]}')")
-        raise CheckpointError(f"{source} was saved from another architecture: " + "; ".join(detail) + ".")
+    detail = _state_mismatch({k: tuple(v.shape) for k, v in model.state_dict().items()}, state, "the model has")
+    if detail:
+        raise CheckpointError(f"{source} was saved from another architecture: {detail}.")
     model.load_state_dict(state)
 
 

@@ -536,24 +536,17 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
 
     def train_step(xb, yb):
         """One optimizer step on one batch; returns (logits, loss)."""
+        with torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext():
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+        objective = loss  # the penalty is computed outside autocast, in full precision
+        if use_penalty:
+            objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net, settings.elastic_beta)
         if use_amp:
-            with torch.autocast("cuda", dtype=torch.float16):
-                logits = model(xb)
-                loss = loss_fn(logits, yb)
-            objective = loss
-            if use_penalty:
-                objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net,
-                                                    settings.elastic_beta)
             scaler.scale(objective).backward()
             scaler.step(optimizer)
             scaler.update()
         else:
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            objective = loss
-            if use_penalty:
-                objective = loss + explicit_penalty(weights, settings.l1, settings.elastic_net,
-                                                    settings.elastic_beta)
             objective.backward()
             optimizer.step()
         return logits, loss
