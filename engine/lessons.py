@@ -433,6 +433,18 @@ def run_experiment(lesson: str | Experiment, quick: bool = False, on_event=None,
     return run_to_end(experiment_job(lesson, quick, context), on_event)
 
 
+def _relay(job: Job, translate: Callable[[Any], Any]) -> Job:
+    """Drive a sub-job, passing on translate(event) where it is not None; returns the sub-job's result."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        out = translate(event)
+        if out is not None:
+            yield out
+
+
 def _load_spec(exp: Experiment):
     from .spec import NetworkSpec, load_preset
 
@@ -1036,14 +1048,9 @@ def _measure_fooling(exp, options, context):
     photo = _load_photo(options["photo"])
     job = attack_job(classifier, photo, method="iterative", target=options["target"],
                      epsilon_255=float(options["epsilon"]), steps=int(options["steps"]))
-    while True:
-        try:
-            event = next(job)
-        except StopIteration as stop:
-            attack = stop.value
-            break
-        if isinstance(event, AttackStep):
-            yield Progress(event.step, int(options["steps"]), f"step {event.step}: p(target) {event.target_prob:.3f}")
+    attack = yield from _relay(job, lambda e: Progress(e.step, int(options["steps"]),
+                                                       f"step {e.step}: p(target) {e.target_prob:.3f}")
+                               if isinstance(e, AttackStep) else None)
     png = _png_bytes(attack.adversarial)
     reloaded = image_from_bytes(png)
     png_prob = float(classifier.probabilities(reloaded)[0][attack.target_index])
@@ -1084,14 +1091,8 @@ def _measure_classviz(exp, options, context):
     classifier = load_classifier(options["model"])
     job = class_visualization_job(classifier, options["target"], style=options["style"], steps=int(options["steps"]),
                                   seed=int(options["seed"]))
-    while True:
-        try:
-            event = next(job)
-        except StopIteration as stop:
-            viz = stop.value
-            break
-        if isinstance(event, ClassVizPreview):
-            yield Progress(event.step, event.steps, f"step {event.step}: p {event.target_prob:.3f}")
+    viz = yield from _relay(job, lambda e: Progress(e.step, e.steps, f"step {e.step}: p {e.target_prob:.3f}")
+                            if isinstance(e, ClassVizPreview) else None)
     reloaded = image_from_bytes(_png_bytes(viz.image))
     png_prob = float(classifier.probabilities(reloaded)[0][viz.class_index])
     record = RunRecord("classviz", f"{viz.style} visualization of '{viz.class_name}'", figures=viz.summary())
