@@ -226,9 +226,7 @@ class ExperimentPanel(Panel):
         self._step_series.clear()
         for plot in (self.loss_plot, self.acc_plot, self.step_plot, self.weights_plot):
             for name in plot.series_names():
-                plot.plot.removeItem(plot._series[name].item)
-                plot.legend.removeItem(name)
-            plot._series.clear()
+                plot.remove_series(name)
         self.step_plot.hide()
         self.weights_plot.hide()
         self.image_view.hide()
