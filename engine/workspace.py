@@ -503,8 +503,12 @@ def load_workspace(folder: str | Path) -> Workspace:
     folder = Path(folder)
     if folder.is_file() and folder.name == MANIFEST:
         folder = folder.parent
-    if not folder.exists() and _backup_path(folder).is_dir():
+    try:  # finish or undo a save that was killed, and clear its leftovers (ConvScope's own files only)
         recover_interrupted_save(folder)
+    except WorkspaceError:
+        if not folder.exists():
+            raise  # only the previous version aside could have been opened: say why it was not
+        # A read-only parent folder: the workspace itself still opens; leftovers wait for a save.
     try:
         return _load_workspace(folder)
     except WorkspaceError:

@@ -140,8 +140,10 @@ def test_a_kill_at_any_point_loses_nothing(tmp_path, point, count):
     save_workspace(folder, _small_workspace(caption="old"))
     _user_files(folder)
     assert _kill_during_save(folder, point, count), "the save finished before the kill point"
-    # Open after the kill: either the old version or the complete new one, with the user's files.
+    # Open after the kill: either the old version or the complete new one, with the user's files;
+    # opening clears the killed save's leftovers.
     back = load_workspace(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ws"]
     assert back.images["input"][1] in ("old", "new")
     if back.images["input"][1] == "new":
         assert back.dataset == "shapes"
