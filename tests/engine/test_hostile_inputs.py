@@ -25,6 +25,21 @@ TINY_SPEC = {"name": "tiny", "input_shape": [1, 8, 8], "num_classes": 10, "layer
     {"kind": "flatten"}, {"kind": "linear", "units": 10}]}
 
 
+def deny_opening(monkeypatch, name: str) -> None:
+    """PIL refuses to open files called `name`, as it does for an unreadable file (the suite runs
+    as root, which chmod cannot lock out)."""
+    import PIL.Image
+
+    real_open = PIL.Image.open
+
+    def refuse(fp, *args, **kwargs):
+        if str(fp).endswith(name):
+            raise PermissionError(13, "Permission denied", str(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", refuse)
+
+
 def listing(folder) -> dict[str, tuple]:
     """Every path under folder with its type, size and content hash (files) or link target."""
     out = {}
@@ -477,19 +492,10 @@ def test_large_jpeg_is_decoded_at_reduced_size(tmp_path, monkeypatch):
 
 
 def test_unreadable_image_is_a_data_error(tmp_path, monkeypatch):
-    import PIL.Image
-
     from engine.images import load_image
 
     Image.new("RGB", (4, 4)).save(tmp_path / "locked.png")
-    real_open = PIL.Image.open
-
-    def refuse(fp, *args, **kwargs):
-        if str(fp).endswith("locked.png"):
-            raise PermissionError(13, "Permission denied", str(fp))
-        return real_open(fp, *args, **kwargs)
-
-    monkeypatch.setattr(PIL.Image, "open", refuse)
+    deny_opening(monkeypatch, "locked.png")
     with pytest.raises(DataError, match="permission denied"):
         load_image(tmp_path / "locked.png")
 
@@ -546,7 +552,6 @@ def test_class_group_ranges_are_checked_before_expanding(tmp_path, capsys):
 # ---------------------------------------------------------------- dataset folders
 
 def test_image_folder_skips_links_and_unreadable_files_and_reduces_big_images(tmp_path, monkeypatch):
-    import PIL.Image
 
     from engine.data import load_dataset
 
@@ -563,14 +568,7 @@ def test_image_folder_skips_links_and_unreadable_files_and_reduces_big_images(tm
     os.symlink(outside / "secret0.png", root / "cat" / "link.png")  # a file link: not followed
     Image.new("L", (3000, 2000), 200).save(root / "dog" / "huge.png")  # reduced on load, not 6 MB per array
     Image.new("RGB", (4, 4)).save(root / "dog" / "locked.png")
-    real_open = PIL.Image.open
-
-    def refuse(fp, *args, **kwargs):
-        if str(fp).endswith("locked.png"):
-            raise PermissionError(13, "Permission denied", str(fp))
-        return real_open(fp, *args, **kwargs)
-
-    monkeypatch.setattr(PIL.Image, "open", refuse)
+    deny_opening(monkeypatch, "locked.png")
     data = load_dataset("image_folder", root=str(root), size=8)
     assert data.class_names == ["cat", "dog"]
     assert len(data.train_x) + len(data.val_x) == 7  # 3 cats, 3 dogs + the huge one
