@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +183,16 @@ def extract_features(model: nn.Module | None, images: torch.Tensor, layer: str,
     captured: list[torch.Tensor] = []
     handle = None
     if target is not None:
-        handle = target.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+        # The model may be shared with another panel's job running a forward pass in its own
+        # thread: keep only the outputs of this job's forward passes (seen as a 488-row output
+        # for a 256-image batch in the close-during-t-SNE test).
+        own_thread = threading.get_ident()
+
+        def grab(_module, _inputs, out):
+            if threading.get_ident() == own_thread:
+                captured.append(out.detach())
+
+        handle = target.register_forward_hook(grab)
     was_training = model.training
     model.eval()
     first_parameter = next(model.parameters(), None)

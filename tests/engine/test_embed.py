@@ -238,3 +238,39 @@ def test_imagenet_penultimate_features_of_a_folder(tmp_path):
     assert any(isinstance(e, embed.FeaturesReady) for e in events)
     assert any("cat" in c.split("guess:")[1] for c in features.captions[:6])  # ImageNet sees the cats
     assert result.embedding.xy.shape == (12, 2) and np.isfinite(result.embedding.xy).all()
+
+
+def test_features_ignore_forward_passes_of_other_threads_on_the_same_model():
+    """A panel's job in another thread may run the same model at the same time: the layer
+    hook must keep only this job's outputs (a foreign batch of another size broke the reshape)."""
+    import threading
+
+    from engine.embed import extract_features
+    from engine.events import run_to_end
+    from engine.model import ConvNet
+    from engine.spec import load_preset
+
+    torch.manual_seed(0)
+    model = ConvNet(load_preset("lenet5"))
+    images = torch.rand(64, 1, 28, 28)
+    expected, _ = run_to_end(extract_features(model, images, "fc2", batch_size=16))
+    job_thread = threading.get_ident()
+
+    def other_panel_runs_between(_module, _inputs, _out):
+        # Right after each of the job's forward passes, another thread runs the model on 61
+        # images: its fc2 output reaches the job's hook after the job's own.
+        if threading.get_ident() == job_thread:
+            def forward():
+                with torch.inference_mode():
+                    model(torch.rand(61, 1, 28, 28))
+
+            other = threading.Thread(target=forward)
+            other.start()
+            other.join()
+
+    handle = model.register_forward_hook(other_panel_runs_between)
+    try:
+        features, _ = run_to_end(extract_features(model, images, "fc2", batch_size=16))
+    finally:
+        handle.remove()
+    assert features.shape == expected.shape and np.allclose(features, expected)
