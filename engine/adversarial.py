@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from .errors import ModelError
 from .events import Throttle
+from .images import quantize
 from .imaging import to_display_uint8
 
 ATTACKS = {"iterative": "Iterative targeted (SGD + momentum)", "fgsm": "FGSM (one step)",
@@ -73,11 +74,6 @@ class AttackResult:
                 "target": self.target_name, "final": self.final_name, "final_prob": round(self.final_prob, 4),
                 "target_prob": None if self.target_index is None else round(self.target_prob, 4),
                 "steps": self.steps, "linf_255": round(self.linf_255, 2), "success": self.success}
-
-
-def quantize(x01: torch.Tensor) -> torch.Tensor:
-    """Round to the 256 levels an 8-bit PNG can store."""
-    return torch.round(x01.clamp(0, 1) * 255.0) / 255.0
 
 
 def magnified_difference(adversarial: np.ndarray, original: np.ndarray) -> tuple[np.ndarray, float]:

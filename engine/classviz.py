@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from .errors import ModelError
 from .events import Throttle
+from .images import quantize
 
 STYLES = {"lucid": "Lucid (Fourier + decorrelated colour + transforms)",
           "cs231n": "cs231n (gradient ascent + L2 + jitter + blur)"}
@@ -193,7 +194,7 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     def preview(step: int) -> ClassVizPreview:
         with torch.no_grad():
             image01 = current_image().detach()
-            probs = torch.softmax(model(_quantize(image01)), dim=1)[0]
+            probs = torch.softmax(model(quantize(image01)), dim=1)[0]
             score = float(model(image01)[0, index])
         return ClassVizPreview(step, steps, classifier.to_uint8(image01), float(probs[index]), score,
                                tuple(tuple(p) for p in top_k(probs.cpu().numpy(), 5)))
@@ -225,10 +226,6 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
         probs = classifier.probabilities(final_uint8)[0]
     return ClassVizResult(index, class_name(index), style, steps, final_uint8, float(probs[index]),
                           tuple(tuple(p) for p in top_k(probs, 5)))
-
-
-def _quantize(x01: torch.Tensor) -> torch.Tensor:
-    return torch.round(x01.clamp(0, 1) * 255.0) / 255.0
 
 
 def class_visualization(classifier, target, **options) -> ClassVizResult:

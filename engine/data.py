@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import DataError
+from .folders import CLASS_WITHOUT_IMAGES
 
 
 @dataclass
@@ -220,29 +221,18 @@ def load_dataset(name: str, **options) -> ImageData:
 
 # ---------------------------------------------------------------- image folders
 
-def _resize_center_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (size, size, 3) uint8: shorter side scaled to `size`, then
-    the centre cropped, so nothing is squashed."""
-    from PIL import Image
-
-    height, width = image.shape[:2]
-    scale = size / min(height, width)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    resized = Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR)
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
-
-
 def load_image_folder(root: str, size: int = 32, channels: int | None = None, val_fraction: float = 0.2,
                       max_per_class: int | None = None, seed: int = 0) -> ImageData:
     """A folder in torchvision ImageFolder layout (root/<class name>/<image files>)
     loaded into memory at size x size. `channels` 1 or 3; None picks 1 when every
-    image is grey. Unreadable files are skipped; `extra['skipped']` lists
-    (relative path, reason) and `extra['skipped_reasons']` counts them by reason."""
+    image is grey. Files are found by `folders.scan_image_folder` (the one scanner, the
+    one set of skip reasons); unusable files are skipped: `extra['skipped']` lists
+    (relative path, detail) and `extra['skipped_reasons']` counts them by reason."""
     from pathlib import Path
 
     from .events import raise_if_stopped
-    from .images import IMAGE_SUFFIXES, load_image
+    from .folders import read_scanned_image, scan_image_folder
+    from .images import resize_center_crop
 
     folder = Path(root).expanduser()
     if not folder.is_dir():
@@ -250,63 +240,26 @@ def load_image_folder(root: str, size: int = 32, channels: int | None = None, va
     size = int(size)
     if not 4 <= size <= 512:
         raise DataError(f"Image size must be between 4 and 512 pixels, got {size}.")
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError as exc:
-        raise DataError(f"The folder {folder} cannot be read: {exc.strerror or exc}.") from None
-    links = [d for d in entries if d.is_symlink() and not d.name.startswith(".")]
-    class_dirs = [d for d in entries if d.is_dir() and not d.is_symlink() and not d.name.startswith(".")]
-    if not class_dirs:
-        raise DataError(f"{folder} has no class sub-folders. Expected {folder}/<class name>/<images>, "
-                        "one sub-folder per class.")
-    images, labels, class_names, skipped = [], [], [], []
-    reasons: dict[str, int] = {}
-
-    def skip(path, reason_kind: str, reason: str) -> None:
-        skipped.append((str(path.relative_to(folder)), reason))
-        reasons[reason_kind] = reasons.get(reason_kind, 0) + 1
-
-    for link in links:  # a link may lead anywhere on the disk: never followed
-        skip(link, "link (not followed)", f"{link.name}: a symbolic link; ConvScope reads only real files "
-                                          "and folders inside the dataset folder")
-    for class_dir in class_dirs:
-        try:
-            found = sorted(p for p in class_dir.rglob("*") if not p.name.startswith("."))
-        except OSError as exc:
-            skip(class_dir, "unreadable or damaged", f"{class_dir.name}/: cannot be read ({exc.strerror or exc})")
-            continue
-        files = []
-        for path in found:
-            if path.is_symlink():
-                skip(path, "link (not followed)", f"{path.name}: a symbolic link; links are not followed")
-            elif path.is_file():
-                files.append(path)
+    scan = scan_image_folder(folder, min_classes=1)
+    images, labels, class_names = [], [], []
+    for label, name in enumerate(scan.class_names):
         loaded = 0
-        for path in files:
+        for path in (path for path, file_label in scan.files if file_label == label):
             raise_if_stopped()  # a big folder takes minutes: Stop and closing the window must not wait
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                skip(path, "not an image file type",
-                     f"{path.name}: not an image file type ({path.suffix or 'no suffix'})")
-                continue
             if max_per_class is not None and loaded >= max_per_class:
                 break
-            try:
-                image = load_image(path, max_side=size)  # large photos are reduced while loading
-            except DataError as exc:
-                try:
-                    kind = "empty file" if path.stat().st_size == 0 else "unreadable or damaged"
-                except OSError:
-                    kind = "unreadable or damaged"
-                skip(path, kind, str(exc))
+            image = read_scanned_image(scan, path, max_side=size)  # large photos are reduced while loading
+            if image is None:
                 continue
-            images.append(_resize_center_crop(image, size))
+            images.append(resize_center_crop(image, size))
             labels.append(len(class_names))
             loaded += 1
         if loaded:
-            class_names.append(class_dir.name)
-        else:
-            # Drop empty classes but keep their images' labels consistent.
-            skip(class_dir, "class folder without readable images", f"{class_dir.name}/: no readable images")
+            class_names.append(name)
+        else:  # an empty class is dropped; the labels stay consecutive
+            scan.skip(folder / name, CLASS_WITHOUT_IMAGES, f"{name}/: no readable images")
+    skipped = [(str(Path(item.path).relative_to(folder)), item.detail or item.reason) for item in scan.skipped]
+    reasons = scan.skipped_counts()
     if not images:
         raise DataError(f"No readable images in {folder} ({len(skipped)} file(s) skipped).")
     if len(class_names) < 2:

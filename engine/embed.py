@@ -24,6 +24,7 @@ from torch import nn
 from .data import ImageData, to_uint8_images
 from .errors import DataError, ModelError
 from .events import LogLine, Progress, Throttle
+from .layers import eval_mode, named_layers
 
 PIXELS = "pixels"  # pseudo-layer: the raw input images, flattened
 METHODS = ("pca", "tsne")
@@ -127,10 +128,7 @@ class TSNEParams:
 
 def _layer_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """User-facing layer names: ConvNet's sequential children, else named modules."""
-    features = getattr(model, "features", None)
-    if isinstance(features, nn.Sequential):
-        return list(features.named_children())
-    return [(name, module) for name, module in model.named_modules() if name]
+    return named_layers(model, fallback="modules")
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -193,14 +191,12 @@ def extract_features(model: nn.Module | None, images: torch.Tensor, layer: str,
                 captured.append(out.detach())
 
         handle = target.register_forward_hook(grab)
-    was_training = model.training
-    model.eval()
     first_parameter = next(model.parameters(), None)
     device = first_parameter.device if first_parameter is not None else torch.device("cpu")
     features, predictions = [], []
     throttle = Throttle()
     try:
-        with torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             for start in range(0, n, batch_size):
                 batch = images[start:start + batch_size]
                 captured.clear()
@@ -215,7 +211,6 @@ def extract_features(model: nn.Module | None, images: torch.Tensor, layer: str,
     finally:
         if handle is not None:
             handle.remove()
-        model.train(was_training)
     feats = torch.cat(features).numpy().astype(np.float32, copy=True)
     preds = torch.cat(predictions).numpy().astype(np.int64) if predictions else None
     return feats, preds

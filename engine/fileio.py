@@ -181,3 +181,10 @@ def read_small_text(path: str | Path, *, what: str = "file", limit: int = MAX_TE
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"The {what} {path} is not text (it looks binary).") from exc
+
+
+def slug(text: str, default: str = "item") -> str:
+    """A file-name part from any title: lower case, runs of other characters as one '_', at most 40."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or default

@@ -23,7 +23,8 @@ EMPTY_FILE = "empty (0 bytes)"
 DAMAGED = "damaged or unreadable"
 OUTSIDE_CLASS_FOLDER = "not inside a class folder"
 LINK = "a link (not followed)"
-SKIP_REASONS = (NOT_AN_IMAGE, EMPTY_FILE, DAMAGED, OUTSIDE_CLASS_FOLDER, LINK)
+CLASS_WITHOUT_IMAGES = "class folder without readable images"
+SKIP_REASONS = (NOT_AN_IMAGE, EMPTY_FILE, DAMAGED, OUTSIDE_CLASS_FOLDER, LINK, CLASS_WITHOUT_IMAGES)
 
 
 @dataclass(frozen=True)

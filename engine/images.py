@@ -183,6 +183,27 @@ def image_from_bytes(data: bytes, name: str = "image", max_pixels: int | None = 
         Image.MAX_IMAGE_PIXELS = previous_limit
 
 
+def resize_center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, C) uint8 -> (size, size, C) uint8: the centred square, scaled to `size`
+    (the shorter side scaled, the rest cut off, so nothing is squashed)."""
+    from PIL import Image
+
+    array = np.asarray(image)
+    height, width = array.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = np.ascontiguousarray(array[top:top + side, left:left + side])
+    grey = square.ndim == 3 and square.shape[2] == 1
+    picture = Image.fromarray(square[:, :, 0] if grey else square)
+    resized = np.asarray(picture.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return resized[:, :, None] if grey else resized
+
+
+def quantize(x01):
+    """A [0, 1] tensor rounded to the 256 levels an 8-bit PNG stores."""
+    return (x01.clamp(0, 1) * 255.0).round() / 255.0
+
+
 def save_png(path: str | Path, image: np.ndarray) -> None:
     """Write an (H, W, 3|1) uint8 image as PNG, atomically."""
     from PIL import Image

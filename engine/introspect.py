@@ -15,6 +15,7 @@ from torch import nn
 from .data import to_uint8_images
 from .errors import DataError, ModelError
 from .events import Job, Progress, Throttle
+from .layers import eval_mode, named_layers
 from .imaging import nearest_upscale, tile_images, to_display_uint8
 
 # ----------------------------------------------------------------- layers
@@ -22,12 +23,7 @@ from .imaging import nearest_upscale, tile_images, to_display_uint8
 
 def feature_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) of the model's named layers (ConvNet.features or a Sequential)."""
-    features = getattr(model, "features", None)
-    if isinstance(features, nn.Sequential):
-        return list(features.named_children())
-    if isinstance(model, nn.Sequential):
-        return list(model.named_children())
-    raise ModelError("This model has no named layer sequence to look inside.")
+    return named_layers(model)
 
 
 def conv_layer_names(model: nn.Module) -> list[str]:
@@ -382,9 +378,7 @@ def top_patches_job(model: nn.Module, images: torch.Tensor, layer: str, k: int =
     best_index = torch.zeros((channels, 0), dtype=torch.int64)
     best_position = torch.zeros((channels, 0), dtype=torch.int64)
     throttle = Throttle()
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             for first in range(0, len(images), batch_size):
                 x = images[first:first + batch_size]
@@ -404,8 +398,6 @@ def top_patches_job(model: nn.Module, images: torch.Tensor, layer: str, k: int =
                 done = first + len(x)
                 if throttle.ready(force=done >= len(images)):
                     yield Progress(done, len(images), f"Scanning {done}/{len(images)} images for {layer}")
-    finally:
-        model.train(was_training)
     unit_y = (best_position // out_w).numpy()
     unit_x = (best_position % out_w).numpy()
     flat_index = best_index.numpy().reshape(-1)
@@ -449,13 +441,9 @@ class MistakesResult:
 
 def predict_probabilities(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Softmax probabilities (N, K) in eval mode (batch norm / dropout as at test time)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             chunks = [torch.softmax(model(x[i:i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(chunks).numpy()
 
 
@@ -482,17 +470,13 @@ def mistakes_job(model: nn.Module, x: torch.Tensor, y: torch.Tensor, class_names
     num_classes = len(class_names)
     chunks = []
     throttle = Throttle()
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             for first in range(0, len(x), batch_size):
                 chunks.append(torch.softmax(model(x[first:first + batch_size]), dim=1))
                 done = min(first + batch_size, len(x))
                 if throttle.ready(force=done >= len(x)):
                     yield Progress(done, len(x), f"Classifying {done}/{len(x)} {split} images")
-    finally:
-        model.train(was_training)
     probabilities = torch.cat(chunks).numpy()
     if probabilities.shape[1] != num_classes:
         raise ModelError(f"The model has {probabilities.shape[1]} outputs but the dataset has {num_classes} classes.")

@@ -51,12 +51,9 @@ class LayerStatsSnapshot:
 def observed_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layers whose outputs are described: the children of a ConvNet's
     `features`, of a plain nn.Sequential, or else every leaf module."""
-    features = getattr(model, "features", None)
-    if isinstance(features, nn.Sequential):
-        return list(features.named_children())
-    if isinstance(model, nn.Sequential):
-        return list(model.named_children())
-    return [(name, module) for name, module in model.named_modules() if name and not list(module.children())]
+    from .layers import named_layers
+
+    return named_layers(model, fallback="leaves")
 
 
 def histogram(values: torch.Tensor, bins: int,

@@ -903,6 +903,7 @@ def _measure_top_patches(exp, options, context):
 
     from .imaging import tile_images
     from .introspect import top_patches_job
+    from .layers import named_layers
 
     yield Progress(0, 3, "Training the network")
     trained, data = yield from _train_for_features(exp, options)
@@ -911,7 +912,7 @@ def _measure_top_patches(exp, options, context):
     yield Progress(1, 3, "Top images of every unit of every layer")
     outputs: dict = {}
     handles = [module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
-               for name, module in model.features.named_children()]
+               for name, module in named_layers(model)]
     try:
         with torch.no_grad():
             model(data.val_x)

@@ -57,4 +57,6 @@ class ConvNet(nn.Module):
         return self.features(self.normalize(x))
 
     def named_layers(self) -> list[tuple[str, nn.Module]]:
-        return list(self.features.named_children())
+        from .layers import named_layers
+
+        return named_layers(self)

@@ -73,11 +73,10 @@ def penalty_to_loss_ratio(model: nn.Module, x: torch.Tensor, y: torch.Tensor, l1
     (e.g. freshly initialized): how strong a lambda really is. l2 is the lecture's
     lambda * sum W^2."""
     weights = regularized_weights(model)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    from .layers import eval_mode
+
+    with eval_mode(model), torch.no_grad():
         data_loss = float(nn.functional.cross_entropy(model(x), y))
         penalty = explicit_penalty(weights, l1, elastic_net, elastic_beta)
         total = (0.0 if penalty is None else float(penalty)) + (float(l2 * l2_penalty(weights)) if l2 > 0 else 0.0)
-    model.train(was_training)
     return total / data_loss if data_loss > 0 else float("inf")

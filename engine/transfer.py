@@ -41,6 +41,7 @@ from .events import Progress, Throttle
 from .rng import JobRNG, has_random_layers
 from .folders import (FolderScan, SkippedFile, folder_labels_to_groups, read_scanned_image,
                       scan_image_folder)
+from .images import resize_center_crop
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS_DIR = ROOT / "resources" / "class_groups"
@@ -390,13 +391,7 @@ feature_cache = _FeatureCache()
 
 def make_thumbnail(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
     """Centre square crop, resized to size x size (uint8), for the gallery."""
-    from PIL import Image
-
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = Image.fromarray(np.ascontiguousarray(image[top:top + side, left:left + side]))
-    return np.asarray(square.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return resize_center_crop(image, size)
 
 
 def _model_key(classifier) -> str:

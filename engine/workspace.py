@@ -30,7 +30,7 @@ import numpy as np
 
 from .checkpoint import TrainedRun, load_run, save_run
 from .errors import ConvScopeError, DataError
-from .fileio import atomic_write_text, folder_mode, read_small_text
+from .fileio import atomic_write_text, folder_mode, read_small_text, slug
 from .images import load_image, save_png
 from .spec import NetworkSpec
 
@@ -57,10 +57,6 @@ class Workspace:
     settings: dict = field(default_factory=dict)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9]+", "_", text).strip("_").lower()[:40] or "item"
-
-
 # ----- panel state <-> JSON (arrays become files or lists)
 class _ArrayWriter:
     def __init__(self, folder: Path):
@@ -75,7 +71,7 @@ class _ArrayWriter:
         if isinstance(value, np.ndarray):
             if value.dtype == np.uint8 and (value.ndim == 2 or (value.ndim == 3 and value.shape[2] in (1, 3))):
                 self.count += 1
-                name = f"images/state_{self.count:03d}_{_slug(where)}.png"
+                name = f"images/state_{self.count:03d}_{slug(where)}.png"
                 save_png(self.folder / name, value)
                 return {"$image": name, "channels": 1 if value.ndim == 2 else int(value.shape[2]),
                         "ndim": value.ndim}
@@ -390,7 +386,7 @@ def _write_contents(folder: Path, ws: Workspace) -> None:
         atomic_write_text(folder / "spec.json", ws.spec.to_json())
         manifest["spec"] = "spec.json"
     for index, run in enumerate(ws.runs):
-        name = f"runs/{index:02d}_{_slug(run.name)}"
+        name = f"runs/{index:02d}_{slug(run.name)}"
         save_run(folder / name, run)
         manifest["runs"].append({"name": run.name, "folder": name, "dataset": run.dataset,
                                  "metrics": sorted(run.history)})
@@ -402,7 +398,7 @@ def _write_contents(folder: Path, ws: Workspace) -> None:
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim not in (2, 3):
             raise WorkspaceError(f"Image '{key}' is not an 8-bit picture (dtype {array.dtype}, shape {array.shape}).")
-        name = f"images/{_slug(key)}.png"
+        name = f"images/{slug(key)}.png"
         save_png(folder / name, array)
         manifest["images"].append({"key": key, "file": name, "caption": caption,
                                    "channels": 1 if array.ndim == 2 else int(array.shape[2]), "ndim": array.ndim})

@@ -16,6 +16,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.errors import ConvScopeError
+from engine.fileio import slug
 
 PROJECTOR_WIDTH = 1920  # pixels: a full-HD projector
 
@@ -25,7 +26,7 @@ class ExportError(ConvScopeError):
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:40] or "view"
+    return slug(text, "view")
 
 
 def graphics_views(widget: QWidget) -> list[pg.GraphicsView]:

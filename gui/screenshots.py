@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
+
+from engine.fileio import slug
 
 
 def wait_for(predicate, timeout_s: float = 30.0) -> bool:
@@ -18,10 +19,6 @@ def wait_for(predicate, timeout_s: float = 30.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900,
@@ -49,7 +46,7 @@ def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900
             panel.prepare_screenshot()
             wait_for(lambda: False, 0.3)
             window.classroom.restyle_current_panel()  # plots made by prepare_screenshot
-            path = out / f"{number:02d}_{_slug(panel.title)}.png"
+            path = out / f"{number:02d}_{slug(panel.title, 'panel')}.png"
             window.grab().save(str(path))
             written.append(path)
         window.show_panel(window.panels[0].title)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
+from gui import theme
 from gui.panels.base import Panel
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.image_view import ImageGrid, ImageView
@@ -61,7 +62,11 @@ class ActivationsPanel(Panel):
         content = QWidget()
         row = QHBoxLayout(content)
 
-        left = QVBoxLayout()
+        # The controls column scrolls on its own when the text is large: the input and the maps
+        # (the point of the panel) must never go below the fold with them.
+        left_host = QWidget()
+        left = QVBoxLayout(left_host)
+        left.setContentsMargins(0, 0, 0, 0)
         source_box = QGroupBox("Input")
         source = QGridLayout(source_box)
         source.addWidget(QLabel("Validation image #"), 0, 0)
@@ -98,7 +103,12 @@ class ActivationsPanel(Panel):
         self.per_map_check.toggled.connect(self.recompute)
         left.addWidget(self.per_map_check)
         left.addStretch(1)
-        row.addLayout(left, 0)
+        self.controls_scroll = QScrollArea()
+        self.controls_scroll.setWidgetResizable(True)
+        self.controls_scroll.setFrameShape(QScrollArea.NoFrame)
+        self.controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.controls_scroll.setWidget(left_host)
+        row.addWidget(self.controls_scroll, 0)
 
         middle = QVBoxLayout()
         self.input_view = ImageView("Input")
@@ -114,12 +124,23 @@ class ActivationsPanel(Panel):
         self.scroll.setWidget(self.maps_host)
         row.addWidget(self.scroll, 2)
         self.stack.addWidget(content)
+        self._fit_controls_width()
         outer.addWidget(self.stack, 1)
 
         self._pending: tuple[str, object, str] | None = None
         self.jobs.succeeded.connect(self.on_maps_ready)
         ctx.image_sent.connect(self._on_image_sent)  # an image the user clicked in Feature space
         self.follow_run(self.on_run_changed)
+
+    def _fit_controls_width(self) -> None:
+        """The controls column is as wide as its content at this text size (no sideways scroll)."""
+        bar = self.controls_scroll.verticalScrollBar().sizeHint().width()
+        self.controls_scroll.setMinimumWidth(self.controls_scroll.widget().minimumSizeHint().width() + bar + 2)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange) and hasattr(self, "controls_scroll"):
+            self._fit_controls_width()
 
     # ------------------------------------------------------------ model and data
     def on_run_changed(self, run) -> None:
@@ -152,7 +173,7 @@ class ActivationsPanel(Panel):
         self.layer_grids = {}
         for name, _module in self.run.model.named_layers():
             grid = ImageGrid(name)
-            grid.setMinimumHeight(230)
+            grid.setMinimumHeight(int(max(230, 160 * theme.current["scale"])))  # the caption grows with the text
             grid.tile_clicked.connect(self._on_tile_clicked)
             self.layer_grids[name] = grid
             self.maps_layout.addWidget(grid)
@@ -173,8 +194,9 @@ class ActivationsPanel(Panel):
         self.index_spin.setValue(min(self.index_spin.maximum(), self.index_spin.value() + 1))
 
     def _open_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif "
-                                              "*.tif *.tiff *.webp);;All files (*)")
+        from gui.widgets.image_source import IMAGE_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", IMAGE_FILTER)
         if path:
             self.show_file(path)
 

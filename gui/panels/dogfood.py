@@ -646,8 +646,9 @@ class DogFoodPanel(Panel):
             return
         from engine.images import load_image
 
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image", str(Path.home()),
-                                              "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+        from gui.widgets.image_source import IMAGE_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image", str(Path.home()), IMAGE_FILTER)
         if not path:
             return
         try:

@@ -22,14 +22,11 @@ HIST_COLUMNS = 6  # at most; fewer when the titles would run into each other (la
 
 def measure_job(model, x, y):
     from engine.layer_stats import collect_layer_stats
+    from engine.layers import eval_mode
 
     yield Progress(0, 1, "Measuring")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         stats = collect_layer_stats(model, x, with_grads=True, y=y, batch_stats=True)  # BN as training sees it
-    finally:
-        model.train(was_training)
     return LayerStatsSnapshot(-1, -1, stats)
 
 

@@ -6,13 +6,14 @@ from PySide6.QtCore import QBuffer, QIODevice, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from engine.errors import DataError
-from engine.images import bundled_photos, image_from_bytes, load_bundled_photo, load_image
+from engine.images import IMAGE_SUFFIXES, bundled_photos, image_from_bytes, load_bundled_photo, load_image
 
 # The ImageNet tools need 224 px; 1024 px is plenty to show. Large files are reduced while
 # decoding (JPEG) or right after, so a camera's 50-megapixel photo never freezes the window.
 DISPLAY_MAX_SIDE = 1024
 PASTE_MAX_PIXELS = 40_000_000
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+# The one image file-dialog filter: every type the engine decodes (engine.images.IMAGE_SUFFIXES).
+IMAGE_FILTER = f"Images ({' '.join('*' + s for s in sorted(IMAGE_SUFFIXES))});;All files (*)"
 
 
 class ImageSourceBar(QWidget):

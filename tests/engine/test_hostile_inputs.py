@@ -554,6 +554,7 @@ def test_class_group_ranges_are_checked_before_expanding(tmp_path, capsys):
 def test_image_folder_skips_links_and_unreadable_files_and_reduces_big_images(tmp_path, monkeypatch):
 
     from engine.data import load_dataset
+    from engine.folders import DAMAGED, LINK
 
     root = tmp_path / "data"
     outside = tmp_path / "outside"
@@ -573,8 +574,8 @@ def test_image_folder_skips_links_and_unreadable_files_and_reduces_big_images(tm
     assert data.class_names == ["cat", "dog"]
     assert len(data.train_x) + len(data.val_x) == 7  # 3 cats, 3 dogs + the huge one
     reasons = data.extra["skipped_reasons"]
-    assert reasons.get("link (not followed)") == 2
-    assert reasons.get("unreadable or damaged") == 1
+    assert reasons.get(LINK) == 2
+    assert reasons.get(DAMAGED) == 1
     skipped = dict(data.extra["skipped"])
     assert "permission denied" in skipped[os.path.join("dog", "locked.png")]
 

@@ -8,6 +8,7 @@ import torch
 
 from engine.data import load_image_folder, load_torchvision_dataset
 from engine.errors import DataError
+from engine.folders import EMPTY_FILE, NOT_AN_IMAGE
 
 
 def write_png(path, colour, size=(20, 12)):
@@ -35,7 +36,8 @@ def test_image_folder_loads_resizes_and_counts_skipped_files(folder):
     assert len(data.train_x) + len(data.val_x) == 6
     assert len(data.val_x) == 2  # one per class
     reasons = data.extra["skipped_reasons"]
-    assert reasons == {"unreadable or damaged": 1, "empty file": 1, "not an image file type": 1}
+    # The one scanner's reasons (engine.folders): a file that is no image by content counts as one.
+    assert reasons == {NOT_AN_IMAGE: 2, EMPTY_FILE: 1}
     skipped = dict(data.extra["skipped"])
     assert "cats/broken.png" in skipped and "dogs/empty.jpg" in skipped and "dogs/notes.txt" in skipped
     assert "empty" in skipped["dogs/empty.jpg"]
@@ -43,6 +45,14 @@ def test_image_folder_loads_resizes_and_counts_skipped_files(folder):
     x = torch.cat([data.train_x, data.val_x])
     y = torch.cat([data.train_y, data.val_y])
     assert torch.all(x[y == 0][:, 0].mean((1, 2)) > 0.7) and torch.all(x[y == 1][:, 2].mean((1, 2)) > 0.7)
+
+
+def test_hidden_files_are_counted_not_dropped(folder):
+    """The training loader and Dog vs Food share one scanner: a .DS_Store is a skipped file too."""
+    (folder / "cats" / ".DS_Store").write_bytes(b"\x00\x01")
+    data = load_image_folder(str(folder), size=16, val_fraction=0.34)
+    assert data.extra["skipped_reasons"][NOT_AN_IMAGE] == 3
+    assert "cats/.DS_Store" in dict(data.extra["skipped"])
 
 
 def test_grey_folder_becomes_one_channel(tmp_path):
