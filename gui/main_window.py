@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QAction, QKeySequence, QPainter
+from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QStatusBar, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 import engine
 from gui.context import AppContext
@@ -39,6 +39,32 @@ class PanelHost(QWidget):
         scroll.setWidget(panel)
         self._layout.addWidget(scroll)
         self.panel = panel
+
+
+class ElidingStatusBar(QStatusBar):
+    """A status bar whose message ends in "…" with a gap before the busy indicator and the
+    device labels: Qt's own cuts the text off mid-character right against them (200 % text)."""
+
+    GAP = 12
+
+    def message_rect(self):
+        right = self.width() - self.GAP
+        for child in self.findChildren(QWidget, options=Qt.FindDirectChildrenOnly):
+            if child.isVisible() and child.x() > self.width() // 3:
+                right = min(right, child.x() - self.GAP)  # permanent widgets sit on the right
+        return self.rect().adjusted(6, 0, 0, 0).intersected(self.rect().adjusted(0, 0, right - self.width(), 0))
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        message = self.currentMessage()
+        if not message:
+            super().paintEvent(event)
+            return
+        rect = self.message_rect()
+        painter = QPainter(self)
+        painter.setPen(self.palette().windowText().color())
+        painter.drawText(rect, Qt.AlignLeading | Qt.AlignVCenter | Qt.TextSingleLine,
+                         self.fontMetrics().elidedText(message, Qt.ElideRight, max(0, rect.width())))
+        painter.end()
 
 
 class MainWindow(QMainWindow):
@@ -138,6 +164,8 @@ class MainWindow(QMainWindow):
         self.help_menu.addAction(about)
 
     def _build_status_bar(self) -> None:
+        self.setStatusBar(ElidingStatusBar())
+        self.statusBar().messageChanged.connect(self.statusBar().setToolTip)  # the whole message on hover
         self.device_label = QLabel("")
         self.memory_label = QLabel("")
         self.statusBar().addPermanentWidget(self.device_label)

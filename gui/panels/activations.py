@@ -14,6 +14,7 @@ from engine.events import Progress
 from engine.imaging import nearest_upscale
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
@@ -40,7 +41,7 @@ def activations_job(model, source: str, payload, input_shape, per_map: bool):
     return input_to_display(x), feature_maps_for(model, x, per_map)
 
 
-class ActivationsPanel(Panel):
+class ActivationsPanel(FitsViewportHeight, Panel):
     title = "Activations"
     description = "Every layer's feature maps for one input."
 

@@ -11,17 +11,18 @@ shape reaches the Network panel through ctx.dataset_info + ctx.set_dataset.
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.data import dataset_description, dataset_names
 from engine.data_preview import AugmentationPreview, DatasetOverview, augmentation_preview_job, dataset_overview_job
 from engine.imaging import nearest_upscale
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.workers import JobSlot
 
@@ -94,7 +95,7 @@ class LabelledGrid(ImageGrid):
         self.view.setRange(xRange=(-margin, width), yRange=(0, height), padding=0.01)
 
 
-class DataPanel(Panel):
+class DataPanel(FitsViewportHeight, Panel):
     title = "Data"
     description = "Datasets, train/validation split, sample grids, preprocessing and augmentation preview."
 
@@ -204,7 +205,7 @@ class DataPanel(Panel):
         splitter.addWidget(middle)
 
         right = QWidget()
-        right_layout = QVBoxLayout(right)
+        right_layout = self._right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         aug_box = QGroupBox("Augmentation")
         aug_box.setToolTip("Augmentation is applied to training batches only, never to validation.")
@@ -243,6 +244,58 @@ class DataPanel(Panel):
         splitter.setStretchFactor(1, 2)
         splitter.setStretchFactor(2, 2)
         root.addWidget(splitter, 1)
+        # Where three columns do not fit the height (200 % text on 1280x800), preprocessing and
+        # augmentation become two tabs beside the samples, the augmentation form beside its preview.
+        self.columns, self.middle_column, self.right_column = splitter, middle, right
+        self.detail_tabs = QTabWidget()
+        self.detail_tabs.hide()
+        self.compact = False
+
+    def _available_height(self) -> int:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        return parent.viewport().height() if parent is not None else self.height()
+
+    def _reflow(self) -> None:
+        """Three columns when they fit the height, else samples beside two tabs."""
+        if not hasattr(self, "columns"):
+            return
+        available = self._available_height()
+        width = max(200, self.width())
+        header = (self.dataset_combo.sizeHint().height() + self.info_label.heightForWidth(width)
+                  + 3 * self.layout().spacing() + 2 * self.layout().contentsMargins().top())
+        self._right_layout.setDirection(QVBoxLayout.TopToBottom)
+        stacked = self.right_column.minimumSizeHint().height()
+        compact = header + stacked > available
+        if compact == self.compact:
+            if not compact:
+                return
+        self.compact = compact
+        if compact:
+            self._right_layout.setDirection(QVBoxLayout.LeftToRight)
+            if self.detail_tabs.count() == 0:
+                self.detail_tabs.addTab(self.middle_column, "Preprocessing")
+                self.detail_tabs.addTab(self.right_column, "Augmentation")
+                self.columns.insertWidget(1, self.detail_tabs)
+                self.detail_tabs.show()
+        elif self.detail_tabs.count():
+            self.detail_tabs.clear()  # the pages stay alive: the splitter takes them back
+            self.columns.insertWidget(1, self.middle_column)
+            self.columns.insertWidget(2, self.right_column)
+            self.middle_column.show()
+            self.right_column.show()
+            self.detail_tabs.setParent(None)
+            self.detail_tabs.hide()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._reflow)  # after the layout has settled, not inside it
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == QEvent.FontChange:
+            QTimer.singleShot(0, self._reflow)
 
     def _label(self, text: str, tip: str) -> QLabel:
         label = QLabel(text)
@@ -373,7 +426,7 @@ class DataPanel(Panel):
     def _show_overview(self, o: DatasetOverview) -> None:
         c, h, w = o.input_shape
         shape = f"{c} x {h} x {w}"
-        text = (f"<b>{o.description or o.name}</b><br>Train <b>{o.n_train:,}</b> · Validation <b>{o.n_val:,}</b> · "
+        text = (f"<b>{o.description or o.name}</b> · Train <b>{o.n_train:,}</b> · Validation <b>{o.n_val:,}</b> · "
                 f"{o.num_classes} classes · images {shape}")
         smallest = min(o.train_counts) if o.train_counts else 0
         text += f" · fewest training images in a class: {smallest}"
@@ -382,9 +435,13 @@ class DataPanel(Panel):
             text += f"<br><span style='color:#8a1c0c'>{o.skipped} file(s) skipped: {reasons}</span>"
         self.info_label.setText(text)
         scale = max(1, 28 // max(h, 1))
-        labels = [f"{name} ({o.train_counts[i]}/{o.val_counts[i]})" for i, name in enumerate(o.class_names)]
+        # Balanced classes: the name alone (the counts would take a third of the grid at 200 %).
+        balanced = len(set(o.train_counts)) <= 1 and len(set(o.val_counts)) <= 1
+        labels = [name if balanced else f"{name} ({o.train_counts[i]}/{o.val_counts[i]})"
+                  for i, name in enumerate(o.class_names)]
         self.sample_grid.set_rows(o.samples, o.per_class, labels, scale)
-        self.sample_grid.setToolTip("Each row is one class: name (training/validation images).")
+        counts = "; ".join(f"{name}: {o.train_counts[i]}/{o.val_counts[i]}" for i, name in enumerate(o.class_names))
+        self.sample_grid.setToolTip(f"Each row is one class. Training/validation images per class: {counts}.")
         self.mean_view.set_image(self._display(o.mean_image, scale))
         self.removed_view.set_image(self._display(o.mean_removed, scale))
         means = ", ".join(f"{v:.3f}" for v in o.channel_mean)

@@ -184,7 +184,11 @@ class TrainingPanel(Panel):
     title = "Training"
     description = "Train the network live: SGD, momentum, learning-rate schedules, regularization, ensembles."
 
-    RUN_COLUMNS = ["Overlay", "Run", "Settings", "Epochs", "Val acc", "Images/s"]
+    # The key columns (overlay with the run's number, accuracy, epochs) first, sized to their text;
+    # the long run name and settings share what is left, elided (full text in the tooltip), so the
+    # table never scrolls sideways at 200 % on 1280x800.
+    RUN_COLUMNS = ["Overlay", "Val acc", "Epochs", "Images/s", "Run", "Settings"]
+    KEY_RUN_COLUMNS = (0, 1, 2)
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
@@ -354,13 +358,16 @@ class TrainingPanel(Panel):
         self._fit_settings_width()
         splitter.addWidget(left)
 
-        # Right: live curves, then runs / ensemble / checkpoints.
+        # Right: the two curves a class watches (loss, accuracy) get the height; the learning rate
+        # and throughput of the run sit in tabs beside the runs table. Four plots in a 2x2 grid left
+        # each too small at 200 % text on 1280x800: cut titles, legends over the curves.
         right = QSplitter(Qt.Vertical)
         plots = QWidget()
         grid = QGridLayout(plots)
         grid.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = LivePlot("Loss per iteration", "iteration", "cross-entropy loss")
-        self.loss_plot.add_series("loss (raw)", 0, width=1.0, alpha=0.3)
+        # The raw loss is the faint line behind the smoothed one: the legend names only what it explains.
+        self.loss_plot.add_series("loss (raw)", 0, width=1.0, alpha=0.3, in_legend=False)
         self.loss_plot.add_series("loss (smoothed)", 0)
         # Validation loss once per epoch, at the epoch's last iteration: overfitting shows as this
         # line turning up while the training loss keeps falling.
@@ -382,10 +389,6 @@ class TrainingPanel(Panel):
         theme.notifier.changed.connect(self._style_legends)
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.acc_plot, 0, 1)
-        grid.addWidget(self.run_lr_plot, 1, 0)
-        grid.addWidget(self.speed_plot, 1, 1)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
         right.addWidget(plots)
 
         tabs = QTabWidget()
@@ -399,7 +402,11 @@ class TrainingPanel(Panel):
         self.runs_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         header = self.runs_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        header.setMinimumSectionSize(8)
+        for column in (4, 5):
+            header.setSectionResizeMode(column, QHeaderView.Stretch)
+        self.runs_table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.runs_table.setTextElideMode(Qt.ElideRight)
         self.runs_table.setToolTip("Finished runs: tick Overlay to draw their curves dashed under the live run.")
         self.runs_table.itemChanged.connect(self._on_run_item_changed)
         theme.follow_font(self.runs_table)
@@ -427,9 +434,11 @@ class TrainingPanel(Panel):
         theme.follow_font(self.ensemble_table)
         self.ensemble_table.setToolTip("Each member's validation accuracy and the ensemble's (mean of softmax).")
         tabs.addTab(self.ensemble_table, "Ensemble")
+        tabs.addTab(self.run_lr_plot, "Learning rate")
+        tabs.addTab(self.speed_plot, "Throughput")
         self.result_tabs = tabs
         right.addWidget(tabs)
-        right.setStretchFactor(0, 3)
+        right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 1)
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 0)
@@ -812,6 +821,7 @@ class TrainingPanel(Panel):
         check = QTableWidgetItem()
         check.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
         check.setCheckState(Qt.Unchecked)
+        check.setText(entry["name"].split(" ", 1)[0])  # "#2": which curves are this run's
         check.setToolTip("Draw this run's curves (dashed) for comparison.")
         self.runs_table.setItem(row, 0, check)
         history, summary, settings = entry["history"], entry["summary"], entry["settings"]
@@ -821,12 +831,12 @@ class TrainingPanel(Panel):
             val = finite[-1] if finite else None
         ips = summary.get("images_per_sec")
         epochs = len(history.get("epoch", [])) or settings.get("epochs", "")
-        texts = [entry["name"], _key_settings(settings), str(epochs),
-                 f"{val:.1%}" if isinstance(val, (int, float)) and math.isfinite(val) else "—",
-                 f"{ips:,.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—"]
+        texts = [f"{val:.1%}" if isinstance(val, (int, float)) and math.isfinite(val) else "—", str(epochs),
+                 f"{ips:,.0f}" if isinstance(ips, (int, float)) and math.isfinite(ips) else "—",
+                 entry["name"].split(" ", 1)[-1], _key_settings(settings)]  # its "#n" is in the Overlay column
         for column, text in enumerate(texts, start=1):
             item = QTableWidgetItem(text)
-            item.setToolTip(_key_settings(settings))
+            item.setToolTip(f"{entry['name']}: {_key_settings(settings)}")
             self.runs_table.setItem(row, column, item)
         self.runs_table.blockSignals(False)
 
@@ -852,12 +862,12 @@ class TrainingPanel(Panel):
         colour = 4 + index
         label = entry["name"].split(" ", 1)[0]
         if history.get("step") and history.get("smoothed_loss"):
-            self.loss_plot.add_overlay(key, f"{label} smoothed loss", history["step"], history["smoothed_loss"], colour)
+            self.loss_plot.add_overlay(key, f"{label} loss", history["step"], history["smoothed_loss"], colour)
         if history.get("epoch") and history.get("val_acc"):
             epochs = [e + 1 for e in history["epoch"]]
             self._acc_span = max(getattr(self, "_acc_span", 1), max(epochs))
             self.acc_plot.set_x_span(0, self._acc_span + 0.5)
-            self.acc_plot.add_overlay(key, f"{label} validation", epochs, history["val_acc"], colour, symbol="s")
+            self.acc_plot.add_overlay(key, f"{label} val", epochs, history["val_acc"], colour, symbol="s")
             if history.get("train_acc"):
                 self.acc_plot.add_overlay(key, f"{label} train", epochs, history["train_acc"], colour, dashed=False,
                                           symbol="o")
