@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSpinBox, QVBoxLayout, QWidget)
 
 from engine.adversarial import ATTACKS, AttackResult, AttackStep, attack_job
-from gui.panels.base import Panel
+from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import (ImageFileDrops, add_run_stop_save, fit_without_scrolling,
                                         save_png_or_report, source_and_model_row)
 from gui.widgets.class_picker import ClassPicker
@@ -22,9 +22,10 @@ from gui.widgets.live_plot import LivePlot
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class AdversarialPanel(ImageFileDrops, Panel):
+class AdversarialPanel(ImageFileDrops, JobPanel):
     title = "Adversarial"
     description = "Fool a pretrained classifier with an invisible change."
+    stopped_text = "Stopped: the last step is shown."
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
@@ -32,16 +33,12 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.caption = ""
         self.result: AttackResult | None = None
         self.last_step: AttackStep | None = None
-        self.attacks_done = 0
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
         fit_without_scrolling(self)
-        self.jobs.event.connect(self._on_event)
-        self.jobs.succeeded.connect(self._on_succeeded)
-        self.jobs.stopped.connect(self._on_stopped)
-        self.jobs.failed.connect(self._on_ended)
-        self.jobs.running_changed.connect(self._on_running_changed)
+        self.status_line = self.status
+        self.set_job_buttons(run=[self.run_button], stop=[self.stop_button])
         ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here (Predict: "Fool it")
 
     def _build(self) -> None:
@@ -166,7 +163,7 @@ class AdversarialPanel(ImageFileDrops, Panel):
                                            steps=steps))
 
     # ------------------------------------------------------------------ results
-    def _on_event(self, event) -> None:
+    def on_job_event(self, event) -> None:
         if not isinstance(event, AttackStep):
             return
         self.last_step = event
@@ -187,8 +184,7 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.status.setText(f"Step {event.step}: max pixel change {event.linf_255:.0f}/255"
                             + (f", target p = {event.target_prob:.3f}" if target is not None else ""))
 
-    def _on_succeeded(self, result) -> None:
-        self.attacks_done += 1
+    def on_job_succeeded(self, result) -> None:
         if not isinstance(result, AttackResult):
             return
         self.result = result
@@ -198,21 +194,6 @@ class AdversarialPanel(ImageFileDrops, Panel):
         self.status.setText(f"{result.original_name} → {result.final_name}: {verdict}{target}; "
                             f"{result.steps} steps, max pixel change {result.linf_255:.0f}/255. "
                             "Probabilities are measured on the 8-bit image that Save writes.")
-
-    def _on_ended(self, *_args) -> None:
-        self.attacks_done += 1
-
-    def _on_stopped(self) -> None:
-        self.status.setText("Stopped: the last step is shown.")
-        self._on_ended()
-
-    def stop(self) -> None:
-        """Stop the running job (its later events are dropped as stale)."""
-        self.jobs.stop()  # -> _on_stopped
-
-    def _on_running_changed(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
 
     def save_png_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the adversarial image", "adversarial.png", "PNG (*.png)")
@@ -271,6 +252,6 @@ class AdversarialPanel(ImageFileDrops, Panel):
         from gui.screenshots import wait_for
 
         self.apply_lesson({"photo": "coffee", "target": "flamingo", "method": "iterative", "epsilon": 8})
-        done = self.attacks_done
+        done = self.jobs_ended
         self.start_attack()
-        wait_for(lambda: self.attacks_done > done and not self.jobs.running, 300)
+        wait_for(lambda: self.jobs_ended > done and not self.jobs.running, 300)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.classviz import STYLES, ClassVizPreview, ClassVizResult, class_visualization_job
-from gui.panels.base import Panel
+from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import add_run_stop_save, fit_without_scrolling, save_png_or_report
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageView
@@ -22,9 +22,10 @@ from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class ClassVizPanel(Panel):
+class ClassVizPanel(JobPanel):
     title = "Class visualization"
     description = "Synthesize the image that maximises a class score."
+    stopped_text = "Stopped: the last preview can still be saved."
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
@@ -32,15 +33,11 @@ class ClassVizPanel(Panel):
         self.photo_caption = ""
         self.preview: ClassVizPreview | None = None
         self.result: ClassVizResult | None = None
-        self.runs_done = 0
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self._build()
         fit_without_scrolling(self)
-        self.jobs.event.connect(self._on_event)
-        self.jobs.succeeded.connect(self._on_succeeded)
-        self.jobs.failed.connect(self._on_ended)
-        self.jobs.stopped.connect(self._on_stopped)
-        self.jobs.running_changed.connect(self._on_running_changed)
+        self.status_line = self.status
+        self.set_job_buttons(run=[self.run_button], stop=[self.stop_button])
         ctx.image_sent.connect(self._on_image_sent)  # only a photo the user sent here (from Predict)
 
     def _build(self) -> None:
@@ -125,7 +122,7 @@ class ClassVizPanel(Panel):
         self.jobs.start(lambda: class_visualization_job(model, target, style=style, steps=steps, start_image=start,
                                                         seed=seed, preview_every=5))
 
-    def _on_event(self, event) -> None:
+    def on_job_event(self, event) -> None:
         if not isinstance(event, ClassVizPreview):
             return
         self.preview = event
@@ -138,29 +135,13 @@ class ClassVizPanel(Panel):
                             f"probability {event.target_prob:.3f}")
         self.save_button.setEnabled(True)
 
-    def _on_succeeded(self, result) -> None:
-        self.runs_done += 1
+    def on_job_succeeded(self, result) -> None:
         if isinstance(result, ClassVizResult):
             self.result = result
             self.view.set_caption(f"'{result.class_name}', {result.steps} steps: p = {result.final_prob:.3f}")
             self.view.setToolTip(f"'{result.class_name}' after {result.steps} steps ({result.style}): "
                                  f"p = {result.final_prob:.3f} on the saved 8-bit image")
             self.status.setText(f"Done: the model sees '{result.top5[0][1]}' with p = {result.top5[0][2]:.3f}.")
-
-    def _on_ended(self, *_args) -> None:
-        self.runs_done += 1
-
-    def _on_stopped(self) -> None:
-        self.status.setText("Stopped: the last preview can still be saved.")
-        self._on_ended()
-
-    def stop(self) -> None:
-        """Stop the running job (its later events are dropped as stale)."""
-        self.jobs.stop()  # -> _on_stopped
-
-    def _on_running_changed(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
 
     def current_image(self) -> np.ndarray | None:
         if self.result is not None:
@@ -221,6 +202,6 @@ class ClassVizPanel(Panel):
         from gui.screenshots import wait_for
 
         self.apply_lesson({"target": "flamingo", "style": "lucid", "steps": 60})
-        done = self.runs_done
+        done = self.jobs_ended
         self.start()
-        wait_for(lambda: self.runs_done > done and not self.jobs.running, 400)
+        wait_for(lambda: self.jobs_ended > done and not self.jobs.running, 400)

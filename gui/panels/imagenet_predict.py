@@ -12,32 +12,30 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
                                QVBoxLayout, QWidget)
 
-from engine.events import Progress
 from engine.images import bundled_photos
 from engine.pretrained import PredictionResult, predict_job
-from gui.panels.base import Panel
+from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import ImageFileDrops, fit_without_scrolling, source_and_model_row
 from gui.widgets.image_view import ImageView
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class ImageNetPredictPanel(ImageFileDrops, Panel):
+class ImageNetPredictPanel(ImageFileDrops, JobPanel):
     title = "Predict"
     description = "Top-5 predictions of a pretrained ImageNet classifier."
+    stopped_text = ""  # a stopped prediction was for an image that is gone: nothing to say
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.image: np.ndarray | None = None
         self.caption = ""
         self.result: PredictionResult | None = None
-        self.predictions_done = 0  # counts finished predictions (tests and screenshots wait on it)
         self._stale = False
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
         fit_without_scrolling(self)
-        self.jobs.event.connect(self._on_event)
-        self.jobs.succeeded.connect(self._on_succeeded)
+        self.status_line = self.status
         ctx.image_sent.connect(self._on_image_sent)
 
     def _build(self) -> None:
@@ -136,10 +134,8 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
         self.jobs.start(lambda: predict_job(image, model))
 
     # ------------------------------------------------------------------ results
-    def _on_event(self, event) -> None:
-        if isinstance(event, Progress):
-            self.status.setText(event.message)
-        elif isinstance(event, PredictionResult):
+    def on_job_event(self, event) -> None:
+        if isinstance(event, PredictionResult):
             self.result = event
             self.view.set_image(event.crop)
             self.view.set_caption(f"{self.caption}: the {event.crop.shape[1]} px crop the model sees")
@@ -147,8 +143,7 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
             self.bars.set_title(f"Top-5: {best[1]} ({best[2]:.1%})")
             self.bars.set_predictions(event.top)
 
-    def _on_succeeded(self, result) -> None:
-        self.predictions_done += 1
+    def on_job_succeeded(self, result) -> None:
         if isinstance(result, PredictionResult):
             self.status.setText(f"{self.model_choice.currentText()}: {result.seconds * 1000:.0f} ms per image")
 
@@ -181,6 +176,6 @@ class ImageNetPredictPanel(ImageFileDrops, Panel):
     def prepare_screenshot(self) -> None:
         from gui.screenshots import wait_for
 
-        done = self.predictions_done
+        done = self.jobs_succeeded
         self.source.choose_bundled("coffee")
-        wait_for(lambda: self.predictions_done > done and not self.jobs.running, 120)
+        wait_for(lambda: self.jobs_succeeded > done and not self.jobs.running, 120)

@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSiz
                                QVBoxLayout, QWidget)
 
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
-from engine.events import Progress
-from gui.panels.base import Panel
+from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import ImageFileDrops, add_run_stop, fit_without_scrolling, source_and_model_row
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageView
@@ -29,7 +28,7 @@ def plain_map(display: np.ndarray) -> np.ndarray:
     return (np.clip(np.asarray(display, dtype=np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-class SaliencyPanel(ImageFileDrops, Panel):
+class SaliencyPanel(ImageFileDrops, JobPanel):
     title = "Saliency"
     description = "Which pixels matter for a class score."
 
@@ -39,17 +38,13 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self.caption = ""
         self.crop: np.ndarray | None = None
         self.maps: dict[str, SaliencyMap] = {}
-        self.runs_done = 0
         self._stale = False
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
         fit_without_scrolling(self)
-        self.jobs.event.connect(self._on_event)
-        self.jobs.succeeded.connect(self._on_finished)
-        self.jobs.stopped.connect(self._on_stopped)
-        self.jobs.failed.connect(self._on_finished)
-        self.jobs.running_changed.connect(self._on_running_changed)
+        self.status_line = self.status
+        self.set_job_buttons(run=[self.run_button], stop=[self.stop_button])
         ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here ("Inspect in Saliency")
 
     def _build(self) -> None:
@@ -192,10 +187,8 @@ class SaliencyPanel(ImageFileDrops, Panel):
         self.jobs.start(lambda: saliency_job(model, image, methods, target))
 
     # ------------------------------------------------------------------ results
-    def _on_event(self, event) -> None:
-        if isinstance(event, Progress):
-            self.status.setText(event.message)
-        elif isinstance(event, SaliencyInput):
+    def on_job_event(self, event) -> None:
+        if isinstance(event, SaliencyInput):
             self.crop = event.crop
             self.input_view.set_image(event.crop)
             self.input_view.set_caption(f"'{event.target_name}' (p = {event.target_prob:.0%})")
@@ -220,21 +213,6 @@ class SaliencyPanel(ImageFileDrops, Panel):
     def _apply_opacity(self, value: int) -> None:
         for key in self.maps:
             self.views[key].overlay.setOpacity(value / 100)
-
-    def _on_finished(self, *_args) -> None:
-        self.runs_done += 1
-
-    def _on_stopped(self) -> None:
-        self.status.setText("Stopped.")
-        self._on_finished()
-
-    def stop(self) -> None:
-        """Stop the running job (its later events are dropped as stale)."""
-        self.jobs.stop()  # -> _on_stopped
-
-    def _on_running_changed(self, running: bool) -> None:
-        self.stop_button.setEnabled(running)
-        self.run_button.setEnabled(not running)
 
 
     # ------------------------------------------------------------------ workspaces, lessons, screenshots
@@ -277,6 +255,6 @@ class SaliencyPanel(ImageFileDrops, Panel):
     def prepare_screenshot(self) -> None:
         from gui.screenshots import wait_for
 
-        done = self.runs_done
+        done = self.jobs_ended
         self.source.choose_bundled("chelsea")
-        wait_for(lambda: self.runs_done > done and not self.jobs.running, 300)
+        wait_for(lambda: self.jobs_ended > done and not self.jobs.running, 300)

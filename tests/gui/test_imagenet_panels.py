@@ -45,7 +45,7 @@ def test_predict_panel_shows_espresso_and_shares_the_image(qtbot, ctx):
     # an image sent by another panel is classified too
     with qtbot.waitSignal(panel.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
         ctx.send_image(np.zeros((30, 40, 3), np.uint8), "black", "Predict")
-    assert panel.caption == "black" and panel.predictions_done == 2
+    assert panel.caption == "black" and panel.jobs_succeeded == 2
 
 
 def test_broken_file_gives_a_message_and_keeps_the_image(qtbot, ctx, tmp_path, tiny, photo):
