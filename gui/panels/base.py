@@ -63,6 +63,7 @@ class _SlotWiring(QObject):
         self.on_event, self.on_succeeded = on_event, on_succeeded
         self.run_buttons: list = []
         self.stop_buttons: list = []
+        self.active = False  # from the start until the panel has shown the job's end (its thread may run on)
         slot.event.connect(self._event)
         slot.succeeded.connect(self._succeeded)
         slot.failed.connect(self._failed)
@@ -89,9 +90,12 @@ class _SlotWiring(QObject):
         self._ended()
 
     def _ended(self) -> None:
+        self.active = False
         self.panel.jobs_ended += 1
 
     def _running_changed(self, running: bool) -> None:
+        if running:
+            self.active = True
         for button in self.run_buttons:
             button.setEnabled(not running)
         for button in self.stop_buttons:
@@ -144,7 +148,13 @@ class JobPanel(Panel):
 
     @property
     def job_running(self) -> bool:
+        """A job's thread is running (it may still be finishing after its end was shown)."""
         return any(slot.running for slot in self._wirings)
+
+    @property
+    def job_active(self) -> bool:
+        """A job has started and its end (result, failure or stop) has not been shown yet."""
+        return any(wiring.active for wiring in self._wirings.values())
 
     def stop(self) -> None:
         """Stop every job of this panel (their later events are dropped as stale)."""
@@ -161,7 +171,7 @@ class JobPanel(Panel):
         from gui.screenshots import wait_for
 
         before = self.jobs_ended
-        return bool(start()) and wait_for(lambda: self.jobs_ended > before and not self.job_running, timeout_s)
+        return bool(start()) and wait_for(lambda: self.jobs_ended > before, timeout_s)
 
     # Hooks.
     def on_job_event(self, event) -> None:

@@ -61,7 +61,6 @@ def panel(qtbot, ctx):
     widget = DogFoodPanel(ctx)
     widget.classifier = _TinyClassifier()
     widget.groups = RED_BLUE.copy()
-    widget._refresh_groups()
     qtbot.addWidget(widget)
     widget.resize(1400, 900)
     widget.show()
@@ -96,7 +95,7 @@ def test_zero_shot_button_shows_results_confusion_gallery_and_skips(qtbot, panel
             assert panel.confusion_table.item(r, c).text() == str(report.evaluation.confusion[r, c])
     assert panel.confusion_table.verticalHeaderItem(0).text() == "true red"
     assert panel.gallery.count == 7
-    scores = report.scores[panel._gallery_order, 0]
+    scores = report.scores[panel.gallery.order, 0]
     assert np.all(np.diff(scores) <= 0)  # sorted by the first group's score, highest first
     text = panel.skipped_label.text()
     assert "Skipped 3 test files" in text and "1 empty (0 bytes)" in text and "2 not an image" in text
@@ -131,7 +130,7 @@ def test_clicking_a_gallery_image_opens_it_in_saliency(qtbot, panel, folders, ct
     with qtbot.waitSignal(ctx.imagenet_image_requested, timeout=5000) as blocker:
         panel.gallery.tile_clicked.emit(0)
     image, caption = blocker.args
-    first = int(panel._gallery_order[0])
+    first = int(panel.gallery.order[0])
     assert image.shape == (20, 24, 3) and image.dtype == np.uint8
     assert caption.startswith(panel.report.paths[first].split("/")[-1])
     assert focused == ["Saliency"]
@@ -191,7 +190,7 @@ def test_class_groups_are_editable_and_saved(qtbot, panel, ctx, tmp_path):
     assert 162 in panel.groups.groups[1].classes
     assert any(panel.class_list.item(i).text() == "162  beagle" for i in range(panel.class_list.count()))
     panel.class_list.item(0).setSelected(True)
-    panel._on_remove_classes_clicked()
+    panel.groups_editor.remove_selected_classes()
     assert 3 not in panel.groups.groups[1].classes
     panel.group_list.item(1).setText("azure")
     assert panel.groups.names == ["red", "azure"]
