@@ -50,8 +50,8 @@ class ElidingStatusBar(QStatusBar):
     def message_rect(self):
         right = self.width() - self.GAP
         for child in self.findChildren(QWidget, options=Qt.FindDirectChildrenOnly):
-            if child.isVisible() and child.x() > self.width() // 3:
-                right = min(right, child.x() - self.GAP)  # permanent widgets sit on the right
+            if child.isVisible():  # while a message shows, only the permanent widgets (and the grip) are
+                right = min(right, child.x() - self.GAP)
         return self.rect().adjusted(6, 0, 0, 0).intersected(self.rect().adjusted(0, 0, right - self.width(), 0))
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)

@@ -4,7 +4,7 @@ follows the mouse so a room can see where the instructor points)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QKeySequence, QPainter, QPen, QShortcut
+from PySide6.QtGui import QColor, QCursor, QFont, QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QTabWidget, QWidget
 
 from gui import settings, theme
@@ -115,6 +115,7 @@ class PresentationController(QObject):
             widget.hide()
         app = QApplication.instance()
         theme.apply_theme(app, theme.current["theme"], settings.load_presentation_scale(), presenting=True)
+        self._compact_strips()
         self.window.showFullScreen()
         self.escape.setEnabled(True)
         self.window.statusBar()  # keep the object alive; it is hidden above
@@ -127,6 +128,7 @@ class PresentationController(QObject):
         for widget in self._hidden:
             widget.show()
         self._hidden = []
+        self._restore_strips()
         app = QApplication.instance()
         _theme, scale = settings.load_appearance()
         theme.apply_theme(app, theme.current["theme"], scale, presenting=False)
@@ -134,6 +136,25 @@ class PresentationController(QObject):
             self.window.showMaximized() if self._was_maximized else self.window.showNormal()
         self.escape.setEnabled(False)
         self.toggled.emit(False)
+
+    # Control rows (gui.widgets.flow.control_strip) keep about the normal text size in F5: the room
+    # on a projector goes to the images and plots, the controls become a compact strip above them.
+    STRIP = "ControlStrip"
+
+    def _compact_strips(self) -> None:
+        _theme, normal = settings.load_appearance()
+        scale = max(1.0, min(normal, 0.75 * theme.current["scale"]))
+        for strip in self.window.findChildren(QWidget, self.STRIP):
+            font = QFont(strip.font())
+            font.setPointSizeF(theme.BASE_POINT_SIZE * scale)
+            strip.setFont(font)
+            strip.setProperty("convscope_base_point_size", theme.BASE_POINT_SIZE * scale / theme.current["scale"])
+
+    def _restore_strips(self) -> None:
+        for strip in self.window.findChildren(QWidget, self.STRIP):
+            strip.setFont(QFont())  # inherit the window's font again
+            strip.setAttribute(Qt.WA_SetFont, False)
+            strip.setProperty("convscope_base_point_size", None)
 
     def _chrome(self) -> list[QWidget]:
         """Menu bar, status bar, tab bars and docks: everything but the current panel."""

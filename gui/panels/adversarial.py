@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSpinBox, QVBoxLayout, QWidget)
 
 from engine.adversarial import ATTACKS, AttackResult, AttackStep, attack_job
+from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import (ImageFileDrops, add_run_stop_save, fit_without_scrolling,
                                         save_png_or_report, source_and_model_row)
@@ -42,7 +43,9 @@ class AdversarialPanel(ImageFileDrops, JobPanel):
         ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here (Predict: "Fool it")
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        page = QVBoxLayout(self)
+        # The control rows in one strip: F5 gives it the compact text size, the images the large one.
+        outer = QVBoxLayout()
         outer.addLayout(source_and_model_row(self, self.set_image))
 
         row = QHBoxLayout()
@@ -87,6 +90,9 @@ class AdversarialPanel(ImageFileDrops, JobPanel):
         add_run_stop_save(row, self, "Fool the model", self.start_attack,
                           "Choose a photo and a target class, then fool the model.")
         outer.addLayout(row)
+
+        page.addWidget(strip_box(outer))
+        outer = page
 
         grid = QGridLayout()
         self.original_view = ImageView("Original")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.classviz import STYLES, ClassVizPreview, ClassVizResult, class_visualization_job
+from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import add_run_stop_save, fit_without_scrolling, save_png_or_report
 from gui.widgets.class_picker import ClassPicker
@@ -41,7 +42,9 @@ class ClassVizPanel(JobPanel):
         ctx.image_sent.connect(self._on_image_sent)  # only a photo the user sent here (from Predict)
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        page = QVBoxLayout(self)
+        # The control rows in one strip: F5 gives it the compact text size, the images the large one.
+        outer = QVBoxLayout()
         row = QHBoxLayout()
         row.addWidget(QLabel("Class:"))
         self.class_picker = ClassPicker()
@@ -79,6 +82,9 @@ class ClassVizPanel(JobPanel):
         row.addWidget(self.from_photo)
         add_run_stop_save(row, self, "Start", self.start, "Pick a class and press Start.")
         outer.addLayout(row)
+
+        page.addWidget(strip_box(outer))
+        outer = page
 
         splitter = QSplitter(Qt.Horizontal)
         self.view = ImageView("Synthesized image")

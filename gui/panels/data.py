@@ -22,6 +22,7 @@ from engine.data_preview import AugmentationPreview, DatasetOverview, augmentati
 from engine.imaging import nearest_upscale
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.flow import as_strip
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.workers import JobSlot
@@ -158,7 +159,7 @@ class DataPanel(FitsViewportHeight, Panel):
         self.load_button.setToolTip("Load the chosen dataset (in the background).")
         self.load_button.clicked.connect(self.load_current)
         top.addWidget(self.load_button)
-        root.addLayout(top)
+        root.addWidget(as_strip(top))  # wraps instead of widening the panel
         self.info_label = QLabel("No dataset loaded yet.")
         self.info_label.setWordWrap(True)
         font = self.info_label.font()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from engine.events import Progress
 from gui import settings, theme
 from gui.panels.base import Panel
+from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageView
 from gui.widgets.live_plot import LivePlot
 
@@ -71,7 +72,7 @@ class ExperimentPanel(Panel):
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
         controls.addWidget(self.stop_button)
-        layout.addLayout(controls)
+        layout.addWidget(as_strip(controls))  # wraps instead of widening the panel
         # Dog vs food: no package ships dog photos, so the lesson runs on the user's own folder.
         folder_row = QHBoxLayout()
         self.folder_label = QLabel("Photo folder (dog/ and food/ inside):")

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from engine.introspect import colour_bar, conv_weights, filter_change, filter_grid
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
+from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
@@ -18,7 +20,7 @@ MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input ch
          ("per_input", "Each input channel")]
 
 
-class FiltersPanel(Panel):
+class FiltersPanel(FitsViewportHeight, Panel):
     title = "Filters"
     description = "Every conv layer's learned filters, live while training."
 
@@ -30,12 +32,8 @@ class FiltersPanel(Panel):
         self._dirty = False
 
         layout = QVBoxLayout(self)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Layer:"))
         self.layer_combo = QComboBox()
         self.layer_combo.currentIndexChanged.connect(self._mark_dirty)
-        controls.addWidget(self.layer_combo)
-        controls.addWidget(QLabel("Show:"))
         self.mode_combo = QComboBox()
         self.mode_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.mode_combo.setMinimumContentsLength(22)
@@ -44,21 +42,19 @@ class FiltersPanel(Panel):
         for key, label in MODES:
             self.mode_combo.addItem(label, key)
         self.mode_combo.currentIndexChanged.connect(self._mark_dirty)
-        controls.addWidget(self.mode_combo)
-        controls.addWidget(QLabel("Zoom:"))
         self.zoom_spin = QSpinBox()
         self.zoom_spin.setRange(1, 32)
         self.zoom_spin.setValue(8)
         self.zoom_spin.valueChanged.connect(self._mark_dirty)
-        controls.addWidget(self.zoom_spin)
         self.compare_check = QCheckBox("Compare with start")
         self.compare_check.setToolTip("Show the filters at initialization (step 0 of training) next to the "
                                       "current ones, on the same colour scale.")
         self.compare_check.setChecked(True)
         self.compare_check.toggled.connect(self._mark_dirty)
-        controls.addWidget(self.compare_check)
-        controls.addStretch(1)
-        layout.addLayout(controls)
+        # Wraps onto a second line instead of widening the panel (200 % text on 1280x800).
+        self.controls = control_strip("Layer:", self.layer_combo, "Show:", self.mode_combo, "Zoom:", self.zoom_spin,
+                                      self.compare_check)
+        layout.addWidget(self.controls)
 
         self.stack = PageStack()
         self.hint = NoModelHint(ctx)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QGridLayout, QLabel, QListWidget, QListWidgetItem
 
 from engine.images import bundled_photos
 from engine.pretrained import PredictionResult, predict_job
+from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import ImageFileDrops, fit_without_scrolling, source_and_model_row
 from gui.widgets.image_view import ImageView
@@ -39,9 +40,14 @@ class ImageNetPredictPanel(ImageFileDrops, JobPanel):
         ctx.image_sent.connect(self._on_image_sent)
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        page = QVBoxLayout(self)
+        # The control rows in one strip: F5 gives it the compact text size, the images the large one.
+        outer = QVBoxLayout()
         outer.addLayout(source_and_model_row(self, self._on_image_chosen))
         self.model_choice.currentIndexChanged.connect(self._on_model_changed)
+
+        page.addWidget(strip_box(outer))
+        outer = page
 
         splitter = QSplitter(Qt.Horizontal)
         self.photo_list = QListWidget()

@@ -13,6 +13,7 @@ from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
 from gui.widgets.run_hint import ensure_demo_run
@@ -60,7 +61,7 @@ class LayerStatsPanel(Panel):
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.clear)
         controls.addWidget(self.clear_button)
-        layout.addLayout(controls)
+        layout.addWidget(strip_box(controls))  # compact in F5
 
         plots = QHBoxLayout()
         self.act_plot = pg.PlotWidget(title="Activation std per layer",

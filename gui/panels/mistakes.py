@@ -13,6 +13,8 @@ from engine.events import Progress
 from engine.imaging import nearest_upscale
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
+from gui.widgets.flow import as_strip
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 ICON_SIZE = 96
@@ -25,7 +27,7 @@ def _pixmap(image: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(qimage)
 
 
-class MistakesPanel(Panel):
+class MistakesPanel(FitsViewportHeight, Panel):
     title = "Mistakes"
     description = "Confusion matrix and the most confidently wrong validation images."
 
@@ -49,7 +51,7 @@ class MistakesPanel(Panel):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         controls.addWidget(self.progress, 1)
-        layout.addLayout(controls)
+        layout.addWidget(as_strip(controls))  # wraps instead of widening the panel
         self.summary = QLabel("")
         layout.addWidget(self.summary)
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSiz
                                QVBoxLayout, QWidget)
 
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
+from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import ImageFileDrops, add_run_stop, fit_without_scrolling, source_and_model_row
 from gui.widgets.class_picker import ClassPicker
@@ -48,7 +49,9 @@ class SaliencyPanel(ImageFileDrops, JobPanel):
         ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here ("Inspect in Saliency")
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        page = QVBoxLayout(self)
+        # The control rows in one strip: F5 gives it the compact text size, the images the large one.
+        outer = QVBoxLayout()
         outer.addLayout(source_and_model_row(self, self.set_image))
 
         row = QHBoxLayout()
@@ -86,6 +89,9 @@ class SaliencyPanel(ImageFileDrops, JobPanel):
         self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # cut, never widens the panel
         row.addWidget(self.status, 1)
         outer.addLayout(row)
+
+        page.addWidget(strip_box(outer))
+        outer = page
 
         splitter = QSplitter(Qt.Horizontal)
         left = QWidget()

@@ -8,11 +8,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPus
 from engine.events import Progress
 from engine.imaging import nearest_upscale
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
+from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 
-class TopPatchesPanel(Panel):
+class TopPatchesPanel(FitsViewportHeight, Panel):
     title = "Top patches"
     description = "The dataset patches that excite each channel most (Zeiler & Fergus)."
 
@@ -47,7 +49,7 @@ class TopPatchesPanel(Panel):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         controls.addStretch(1)
-        layout.addLayout(controls)
+        layout.addWidget(as_strip(controls))  # wraps instead of widening the panel
         layout.addWidget(self.progress)
 
         self.stack = PageStack()
