@@ -1,7 +1,12 @@
-"""`python main.py screenshots --out DIR`: every panel and the whole window as PNGs."""
+"""`python main.py screenshots --out DIR`: every panel and the whole window as PNGs.
+
+The scripting that puts meaningful content on a panel for its screenshot lives here, in
+RECIPES (panel title -> function(panel, workdir)), not in the production panels; a panel
+without a recipe here still gets its own `prepare_screenshot`."""
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +26,67 @@ def wait_for(predicate, timeout_s: float = 30.0) -> bool:
     return predicate()
 
 
+def _dog_vs_food(panel, workdir: Path) -> None:
+    """Cat vs vehicle folders built from the photos that ship offline (no installed package
+    ships dog photos), a fine-tuned head, the zero-shot remap and one photo."""
+    from functools import partial
+
+    from engine.errors import ConvScopeError
+    from engine.transfer import cat_vs_vehicle_photos, make_demo_folder
+
+    root = workdir / "dog_vs_food"
+    try:
+        photos = cat_vs_vehicle_photos()
+        make_demo_folder(root / "test", photos, per_class=10, seed=1)
+        make_demo_folder(root / "train", photos, per_class=12, seed=2, broken_files=False)
+    except ConvScopeError as exc:
+        panel.status_label.setText(str(exc))
+        return
+    panel.groups_editor.choose_file("cat_vs_vehicle")
+    panel.load_groups_from("cat_vs_vehicle")
+    panel.test_dir_edit.setText(str(root / "test"))
+    panel.train_dir_edit.setText(str(root / "train"))
+    panel.epochs_spin.setValue(20)
+    panel.run_and_wait(panel.start_finetune, 240)
+    panel.run_and_wait(panel.start_zero_shot, 120)
+    panel.photo_combo.setCurrentText("chelsea")
+    panel.run_and_wait(partial(panel.classify_bundled_photo, "chelsea"), 60)
+    wait_for(lambda: False, 0.3)  # let the plots redraw
+    panel.status_label.setText("Demo: cat vs vehicle folders built from the photos that ship offline "
+                               "(no dog photos ship with the installed packages).")
+
+
+def _feature_space(panel, _workdir: Path) -> None:
+    """A LeNet-5 (the current run, or a quick one trained there) on MNIST-5k: its penultimate
+    features of 1000 validation images next to the raw pixels, a few points selected."""
+    import numpy as np
+
+    from engine import embed
+    from gui.panels.feature_space import DEFAULT_LAYER
+
+    panel.restore_state({"method": "tsne", "sample_size": 1000, "iterations": 500, "compare": True,
+                         "layer": DEFAULT_LAYER, "colour_by": "true"})
+    panel.run_and_wait(panel.start, 300)
+    if panel.result is not None:
+        xy = panel.result.embedding.xy
+        seven = int(np.flatnonzero(panel.features.labels == 7)[0])
+        x, y = float(xy[seven, 0]), float(xy[seven, 1])
+        panel.select_points(embed.points_in_rect(xy, x - 4, y - 4, x + 4, y + 4))
+        panel.show_point(seven)
+
+
+RECIPES = {"Dog vs Food": _dog_vs_food, "Feature space": _feature_space}
+
+
+def prepare_panel(panel, workdir: Path) -> None:
+    """Put meaningful content on `panel` for its screenshot (may run short jobs)."""
+    recipe = RECIPES.get(panel.title)
+    if recipe is not None:
+        recipe(panel, Path(workdir))
+    else:
+        panel.prepare_screenshot()
+
+
 def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900,
                        theme: str = "light", scale: float = 1.0, panels: list[str] | None = None) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -37,13 +103,14 @@ def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900
     window.show()
     wait_for(lambda: False, 0.2)
     written = []
+    scratch = tempfile.TemporaryDirectory(prefix="convscope_screenshots_")
     try:
         for number, panel in enumerate(window.panels, start=1):
             if panels and panel.title not in panels and type(panel).__name__ not in panels:
                 continue
             window.show_panel(panel.title)
             wait_for(lambda: False, 0.1)
-            panel.prepare_screenshot()
+            prepare_panel(panel, Path(scratch.name))
             wait_for(lambda: False, 0.3)
             window.classroom.restyle_current_panel()  # plots made by prepare_screenshot
             path = out / f"{number:02d}_{slug(panel.title, 'panel')}.png"
@@ -58,6 +125,7 @@ def render_screenshots(out_dir: str | Path, width: int = 1400, height: int = 900
             written.append(_lessons_screenshot(window, out))
     finally:
         window.close()
+        scratch.cleanup()
     return written
 
 

@@ -85,7 +85,8 @@ class _SlotWiring(QObject):
         self._ended()
 
     def _stopped(self) -> None:
-        self.panel.show_status(self.panel.stopped_text)
+        if self.panel.stopped_text is not None:
+            self.panel.show_status(self.panel.stopped_text)
         self.panel.job_stopped()
         self._ended()
 
@@ -116,7 +117,7 @@ class JobPanel(Panel):
     A panel whose jobs are independent adds a slot per kind with `add_job_slot`.
     """
 
-    stopped_text = "Stopped."
+    stopped_text: str | None = "Stopped."  # None: the panel words it in job_stopped
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(ctx, parent)

@@ -13,242 +13,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from engine import embed
 from engine.embed import (PIXELS, EmbeddingPartial, FeatureSet, FeatureSpaceResult, FeaturesReady, ModelReady,
                           TSNEParams)
 from engine.errors import ConvScopeError
-from engine.events import LogLine, Progress
+from engine.events import LogLine
 from gui import theme
-from gui.panels.base import Panel
-from gui.theme import colour, point_size
+from gui.panels.base import JobPanel
+from gui.widgets.embedding_plot import EmbeddingPlot
+from gui.widgets.embedding_settings import method_box, restore_settings, settings_state, source_box, view_box
+from gui.theme import colour
 from gui.widgets.image_view import ImageGrid, ImageView
-from gui.widgets.legend import outside_legend
 
 DEFAULT_LAYER = "(before the classifier)"
 
 
-def imagenet_available() -> bool:
-    """The ImageNet lab's engine module is present (the model itself may still need its package)."""
-    import importlib.util
-
-    return importlib.util.find_spec("engine.pretrained") is not None
-COLOUR_MODES = [("true class", "true"), ("predicted class", "predicted"), ("correct / wrong", "correct")]
-SELECT_MODES = [("Pan / zoom", "pan"), ("Box select", "box"), ("Lasso select", "lasso")]
 MAX_GRID_IMAGES = 200
 
 
-class SelectViewBox(pg.ViewBox):
-    """A ViewBox whose left-drag pans, or draws a box / lasso and reports it."""
-
-    rect_selected = Signal(float, float, float, float)  # x0, y0, x1, y1 in data units
-    polygon_selected = Signal(object)  # (K, 2) array in data units
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.select_mode = "pan"
-        self._path: list[tuple[float, float]] = []
-        self._outline = pg.PlotCurveItem(pen=pg.mkPen(theme.theme_colour("plot_fg"), width=2, style=Qt.DashLine))
-        self._outline.setZValue(100)
-        self.addItem(self._outline, ignoreBounds=True)
-
-    def mouseDragEvent(self, ev, axis=None):
-        if self.select_mode == "pan" or ev.button() != Qt.LeftButton:
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        pos = self.mapSceneToView(ev.scenePos())
-        if ev.isStart():
-            start = self.mapSceneToView(ev.buttonDownScenePos())
-            self._path = [(start.x(), start.y())]
-        self._path.append((pos.x(), pos.y()))
-        if self.select_mode == "box":
-            (x0, y0), (x1, y1) = self._path[0], self._path[-1]
-            self._outline.setData([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0])
-        else:
-            xs, ys = zip(*(self._path + self._path[:1]))
-            self._outline.setData(list(xs), list(ys))
-        if ev.isFinish():
-            self._outline.setData([], [])
-            if self.select_mode == "box":
-                (x0, y0), (x1, y1) = self._path[0], self._path[-1]
-                self.rect_selected.emit(x0, y0, x1, y1)
-            else:
-                self.polygon_selected.emit(np.asarray(self._path, dtype=np.float64))
-            self._path = []
-
-
-class EmbeddingPlot(QWidget):
-    """One scatter of a 2-D layout: a scatter item per colour group (so the legend
-    comes for free), an optional thumbnail mosaic, hover / click / selection."""
-
-    point_hovered = Signal(int)  # -1 when the pointer leaves the points
-    point_clicked = Signal(int)
-    selection_made = Signal(object)  # np.ndarray of point indices
-
-    def __init__(self, title: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.view_box = SelectViewBox(enableMenu=False)
-        self.plot = pg.PlotWidget(viewBox=self.view_box)
-        self.title_text, self.subtitle_text = title, ""
-        self.plot.setTitle(title)
-        self.plot.showGrid(x=False, y=False)
-        # Under the plot, never over the clusters (issue 15).
-        self.legend = outside_legend(self.plot.getPlotItem(), labelTextSize=f"{point_size(0.9):.0f}pt",
-                                     colCount=5)
-        layout.addWidget(self.plot)
-        self.mosaic = pg.ImageItem()
-        self.mosaic.setZValue(-10)
-        self.mosaic.hide()
-        self.plot.addItem(self.mosaic)
-        self.marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen(theme.theme_colour("plot_fg"), width=2.5), brush=None,
-                                         symbol="o")
-        self.marker.setZValue(50)
-        self.plot.addItem(self.marker)
-        self.items: list[pg.ScatterPlotItem] = []
-        self.groups: list[tuple[str, str, np.ndarray]] = []
-        self.xy: np.ndarray | None = None
-        self.images: np.ndarray | None = None
-        self.show_thumbnails = False
-        self._last_hover = -1
-        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        self.view_box.rect_selected.connect(self._on_rect)
-        self.view_box.polygon_selected.connect(self._on_polygon)
-        self.set_axis_names("t-SNE")
-        theme.notifier.changed.connect(self.set_title)  # re-measure the title at a new text size
-        theme.notifier.changed.connect(self._restyle_marks)
-
-    def _restyle_marks(self) -> None:
-        """Hover ring and selection outline in the theme's foreground (visible on both backgrounds)."""
-        fg = theme.theme_colour("plot_fg")
-        self.marker.setPen(pg.mkPen(fg, width=2.5))
-        self.view_box._outline.setPen(pg.mkPen(fg, width=2, style=Qt.DashLine))
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().resizeEvent(event)
-        self.set_title()  # the title's type size follows the plot's width
-
-    def set_axis_names(self, method: str) -> None:
-        names = ("PC 1", "PC 2") if method == "PCA" else (f"{method} 1", f"{method} 2")
-        self.plot.setLabel("bottom", names[0])
-        self.plot.setLabel("left", names[1])
-
-    def set_title(self, text: str | None = None, subtitle: str | None = None) -> None:
-        if text is not None:
-            self.title_text = text
-        if subtitle is not None:
-            self.subtitle_text = subtitle
-        # Details in brackets and the score after them on lines of their own, so the title
-        # fits a narrow plot at large text sizes; the subtitle follows the text size.
-        title = self.title_text.replace(" (", "<br>(", 1).replace("), ", ")<br>", 1)
-        sub = (f"<br><span style='font-size:{theme.point_size(0.85):.1f}pt'>{self.subtitle_text}</span>"
-               if self.subtitle_text else "")
-        self.plot.setTitle(title + sub)
-        plot_item = self.plot.getPlotItem()
-        # A title wider than the plot would widen the plot item past its view (the right edge,
-        # legend entries included, cut off): smaller type until it fits, and no minimum width.
-        available = self.plot.width() - plot_item.getAxis("left").width() - 12
-        wide = plot_item.titleLabel.item.boundingRect().width()
-        if self.plot.isVisible() and available > 50 and wide > available:
-            self.plot.setTitle(title + sub, size=f"{theme.point_size(1.0) * available / wide:.1f}pt")
-        theme.unpin_label_width(plot_item.titleLabel)
-        # pyqtgraph fixes the title row at 30 px: make it as tall as the lines need.
-        height = int(plot_item.titleLabel.item.boundingRect().height()) + 4
-        plot_item.titleLabel.setMaximumHeight(height)
-        plot_item.layout.setRowFixedHeight(0, height)
-
-    def clear(self) -> None:
-        self.xy = None
-        self.set_groups([])
-        self.mosaic.hide()
-        self.marker.setData([], [])
-
-    def set_groups(self, groups: list[tuple[str, str, np.ndarray]]) -> None:
-        """(legend name, colour hex, point indices) per group."""
-        for item in self.items:
-            self.plot.removeItem(item)
-        self.legend.clear()
-        self.items = []
-        self.groups = groups
-        size = 7 if not groups or sum(len(g[2]) for g in groups) <= 2000 else 5
-        for name, hex_colour, _ in groups:
-            item = pg.ScatterPlotItem(size=size, pen=None, brush=pg.mkBrush(hex_colour), name=name)
-            self.plot.addItem(item)
-            self.items.append(item)
-
-    def set_layout(self, xy: np.ndarray) -> None:
-        self.xy = xy
-        self.redraw()
-
-    def redraw(self) -> None:
-        if self.xy is None:
-            for item in self.items:
-                item.setData([], [])
-            return
-        xy = self.xy
-        for item, (_, _, idx) in zip(self.items, self.groups):
-            item.setData(x=xy[idx, 0], y=xy[idx, 1])
-            item.setVisible(not self.show_thumbnails)
-        self.legend.setVisible(not self.show_thumbnails)  # the colours are hidden under the thumbnails
-        self.legend.data_changed()
-        if self.show_thumbnails and self.images is not None and len(self.images) == len(xy):
-            picture, (x0, y0, width, height) = embed.thumbnail_mosaic(xy, self.images, cells=32)
-            if picture.shape[2] == 1:
-                picture = picture[:, :, 0]
-            # Image row 0 is drawn at the bottom of a y-up plot: flip so the mosaic reads upright.
-            self.mosaic.setImage(np.ascontiguousarray(picture[::-1]), levels=(0, 255))
-            self.mosaic.setRect(x0, y0, width, height)
-            self.mosaic.show()
-        else:
-            self.mosaic.hide()
-
-    def mark(self, index: int | None) -> None:
-        if index is None or self.xy is None or index >= len(self.xy):
-            self.marker.setData([], [])
-        else:
-            self.marker.setData([float(self.xy[index, 0])], [float(self.xy[index, 1])])
-
-    def point_at_scene(self, scene_pos) -> int | None:
-        if self.xy is None or not self.plot.sceneBoundingRect().contains(scene_pos):
-            return None
-        pos = self.view_box.mapSceneToView(scene_pos)
-        pixel_w, pixel_h = self.view_box.viewPixelSize()
-        return embed.nearest_point(self.xy, pos.x(), pos.y(), max_distance=8 * max(pixel_w, pixel_h))
-
-    def _on_mouse_moved(self, scene_pos) -> None:
-        index = self.point_at_scene(scene_pos)
-        index = -1 if index is None else index
-        if index != self._last_hover:
-            self._last_hover = index
-            self.point_hovered.emit(index)
-
-    def _on_mouse_clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
-            return
-        index = self.point_at_scene(event.scenePos())
-        if index is not None:
-            self.point_clicked.emit(index)
-
-    def _on_rect(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        if self.xy is not None:
-            self.selection_made.emit(embed.points_in_rect(self.xy, x0, y0, x1, y1))
-
-    def _on_polygon(self, polygon: np.ndarray) -> None:
-        if self.xy is not None:
-            self.selection_made.emit(embed.points_in_polygon(self.xy, polygon))
-
-
-class FeatureSpacePanel(Panel):
+class FeatureSpacePanel(JobPanel):
     title = "Feature space"
     description = "t-SNE and PCA of learned features, linked to the images."
+    stopped_text = None  # job_stopped appends to the last status instead
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
@@ -263,12 +53,9 @@ class FeatureSpacePanel(Panel):
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(50)
         self.redraw_timer.timeout.connect(self._redraw_if_dirty)
-        self.jobs.event.connect(self._on_event)
-        self.jobs.succeeded.connect(self._on_succeeded)
         theme.notifier.changed.connect(self._apply_colours)  # class colours belong to the theme
-        self.jobs.stopped.connect(self._on_stopped)
-        self.jobs.failed.connect(self._on_failed)
-        self.jobs.running_changed.connect(self._on_running_changed)
+        self.status_line = self.status_label
+        self.set_job_buttons(run=[self.start_button], stop=[self.stop_button])
         ctx.run_changed.connect(self._on_run_changed)
         self._refresh_layers()
         self._on_method_changed()
@@ -280,79 +67,8 @@ class FeatureSpacePanel(Panel):
         controls = QWidget()
         form_layout = QVBoxLayout(controls)
 
-        source = QGroupBox("What to embed")
-        form = QFormLayout(source)
-        self.model_combo = QComboBox()
-        self.model_combo.addItem("Trained model", "trained")
-        if imagenet_available():
-            self.model_combo.addItem("ImageNet classifier (image folder)", "imagenet")
-        self.model_combo.setToolTip("Your trained network on its dataset, or the pretrained ImageNet classifier "
-                                    "on a folder of photos (one sub-folder per class).")
-        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        form.addRow("Model", self.model_combo)
-        self.model_label = QLabel()
-        self.model_label.setWordWrap(True)
-        form.addRow("", self.model_label)
-        self.folder_button = QPushButton("Image folder…")
-        self.folder_button.setToolTip("A folder with one sub-folder of images per class (e.g. dog/, food/).")
-        self.folder_button.clicked.connect(self._ask_folder)
-        form.addRow("", self.folder_button)
-        self.folder = ""
-        self.layer_combo = QComboBox()
-        self.layer_combo.setToolTip("The layer whose outputs are the features. The default is the layer before "
-                                    "the classifier; 'pixels' lays out the raw images.")
-        form.addRow("Layer", self.layer_combo)
-        self.split_combo = QComboBox()
-        self.split_combo.addItem("validation", "val")
-        self.split_combo.addItem("training", "train")
-        form.addRow("Images", self.split_combo)
-        self.sample_spin = QSpinBox()
-        self.sample_spin.setRange(20, 5000)
-        self.sample_spin.setSingleStep(250)
-        self.sample_spin.setValue(1000)
-        self.sample_spin.setToolTip("How many images to embed (a fixed random sample of the split).")
-        form.addRow("Sample size", self.sample_spin)
-        form_layout.addWidget(source)
-
-        method_box = QGroupBox("Method")
-        form = QFormLayout(method_box)
-        self.method_combo = QComboBox()
-        self.method_combo.addItem("t-SNE", "tsne")
-        self.method_combo.addItem("PCA", "pca")
-        self.method_combo.setToolTip("PCA: the two directions of largest variance (instant, linear). t-SNE: keeps "
-                                     "neighbours together (non-linear; distances between clusters mean little).")
-        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
-        form.addRow("Method", self.method_combo)
-        self.perplexity_spin = QDoubleSpinBox()
-        self.perplexity_spin.setRange(2, 100)
-        self.perplexity_spin.setValue(30)
-        self.perplexity_spin.setToolTip("Roughly how many neighbours each point keeps close (5-50 is typical).")
-        form.addRow("Perplexity", self.perplexity_spin)
-        self.iterations_spin = QSpinBox()
-        self.iterations_spin.setRange(50, 5000)
-        self.iterations_spin.setSingleStep(50)
-        self.iterations_spin.setValue(750)
-        self.iterations_spin.setToolTip("Gradient steps in all; the first third exaggerates attraction so "
-                                        "clusters form early.")
-        form.addRow("Iterations", self.iterations_spin)
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setRange(0, 100000)
-        self.lr_spin.setDecimals(0)
-        self.lr_spin.setSingleStep(50)
-        self.lr_spin.setSpecialValueText("auto")
-        self.lr_spin.setValue(0)
-        self.lr_spin.setToolTip("Step size of the layout optimization; 'auto' uses N / exaggeration.")
-        form.addRow("Learning rate", self.lr_spin)
-        self.init_combo = QComboBox()
-        self.init_combo.addItem("PCA", "pca")
-        self.init_combo.addItem("random", "random")
-        self.init_combo.setToolTip("Start from the PCA layout (stable, keeps global structure) or from noise.")
-        form.addRow("Start from", self.init_combo)
-        self.tsne_widgets = [self.perplexity_spin, self.iterations_spin, self.lr_spin, self.init_combo]
-        self.compare_check = QCheckBox("Compare with pixels")
-        self.compare_check.setToolTip("Lay out the same images from their pixels too, side by side.")
-        form.addRow(self.compare_check)
-        form_layout.addWidget(method_box)
+        form_layout.addWidget(source_box(self))
+        form_layout.addWidget(method_box(self))
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
@@ -368,34 +84,7 @@ class FeatureSpacePanel(Panel):
         # first thing in the settings column.
         self.run_buttons = buttons
 
-        view_box = QGroupBox("View")
-        form = QFormLayout(view_box)
-        self.colour_combo = QComboBox()
-        for text, mode in COLOUR_MODES:
-            self.colour_combo.addItem(text, mode)
-        self.colour_combo.currentIndexChanged.connect(self._apply_colours)
-        form.addRow("Colour by", self.colour_combo)
-        self.select_combo = QComboBox()
-        for text, mode in SELECT_MODES:
-            self.select_combo.addItem(text, mode)
-        self.select_combo.setToolTip("Left-drag pans, or draws a box / lasso: the images inside appear below.")
-        self.select_combo.currentIndexChanged.connect(self._on_select_mode_changed)
-        form.addRow("Mouse", self.select_combo)
-        self.thumbnails_check = QCheckBox("Show thumbnails")
-        self.thumbnails_check.setToolTip("Draw each image's thumbnail at its position in the layout.")
-        self.thumbnails_check.toggled.connect(self._on_thumbnails_toggled)
-        form.addRow(self.thumbnails_check)
-        export = QHBoxLayout()
-        self.csv_button = QPushButton("CSV…")
-        self.csv_button.setToolTip("Export the layout (coordinates, true class, prediction) as CSV.")
-        self.csv_button.clicked.connect(self._ask_export_csv)
-        self.png_button = QPushButton("PNG…")
-        self.png_button.setToolTip("Export the plot as a PNG image.")
-        self.png_button.clicked.connect(self._ask_export_png)
-        export.addWidget(self.csv_button)
-        export.addWidget(self.png_button)
-        form.addRow("Export", export)
-        form_layout.addWidget(view_box)
+        form_layout.addWidget(view_box(self))
 
         self.status_label = QLabel("Press Start to lay out the features.")
         self.status_label.setWordWrap(True)
@@ -433,7 +122,7 @@ class FeatureSpacePanel(Panel):
         self.pixel_plot.hide()
         self.plots = {"features": self.feature_plot, "pixels": self.pixel_plot}
         for plot in self.plots.values():
-            plot.point_hovered.connect(self._on_point_hovered)
+            plot.point_hovered.connect(self.show_point)
             plot.point_clicked.connect(self._on_point_clicked)
             plot.selection_made.connect(self._on_selection)
         self.plots_widget = plots
@@ -577,21 +266,14 @@ class FeatureSpacePanel(Panel):
         else:
             self.jobs.start(lambda: embed.feature_space_for_run(run, dataset, **options))
 
-    def stop(self) -> None:
-        if not self.jobs.running:
-            return
-        self.jobs.stop()  # -> _on_stopped
-
-    def _on_running_changed(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+    def job_running_changed(self, running: bool) -> None:
         if running:
             self.redraw_timer.start()
         else:
             self.redraw_timer.stop()
             self._redraw_if_dirty()
 
-    def _on_event(self, event) -> None:
+    def on_job_event(self, event) -> None:
         if isinstance(event, EmbeddingPartial):
             self.latest[event.source] = event.xy
             self.frames_received += 1
@@ -608,8 +290,6 @@ class FeatureSpacePanel(Panel):
         elif isinstance(event, ModelReady):
             self.run = event.run
             self._refresh_layers()
-        elif isinstance(event, Progress):
-            self.status_label.setText(event.message)
         elif isinstance(event, LogLine):
             self.status_label.setText(event.text)
 
@@ -622,7 +302,7 @@ class FeatureSpacePanel(Panel):
             if plot.groups:
                 plot.set_layout(xy)
 
-    def _on_succeeded(self, result: FeatureSpaceResult) -> None:
+    def on_job_succeeded(self, result: FeatureSpaceResult) -> None:
         self.result = result
         self.features = result.features
         self.latest["features"] = result.embedding.xy
@@ -638,11 +318,11 @@ class FeatureSpacePanel(Panel):
         lines.append("Hover a point to see its image; click it to inspect it in Activations.")
         self.status_label.setText(" ".join(lines))
 
-    def _on_stopped(self) -> None:
+    def job_stopped(self) -> None:
         self._redraw_if_dirty()
         self.status_label.setText(self.status_label.text() + " (stopped; the last frame stays)")
 
-    def _on_failed(self, title: str, message: str) -> None:
+    def job_failed(self, title: str, message: str) -> None:
         self.status_label.setText(f"{title}: {message}")
 
     # ------------------------------------------------------------ colours, hover, click, selection
@@ -687,7 +367,7 @@ class FeatureSpacePanel(Panel):
             text += f" · predicted {names[pred]} ({verdict})"
         return text
 
-    def _on_point_hovered(self, index: int) -> None:
+    def show_point(self, index: int) -> None:
         if index < 0 or self.features is None or index >= len(self.features):
             for other in self.plots.values():
                 other.mark(None)
@@ -771,64 +451,15 @@ class FeatureSpacePanel(Panel):
         self.ctx.status(f"Plot written to {path}")
         return True
 
-    # ------------------------------------------------------------ workspaces, lessons, screenshots
+    # ------------------------------------------------------------ workspaces, lessons
     def save_state(self) -> dict:
-        return {"model": self.model_combo.currentData(), "folder": self.folder,
-                "layer": self.layer_combo.currentText(), "split": self.split_combo.currentData(),
-                "sample_size": self.sample_spin.value(), "method": self.method_combo.currentData(),
-                "perplexity": self.perplexity_spin.value(), "iterations": self.iterations_spin.value(),
-                "learning_rate": self.lr_spin.value(), "init": self.init_combo.currentData(),
-                "compare": self.compare_check.isChecked(), "colour_by": self.colour_mode(),
-                "thumbnails": self.thumbnails_check.isChecked()}
+        return settings_state(self)
 
     def restore_state(self, state: dict) -> None:
-        def pick(combo: QComboBox, value, by_text: bool = False) -> None:
-            index = combo.findText(str(value)) if by_text else combo.findData(value)
-            if index >= 0:
-                combo.setCurrentIndex(index)
-
-        if "model" in state:
-            pick(self.model_combo, state["model"])
-        if state.get("folder"):
-            self.set_folder(state["folder"])
-        if "layer" in state:
-            pick(self.layer_combo, state["layer"], by_text=True)
-        if "split" in state:
-            pick(self.split_combo, state["split"])
-        if "method" in state:
-            pick(self.method_combo, state["method"])
-        if "init" in state:
-            pick(self.init_combo, state["init"])
-        if "colour_by" in state:
-            pick(self.colour_combo, state["colour_by"])
-        for key, spin in (("sample_size", self.sample_spin), ("perplexity", self.perplexity_spin),
-                          ("iterations", self.iterations_spin), ("learning_rate", self.lr_spin)):
-            if key in state:
-                spin.setValue(type(spin.value())(state[key]))
-        if "compare" in state:
-            self.compare_check.setChecked(bool(state["compare"]))
-        if "thumbnails" in state:
-            self.thumbnails_check.setChecked(bool(state["thumbnails"]))
+        restore_settings(self, state)
 
     def apply_lesson(self, setup: dict) -> None:
         """Keys as in save_state, plus start=True to compute right away."""
         self.restore_state(setup)
         if setup.get("start"):
             self.start()
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        # Real content: a LeNet-5 (the current run, or a quick one trained here) on
-        # MNIST-5k, its penultimate features of 1000 validation images next to the
-        # raw pixels, with a few points selected.
-        self.restore_state({"method": "tsne", "sample_size": 1000, "iterations": 500, "compare": True,
-                            "layer": DEFAULT_LAYER, "colour_by": "true"})
-        self.start()
-        wait_for(lambda: not self.jobs.running, 300)
-        if self.result is not None:
-            xy = self.result.embedding.xy
-            seven = int(np.flatnonzero(self.features.labels == 7)[0])
-            x, y = float(xy[seven, 0]), float(xy[seven, 1])
-            self.select_points(embed.points_in_rect(xy, x - 4, y - 4, x + 4, y + 4))
-            self._on_point_hovered(seven)

@@ -229,3 +229,33 @@ def test_imagenet_choice_needs_a_folder(qtbot, panel, ctx, tmp_path):
     assert panel.save_state()["folder"] == str(tmp_path)
     panel.restore_state({"model": "trained"})
     assert panel.layer_combo.findText("relu4") >= 0 and panel.sample_spin.isEnabled()
+
+
+def test_clicked_point_opens_in_activations(qtbot, panel, ctx):
+    """The status line says 'click it to inspect it in Activations': the click must get there
+    (through ctx.send_image, without taking the focus from Feature space)."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from gui.panels.activations import ActivationsPanel
+
+    activations = ActivationsPanel(ctx)
+    qtbot.addWidget(activations)
+    qtbot.waitUntil(lambda: not activations.jobs.running, timeout=JOB_TIMEOUT_MS)  # its own first sample
+    _run(qtbot, panel, method="pca", sample_size=200)
+    assert "inspect it in Activations" in panel.status_label.text()
+    focused = []
+    ctx.focus_panel_requested.connect(focused.append)
+    plot = panel.feature_plot
+    plot.plot.getPlotItem().vb.autoRange()
+    qtbot.wait(50)
+    index = 42
+    view_pos = plot.plot.mapFromScene(plot.view_box.mapViewToScene(pg_point(plot.xy[index])))
+    with qtbot.waitSignal(activations.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+        QTest.mouseClick(plot.plot.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(view_pos.x(), view_pos.y()))
+    found = plot.point_at_scene(plot.view_box.mapViewToScene(pg_point(plot.xy[index])))
+    assert activations.caption == panel.describe_point(found)
+    np.testing.assert_array_equal(activations.input_image[:, :, 0], panel.features.images[found][:, :, 0])
+    assert focused == []
+    activations.shutdown()
+    activations.jobs.wait(10_000)
