@@ -10,9 +10,11 @@ from PySide6.QtWidgets import QApplication
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused if one exists) with names for QSettings and the theme."""
+    from engine.memory import limit_heap_arenas
     from gui import theme as theming
     from gui.settings import load_appearance
 
+    limit_heap_arenas()  # before any job thread: fewer arenas, less memory kept after each job
     existing = QApplication.instance()
     app = existing or QApplication(argv if argv is not None else sys.argv[:1])
     QCoreApplication.setOrganizationName("ConvScope")

@@ -1,4 +1,5 @@
 """Device helpers: the start-up warm-up takes torch's lazy imports out of the first run."""
+import os
 import subprocess
 import sys
 
@@ -72,3 +73,35 @@ def test_freed_job_memory_goes_back_to_the_os():
     ran, released_mb = _run(FRAGMENTED_THEN_TRIMMED).split()
     assert ran == "True"
     assert float(released_mb) > 150  # of the ~285 MB the job freed
+
+
+THREADS_THEN_COUNT_ARENAS = r"""
+import ctypes, sys, threading
+sys.path.insert(0, sys.argv[1])
+from engine.memory import limit_heap_arenas
+if sys.argv[2] == "limit":
+    assert limit_heap_arenas(2)
+barrier = threading.Barrier(6)
+def job():  # each thread allocates while the others hold theirs: glibc hands out arenas
+    barrier.wait()
+    held = [bytearray(1000) for _ in range(20_000)]
+    barrier.wait()
+threads = [threading.Thread(target=job) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="arenas are glibc's")
+@pytest.mark.parametrize("mode", ["limit", "default"])
+def test_job_threads_share_at_most_two_heap_arenas(mode):
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run([sys.executable, "-c", THREADS_THEN_COUNT_ARENAS, str(ROOT), mode],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    arenas = done.stderr.count("Arena ")
+    if mode == "limit":
+        assert arenas <= 2
+    else:  # the check can tell: without the limit glibc uses more
+        assert arenas > 2
