@@ -12,12 +12,13 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QL
 from engine.init_lab import LAB_INIT_LABELS, LAB_INITS, NONLINEARITIES, InitLabConfig, init_lab_job
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.live_plot import WholeNumberAxis
 
 HIST_COLUMNS = 5
 
 
-class InitLabPanel(Panel):
+class InitLabPanel(FitsViewportHeight, Panel):
     title = "Initialization lab"
     description = "How weight initialization and batch norm shape activations layer by layer."
 
