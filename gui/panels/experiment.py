@@ -122,11 +122,16 @@ class ExperimentPanel(Panel):
         row.addWidget(self.image_view, 1)
         splitter.addWidget(plots)
         self.runs_table = QTableWidget(0, len(RUN_COLUMNS))
-        self.runs_table.setHorizontalHeaderLabels(RUN_COLUMNS)
+        # Two-line headers and an elided run name / status: at 200 % on 1280x800 the one-line headers
+        # pushed Val acc and Gap behind a horizontal scroll bar.
+        self.runs_table.setHorizontalHeaderLabels([name.replace(" ", "\n", 1) for name in RUN_COLUMNS])
         self.runs_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.runs_table.verticalHeader().setVisible(False)
         self.runs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.runs_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.runs_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.runs_table.horizontalHeader().setMinimumSectionSize(8)
+        self.runs_table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.runs_table.setMinimumHeight(self.fontMetrics().height() * 4)
         theme.follow_font(self.runs_table)  # rows follow the text size
         self.runs_table.setToolTip("Each run's name is in its curves' colour; solid lines are training, "

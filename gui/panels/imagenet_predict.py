@@ -16,12 +16,13 @@ from engine.images import bundled_photos
 from engine.pretrained import PredictionResult, predict_job
 from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
-from gui.panels.imagenet_common import ImageFileDrops, fit_without_scrolling, source_and_model_row
+from gui.panels.imagenet_common import ImageFileDrops, source_and_model_row
+from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.image_view import ImageView
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class ImageNetPredictPanel(ImageFileDrops, JobPanel):
+class ImageNetPredictPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
     title = "Predict"
     description = "Top-5 predictions of a pretrained ImageNet classifier."
     stopped_text = ""  # a stopped prediction was for an image that is gone: nothing to say
@@ -35,7 +36,6 @@ class ImageNetPredictPanel(ImageFileDrops, JobPanel):
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self.setAcceptDrops(True)
         self._build()
-        fit_without_scrolling(self)
         self.status_line = self.status
         ctx.image_sent.connect(self._on_image_sent)
 
@@ -51,12 +51,13 @@ class ImageNetPredictPanel(ImageFileDrops, JobPanel):
 
         splitter = QSplitter(Qt.Horizontal)
         self.photo_list = QListWidget()
-        self.photo_list.setMaximumWidth(200)
+        self.photo_list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         for name in bundled_photos():
             item = QListWidgetItem(name.replace("_", " "))
             item.setData(Qt.UserRole, name)
             self.photo_list.addItem(item)
         self.photo_list.itemClicked.connect(self._on_list_clicked)
+        self._fit_list_width()
         splitter.addWidget(self.photo_list)
         self.view = ImageView("Drop, paste or open an image; the model sees this 224 px crop")
         splitter.addWidget(self.view)
@@ -85,6 +86,18 @@ class ImageNetPredictPanel(ImageFileDrops, JobPanel):
         splitter.addWidget(right)
         splitter.setSizes([180, 520, 460])
         outer.addWidget(splitter, 1)
+
+    def _fit_list_width(self) -> None:
+        """As wide as the longest photo name at this text size (names were cut at 200 %)."""
+        metrics = self.photo_list.fontMetrics()
+        widest = max((metrics.horizontalAdvance(self.photo_list.item(i).text())
+                      for i in range(self.photo_list.count())), default=100)
+        self.photo_list.setFixedWidth(widest + self.photo_list.verticalScrollBar().sizeHint().width() + 16)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange and hasattr(self, "photo_list"):
+            self._fit_list_width()
 
     # ------------------------------------------------------------------ inputs
     def _on_list_clicked(self, item: QListWidgetItem) -> None:

@@ -18,8 +18,22 @@ class PredictionBars(QWidget):
         self._rows: list[tuple[int, str, float]] = []
         self._highlight: int | None = None
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-        self.setMinimumHeight(140)
+        self._fit_minimum()
         theme.notifier.changed.connect(self.update)
+
+    ROWS = 5  # top-5
+    ROW_LINES = 1.0  # the tightest a row may be, in lines of text
+
+    def _fit_minimum(self) -> None:
+        """Room for the title and all five rows at the current text size: a row drawn below the
+        widget's edge was cut off at 200 % text (Saliency showed two of five)."""
+        line = QFontMetrics(self.font()).height()
+        self.setMinimumHeight(int(line * 1.3 + self.ROWS * line * self.ROW_LINES) + 2)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            self._fit_minimum()
 
     def set_predictions(self, rows, highlight: int | None = None) -> None:
         self._rows = [(int(i), str(n), float(p)) for i, n, p in rows]
@@ -55,8 +69,10 @@ class PredictionBars(QWidget):
             painter.setPen(QColor(theme.theme_colour("muted")))
             painter.drawText(QRectF(0, line * 1.5, self.width(), line * 1.5), Qt.AlignLeft, "No image yet")
             return
-        top = line * 1.5
-        row_height = max(line * 1.6, (self.height() - top) / max(5, len(self._rows)))
+        top = line * 1.3
+        # Rows share the height (never below ROW_LINES lines of text, never past the bottom edge).
+        share = (self.height() - top) / max(self.ROWS, len(self._rows))
+        row_height = max(line * self.ROW_LINES, min(line * 2.2, share))
         value_width = metrics.horizontalAdvance("100.0%") + 8
         name_width = min(max(metrics.horizontalAdvance(name) for _, name, _ in self._rows) + 12, self.width() * 0.5)
         bar_space = max(10.0, self.width() - name_width - value_width)
