@@ -8,6 +8,33 @@ import argparse
 import os
 import sys
 
+_OWN_PACKAGES = ("engine", "gui", "benchmarks")
+
+
+def _use_bundled_packages() -> None:
+    """Installed from the wheel, this file is convscope/main.py and engine/, gui/ and
+    benchmarks/ sit beside it inside the convscope package. Their code imports them by
+    their short names (as in the repository), so resolve exactly those three names to the
+    folders beside this file, for this process only: site-packages holds no top-level
+    `engine` or `gui` that could collide with another distribution's."""
+    import importlib.abc
+    import importlib.machinery
+
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    class _BesideMain(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname in _OWN_PACKAGES:
+                return importlib.machinery.PathFinder.find_spec(fullname, [here])
+            return None  # submodules are found through their package's __path__
+
+    if not any(type(finder).__name__ == "_BesideMain" for finder in sys.meta_path):
+        sys.meta_path.insert(0, _BesideMain())
+
+
+if __package__:  # imported as convscope.main (the installed `convscope` command)
+    _use_bundled_packages()
+
 
 def build_parser() -> argparse.ArgumentParser:
     import engine
