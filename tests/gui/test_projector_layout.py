@@ -211,6 +211,7 @@ def check_panel(window, panel, title: str, key_widgets, no_vertical_scroll: bool
         height = table.fontMetrics().height()
         short = [r for r in range(table.rowCount()) if table.rowHeight(r) < height]
         assert not short, f"{title}: rows {short} of a table are lower than one line of its font ({height} px)"
+        assert not table.horizontalScrollBar().isVisible(), f"{title}: a table scrolls sideways"
 
     if title == "Network":
         from gui.panels.builder import COLUMNS
