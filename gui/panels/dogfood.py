@@ -214,13 +214,6 @@ class DogFoodPanel(JobPanel):
     def _on_groups_changed(self) -> None:
         self.gallery.set_first_group(self.groups.names[0] if self.groups.groups else "first group")
 
-    def _checked_groups(self) -> ClassGroups | None:
-        try:
-            return self.groups_editor.checked_groups()
-        except ConvScopeError as exc:
-            self.ctx.show_error(exc.title, str(exc))
-            return None
-
     def _busy(self) -> bool:
         """One job at a time in this panel: starting another would silently abandon the running one
         (a fine-tune lost to a click on Classify)."""
@@ -229,15 +222,24 @@ class DogFoodPanel(JobPanel):
         self.status_label.setText(f"A {self._job_kind or 'job'} is running: wait for it or press Stop first.")
         return True
 
-    def start_zero_shot(self) -> bool:
+    def _ready(self, folder: str | None = None, missing: tuple[str, str] = ("", "")) -> ClassGroups | None:
+        """The checks before every job: none running, the folder given (when one is needed), valid
+        groups. Returns a validated copy of the groups, or None after saying what is wrong."""
         if self._busy():
-            return False
+            return None
+        if folder is not None and not folder:
+            self.ctx.show_error(*missing)
+            return None
+        try:
+            return self.groups_editor.checked_groups()
+        except ConvScopeError as exc:
+            self.ctx.show_error(exc.title, str(exc))
+            return None
+
+    def start_zero_shot(self) -> bool:
         test_dir = self.test_dir_edit.text().strip()
-        if not test_dir:
-            self.ctx.show_error("No test folder", "Choose a test folder with one sub-folder per group "
-                                                  "(e.g. dog/ and food/).")
-            return False
-        groups = self._checked_groups()
+        groups = self._ready(test_dir, ("No test folder", "Choose a test folder with one sub-folder per group "
+                                                          "(e.g. dog/ and food/)."))
         if groups is None:
             return False
         self._job_kind = "zero-shot"
@@ -246,14 +248,9 @@ class DogFoodPanel(JobPanel):
         return True
 
     def start_finetune(self) -> bool:
-        if self._busy():
-            return False
         train_dir = self.train_dir_edit.text().strip()
-        if not train_dir:
-            self.ctx.show_error("No training folder", "Choose a training folder with one sub-folder per group "
-                                                      "(e.g. dog/ and food/) to fine-tune a new head.")
-            return False
-        groups = self._checked_groups()
+        groups = self._ready(train_dir, ("No training folder", "Choose a training folder with one sub-folder per "
+                                                               "group (e.g. dog/ and food/) to fine-tune a new head."))
         if groups is None:
             return False
         test_dir = self.test_dir_edit.text().strip() or None
@@ -267,9 +264,7 @@ class DogFoodPanel(JobPanel):
         return True
 
     def classify_photo(self, image: np.ndarray, caption: str) -> bool:
-        if self._busy():
-            return False
-        groups = self._checked_groups()
+        groups = self._ready()
         if groups is None:
             return False
         self.single_image, self.single_caption = image, caption
@@ -281,9 +276,7 @@ class DogFoodPanel(JobPanel):
 
     def classify_bundled_photo(self, name: str) -> bool:
         """Load a photo that ships offline and classify it, both in a job (the GUI never waits)."""
-        if self._busy():
-            return False
-        groups = self._checked_groups()
+        groups = self._ready()
         if groups is None:
             return False
         self.single_image, self.single_caption = None, name
