@@ -224,20 +224,26 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
         raise OutputPathError(f"Could not write {Path(path).name}: {reason}. Nothing was replaced.") from exc
 
 
+PHOTOS_FOLDER = Path(__file__).resolve().parent.parent / "resources" / "photos"
+
+
 def bundled_photos() -> dict[str, callable]:
     """Photos that ship inside installed packages, by name -> loader of (H, W, 3) uint8."""
     photos: dict[str, callable] = {}
 
-    def skimage_photo(name):
+    def resource_photo(file_name):
         def load():
-            from skimage import data
+            from PIL import Image
 
-            return np.ascontiguousarray(np.asarray(getattr(data, name)())[:, :, :3].astype(np.uint8))
+            with Image.open(PHOTOS_FOLDER / file_name) as image:
+                return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
         return load
 
-    # skimage's "cat" is chelsea again: listed once (PHOTO_ALIASES keeps the old name loading).
-    for name in ("coffee", "chelsea", "astronaut", "rocket", "hubble_deep_field"):
-        photos[name] = skimage_photo(name)
+    # Copied from scikit-image's sample data (CC0 / public domain: resources/photos/LICENSES.md).
+    # Its "cat" is chelsea again: listed once (PHOTO_ALIASES keeps the old name loading).
+    for file_name in ("coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg", "hubble_deep_field.jpg",
+                      "camera.png"):
+        photos[file_name.rsplit(".", 1)[0]] = resource_photo(file_name)
 
     def sklearn_photo(index):
         def load():
