@@ -6,25 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..events import Progress
-from .catalog import LessonError, MEASURES, _measure
+from .catalog import MEASURES, _measure
 from .records import LessonImage, LessonResult, RunRecord
 from .runner import _make, _relay, _result, _threshold
 
 
 def _load_photo(name: str) -> np.ndarray:
-    """A bundled photo (engine.images.bundled_photos) or 'skimage:NAME' (an image that ships
-    inside scikit-image, e.g. 'skimage:camera'); grey images become RGB."""
-    if name.startswith("skimage:"):
-        import skimage.data
+    """A bundled photo (engine.images.bundled_photos); 'skimage:NAME', the name these photos had
+    when they came from scikit-image, still works. Grey images become RGB."""
+    from ..images import load_bundled_photo
 
-        loader = getattr(skimage.data, name.split(":", 1)[1], None)
-        if loader is None:
-            raise LessonError(f"scikit-image has no sample image '{name}'.")
-        image = np.asarray(loader())
-    else:
-        from ..images import load_bundled_photo
-
-        image = np.asarray(load_bundled_photo(name))
+    image = np.asarray(load_bundled_photo(name.removeprefix("skimage:")))
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     return np.ascontiguousarray(image[:, :, :3].astype(np.uint8))
@@ -48,7 +40,7 @@ def box_in_crop(box: list, photo_shape: tuple, resize: int, crop: int) -> tuple[
 
 
 @_measure("saliency_box", "imagenet", {"mass_ratio": (">=", 1.5)},
-          {"photo": "skimage:camera", "target": "", "box": [0, 0, 1, 1], "model": "efficientnet_lite0"})
+          {"photo": "camera", "target": "", "box": [0, 0, 1, 1], "model": "efficientnet_lite0"})
 def _measure_saliency_box(exp, options, context):
     """Share of the vanilla-gradient saliency (max over channels of |d score / d pixel|)
     inside the object's box, divided by the box's share of the image."""
