@@ -5,8 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-
 
 def photo_variants(image: np.ndarray, count: int, seed: int = 0) -> list[np.ndarray]:
     """`count` different views of one photo: random crops (60-100% of the side), some mirrored."""
@@ -51,15 +49,8 @@ def make_demo_folder(root: str | Path, classes: dict[str, list[np.ndarray]], per
 
 
 def cat_vs_vehicle_photos() -> dict[str, list[np.ndarray]]:
-    """Real photos that ship in installed packages for a cat vs vehicle demo (no dog photo
-    ships offline): the skimage cat, and the skimage motorcycle (left and right views)."""
+    """Real photos that ship in resources/photos for a cat vs vehicle demo (no dog photo ships
+    offline): Chelsea the cat, and a Falcon 9 launch (a space vehicle; both public domain or CC0)."""
     from ..images import load_bundled_photo
 
-    try:
-        from skimage import data
-
-        left, right, _ = data.stereo_motorcycle()
-        vehicles = [np.ascontiguousarray(left[:, :, :3]), np.ascontiguousarray(right[:, :, :3])]
-    except Exception as exc:  # skimage without its sample data
-        raise DataError(f"The motorcycle sample photos are not available ({exc}).") from exc
-    return {"cat": [load_bundled_photo("chelsea")], "vehicle": vehicles}
+    return {"cat": [load_bundled_photo("chelsea")], "vehicle": [load_bundled_photo("rocket")]}
