@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
 from gui import theme
 from gui.panels.base import Panel
+from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
@@ -37,7 +39,7 @@ def _time_colour(i: int, n: int) -> QColor:
     return theme.time_colour(1.0 if n <= 1 else i / (n - 1))
 
 
-class LayerStatsPanel(Panel):
+class LayerStatsPanel(FitsViewportHeight, Panel):
     title = "Layer statistics"
     description = "Per-layer activation and gradient statistics over training."
 
@@ -51,7 +53,8 @@ class LayerStatsPanel(Panel):
         controls = QHBoxLayout()
         self.status = QLabel("Train with “Track layer statistics” on, or measure the current model.")
         self.status.setToolTip(self.status.text())
-        # One line, cut if need be: a wrapped label makes the panel taller than a projector's screen.
+        # Wraps (the panel fills the window's height, FitsViewportHeight), never widens the panel.
+        self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         controls.addWidget(self.status, 1)
         self.measure_button = QPushButton("Measure current model")
@@ -63,7 +66,11 @@ class LayerStatsPanel(Panel):
         controls.addWidget(self.clear_button)
         layout.addWidget(strip_box(controls))  # compact in F5
 
-        plots = QHBoxLayout()
+        # Two sections: the per-layer curves and the histograms. Side by side in height when that
+        # leaves the histograms readable, else (200 % text) two tabs, each with the whole height.
+        self.per_layer_page = QWidget()
+        plots = QHBoxLayout(self.per_layer_page)
+        plots.setContentsMargins(0, 0, 0, 0)
         self.act_plot = pg.PlotWidget(title="Activation std per layer",
                                      axisItems={"bottom": WholeNumberAxis("bottom")})
         self.act_plot.setLabel("bottom", "layer")
@@ -82,8 +89,11 @@ class LayerStatsPanel(Panel):
         self.grad_plot.showGrid(x=True, y=True, alpha=0.3)
         plots.addWidget(self.act_plot, 1)
         plots.addWidget(self.grad_plot, 1)
-        layout.addLayout(plots, 3)
+        layout.addWidget(self.per_layer_page, 3)
 
+        self.histogram_page = QWidget()
+        histogram_layout = QVBoxLayout(self.histogram_page)
+        histogram_layout.setContentsMargins(0, 0, 0, 0)
         slider_row = QHBoxLayout()
         slider_row.addWidget(QLabel("Histograms at:"))
         self.slider = QSlider(Qt.Horizontal)
@@ -92,10 +102,15 @@ class LayerStatsPanel(Panel):
         slider_row.addWidget(self.slider, 1)
         self.snapshot_label = QLabel("")
         slider_row.addWidget(self.snapshot_label)
-        layout.addLayout(slider_row)
+        histogram_layout.addLayout(slider_row)
         self.hist_view = pg.GraphicsLayoutWidget()
         self.hist_view.setObjectName("histograms_per_layer")  # the exported file's name
-        layout.addWidget(self.hist_view, 3)
+        histogram_layout.addWidget(self.hist_view, 1)
+        layout.addWidget(self.histogram_page, 3)
+        self.section_tabs = QTabWidget()
+        self.section_tabs.hide()
+        self.compact = False
+        self._fit_status()
 
         self.timer = QTimer(self)
         self.timer.setInterval(250)
@@ -105,6 +120,51 @@ class LayerStatsPanel(Panel):
         self.jobs.succeeded.connect(self.add_snapshot)
         ctx.training_event.connect(self.on_training_event)
         self.follow_run(self.on_run_changed)
+
+    # Lines of text the two sections need one above the other: curves ~14, histograms 3 rows of ~6.
+    STACKED_LINES = 35
+
+    def _available_height(self) -> int:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        return parent.viewport().height() if parent is not None else self.height()
+
+    def _reflow(self) -> None:
+        compact = self._available_height() < self.STACKED_LINES * self.fontMetrics().height()
+        if compact == self.compact:
+            return
+        self.compact = compact
+        layout = self.layout()
+        if compact:
+            self.section_tabs.addTab(self.per_layer_page, "Per layer")
+            self.section_tabs.addTab(self.histogram_page, "Histograms")
+            layout.addWidget(self.section_tabs, 1)
+            self.section_tabs.show()
+        else:
+            self.section_tabs.clear()
+            layout.removeWidget(self.section_tabs)
+            self.section_tabs.hide()
+            layout.addWidget(self.per_layer_page, 3)
+            layout.addWidget(self.histogram_page, 3)
+            self.per_layer_page.show()
+            self.histogram_page.show()
+        self._dirty = True  # the histograms' columns follow the new width
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._reflow)  # after the layout has settled, not inside it
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == QEvent.FontChange:
+            self._fit_status()
+            QTimer.singleShot(0, self._reflow)
+
+    def _fit_status(self) -> None:
+        """Two lines for the status: the panel asks for its minimum height only, which would
+        squeeze a wrapped status into one line."""
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
 
     # ------------------------------------------------------------ inputs
     def on_run_changed(self, run) -> None:
