@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
@@ -182,6 +182,13 @@ class MistakesPanel(FitsViewportHeight, Panel):
                       default=ICON_SIZE)
         width = max(ICON_SIZE, longest) + 12
         self.gallery.setGridSize(QSize(width, ICON_SIZE + 2 * metrics.height() + 16))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() == QEvent.FontChange:
+            # The theme's signal can come before the gallery has its new font (F5): measure again
+            # once it has, or the captions are elided ("pred …").
+            QTimer.singleShot(0, self._fit_gallery_grid)
 
     def _on_theme_changed(self) -> None:
         self._fit_gallery_grid()

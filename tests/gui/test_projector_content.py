@@ -100,6 +100,10 @@ def _check_with_content(window, title: str) -> None:
     panel = window.panel(title)
     check_panel(window, panel, title, KEY_WIDGETS[title], no_vertical_scroll=True)
     check_plots(panel, title)
+    if title == "Mistakes":  # every caption line fits its cell ("pred 2 100%", not "pred …")
+        metrics = panel.gallery.fontMetrics()
+        longest = max(metrics.horizontalAdvance(f"pred {name} 100%") for name in panel.result.class_names)
+        assert panel.gallery.gridSize().width() >= longest, (panel.gallery.gridSize().width(), longest)
     if title == "Training":
         table = panel.runs_table
         assert table.rowCount() == 2

@@ -323,7 +323,7 @@ def check_plots(panel, title: str) -> None:
 def check_control_strips(window, panel, title: str) -> None:
     """In F5 a panel's control rows are a compact strip: normal-size text (the content keeps the large
     type), every control on screen, at most a quarter of the screen's height."""
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication, QCheckBox, QStyle, QWidget
 
     big = QApplication.instance().font().pointSizeF()
     for strip in panel.findChildren(QWidget, "ControlStrip"):
@@ -334,6 +334,13 @@ def check_control_strips(window, panel, title: str) -> None:
             f"{title}: the control strip is {strip.height()} px high on a {window.height()} px screen")
         rect, visible = _visible_part(strip, window)
         assert visible == rect, f"{title}: the control strip {rect.getRect()} shows only {visible.getRect()}"
+        for box in strip.findChildren(QCheckBox):
+            style = box.style()
+            need = (style.pixelMetric(QStyle.PM_IndicatorWidth, None, box)
+                    + style.pixelMetric(QStyle.PM_CheckBoxLabelSpacing, None, box)
+                    + box.fontMetrics().horizontalAdvance(box.text()))
+            assert not box.isVisible() or need <= box.width(), (
+                f"{title}: {box.text()!r} is cut ({box.width()} < {need})")
 
 
 F5_SIZES = [(1280, 800), (1920, 1080)]
