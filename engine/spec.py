@@ -19,33 +19,22 @@ import torch
 from torch import nn
 
 from .errors import SpecError
+from .schema import Setting
 
 Shape = tuple[int, ...]  # (C, H, W) for images, (F,) for vectors
-
-
-@dataclass(frozen=True)
-class ParamInfo:
-    """One degree of freedom of a layer type, described for editors and tooltips."""
-
-    name: str
-    kind: type  # int or float
-    default: Any
-    minimum: float
-    maximum: float
-    help: str
 
 
 @dataclass(frozen=True)
 class LayerType:
     kind: str
     label: str
-    params: tuple[ParamInfo, ...]
+    params: tuple[Setting, ...]  # its degrees of freedom (the layer editor is built from them)
     help: str
     spatial_only: bool = False  # needs a (C, H, W) input
 
 
 def _int(name, default, lo, hi, help_text):
-    return ParamInfo(name, int, default, lo, hi, help_text)
+    return Setting(name, int, default, help_text, minimum=lo, maximum=hi)
 
 
 LAYER_TYPES: dict[str, LayerType] = {
@@ -68,7 +57,7 @@ LAYER_TYPES: dict[str, LayerType] = {
         LayerType("gap", "Global avg pool", (), "Averages each feature map to one number: (C, H, W) -> (C).", True),
         LayerType("relu", "ReLU", (), "max(0, x): cheap, does not saturate for x > 0."),
         LayerType("leakyrelu", "LeakyReLU", (
-            ParamInfo("slope", float, 0.01, 0.0, 1.0, "Slope for negative inputs."),
+            Setting("slope", float, 0.01, "Slope for negative inputs.", minimum=0.0, maximum=1.0, step=0.05),
         ), "Like ReLU but lets a small gradient through for x < 0."),
         LayerType("tanh", "Tanh", (), "Squashes to (-1, 1); zero-centred but saturates."),
         LayerType("sigmoid", "Sigmoid", (), "Squashes to (0, 1); saturates and is not zero-centred."),
@@ -76,7 +65,8 @@ LAYER_TYPES: dict[str, LayerType] = {
         LayerType("gelu", "GELU", (), "Smooth ReLU-like unit used in modern networks."),
         LayerType("batchnorm", "BatchNorm", (), "Normalizes each channel over the batch, then scales and shifts."),
         LayerType("dropout", "Dropout", (
-            ParamInfo("p", float, 0.5, 0.0, 0.99, "Probability of zeroing each activation during training."),
+            Setting("p", float, 0.5, "Probability of zeroing each activation during training.", minimum=0.0,
+                    maximum=0.99, step=0.05),
         ), "Randomly zeroes activations while training: a cheap ensemble that fights overfitting."),
         LayerType("flatten", "Flatten", (), "Turns (C, H, W) feature maps into one vector."),
         LayerType("linear", "Linear", (
@@ -320,7 +310,7 @@ def _layer_at(index: int, data: Any) -> "LayerSpec":
         raise SpecError(f"Layer {index + 1}: {exc}", layer_index=index) from None
 
 
-def _param_value(kind: str, info: ParamInfo, value: Any) -> Any:
+def _param_value(kind: str, info: Setting, value: Any) -> Any:
     """A layer parameter from JSON: a finite number of the right kind (whole for int parameters)."""
     label = LAYER_TYPES[kind].label
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -24,231 +24,28 @@ import copy
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Generator
 
 import numpy as np
 import torch
 from torch import nn
 
-from .augment import AugmentOptions, augment_batch
+from .augment import augment_batch
 from .checkpoint import TrainedRun
 from .data import ImageData, with_training_subset
 from .device import describe_device, resolve_device
-from .errors import ConvScopeError, DivergedError
+from .errors import DivergedError
 from .events import Throttle, run_to_end
-from .initialization import INIT_SCHEMES, apply_init
+from .initialization import apply_init
 from .layer_stats import LayerStatsSnapshot, collect_layer_stats
-from .model import NORMALIZATIONS, ConvNet
+from .model import ConvNet
 from .regularize import explicit_penalty, regularized_weights, split_decay_groups
 from .rng import JobRNG, has_random_layers
-from .schedules import SCHEDULES, learning_rate_curve, sgdr_cycle_ends, steps_per_epoch_for
+from .schedules import learning_rate_curve, sgdr_cycle_ends, steps_per_epoch_for
 from .spec import LayerSpec, NetworkSpec, count_parameters
-
-OPTIMIZERS = ("sgd", "adam")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-# Keys a finished run adds to its saved settings (TrainedRun.settings); from_dict skips them.
-RUN_METADATA_KEYS = {"member", "snapshot"}
-
-MAX_EPOCHS = 10_000  # more would take months on a laptop; a typo such as 100000000 is refused at once
-MAX_BATCH_SIZE = 1_000_000
-SEED_MAX = 2**63 - 1  # torch.manual_seed and numpy accept 0 .. 2**63 - 1 here
-
-
-class TrainSettingsError(ConvScopeError):
-    """Training settings that cannot work (negative learning rate, unknown schedule...)."""
-
-    title = "Training settings"
-
-
-@dataclass
-class TrainSettings:
-    """Everything that defines a training run. JSON-able: `asdict(s)` / `from_dict`."""
-
-    dataset: str = "mnist5k"
-    epochs: int = 5
-    batch_size: int = 64
-    optimizer: str = "sgd"  # 'sgd' | 'adam'
-    lr: float = 0.05  # base learning rate (Adam wants ~0.001)
-    momentum: float = 0.9  # SGD only
-    nesterov: bool = False  # SGD only, needs momentum > 0
-    # Learning-rate schedule (engine/schedules.py has the formulas; t in epochs).
-    schedule: str = "constant"
-    step_size: float = 2.0  # step: epochs between drops
-    gamma: float = 0.5  # step: factor per drop
-    decay: float = 0.5  # exponential exp(-k t) and 1/t 1/(1 + k t): k
-    lr_min: float = 0.0  # cosine / sgdr floor
-    sgdr_cycle_epochs: float = 1.0  # sgdr: length of the first cycle
-    sgdr_mult: float = 1.0  # sgdr: each cycle is this many times longer than the last
-    warmup_epochs: float = 0.0  # linear warm-up at the start
-    # Regularization (engine/regularize.py).
-    weight_decay: float = 0.0  # coupled weight decay on Conv/Linear weights (= the lecture's 2 * lambda)
-    l2: float = 0.0  # the lecture's L2: lambda * sum W^2 added to the loss (gradient 2 * lambda * W)
-    l1: float = 0.0  # lambda1 * sum |w| added to the loss
-    elastic_net: float = 0.0  # lambda * sum (beta w^2 + |w|) added to the loss
-    elastic_beta: float = 0.5  # beta of the elastic net
-    # DROP probability of every Dropout layer (None: keep the spec's). The lecture's p is the
-    # KEEP probability: keep = 1 - dropout (see keep_probability()).
-    dropout: float | None = None
-    init: str = "he"  # 'default' (PyTorch) | 'constant' | 'small' | 'xavier' | 'he' (suits ReLU nets)
-    init_constant: float = 0.01  # the value for init='constant'
-    batchnorm: bool = False  # insert BatchNorm after every conv / hidden linear that lacks one
-    # Augmentation (engine/augment.py).
-    hflip: bool = False
-    crop: int = 0  # random translation up to this many pixels
-    scale: float = 0.0  # random zoom in [1 - scale, 1 + scale]
-    rotation: float = 0.0  # random rotation in degrees
-    colour_jitter: float = 0.0  # brightness / contrast / saturation strength
-    hue_jitter: float = 0.0  # random hue turn up to this fraction of a full turn (0-0.5), colour images
-    normalization: str = "mean_image"  # 'none' | 'mean_image' | 'per_channel'
-    # Knobs that provoke overfitting (as in TF Playground); both drawn from `seed`, so the
-    # runs of a comparison see the same images and the same wrong labels.
-    train_subset: int = 0  # train on this many images of the training split (0 = all)
-    label_noise: float = 0.0  # percent of training labels replaced by a random other class
-    eval_train_each_epoch: bool = False  # also measure loss / accuracy on the training images in eval mode
-    # Ensembles.
-    ensemble: int = 1  # K independently initialized members (1 = a single model)
-    snapshot_ensemble: int = 0  # K snapshots at the ends of the last K SGDR cycles (0 = off)
-    # Machinery.
-    device: str = "auto"
-    amp: bool = False  # mixed precision (float16 autocast), CUDA only
-    seed: int | None = 0  # None: a fresh random seed (recorded in the run)
-    val_every: int = 1  # validate every N epochs (the last epoch always)
-    snapshot_every_steps: int = 100  # FiltersSnapshot every N steps (0 = off); also throttled
-    track_layer_stats: bool = False  # LayerStatsSnapshot at the start and each epoch end
-    event_interval_s: float = 0.05  # engine-side throttle of BatchEnd / FiltersSnapshot
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(data: dict) -> "TrainSettings":
-        """Settings from a JSON object, each value checked against its field's type (one
-        TrainSettingsError naming the field otherwise); GUI, CLI and run folders share it."""
-        from .validation import coerce_fields, describe_json
-
-        if not isinstance(data, dict):
-            raise TrainSettingsError(f"Training settings must be a JSON object, not {describe_json(data)}.")
-        known = {f.name: f for f in fields(TrainSettings)}
-        unknown = [str(k) for k in data if k not in known and k not in RUN_METADATA_KEYS]
-        if unknown:
-            raise TrainSettingsError(f"Unknown training setting(s): {', '.join(sorted(unknown)[:10])}.")
-        return TrainSettings(**coerce_fields(TrainSettings, data, TrainSettingsError, "The training setting"))
-
-    def augment_options(self) -> AugmentOptions:
-        return AugmentOptions.from_settings(self)
-
-    def equivalent_weight_decay(self) -> float:
-        """The optimizer's coupled weight decay that `weight_decay` and the lecture's `l2`
-        amount to together: d/dW (lambda * sum W^2) = 2 * lambda * W."""
-        return float(self.weight_decay) + 2.0 * float(self.l2)
-
-    def keep_probability(self) -> float | None:
-        """The lecture's dropout p (probability of KEEPING a unit), or None when the spec decides."""
-        return None if self.dropout is None else 1.0 - float(self.dropout)
-
-    def problems(self) -> list[str]:
-        """Plain-language reasons these settings cannot run (empty when fine)."""
-        out = self._type_problems()
-        if out:  # the range checks below need numbers of the right kind
-            return out
-        if int(self.epochs) < 1:
-            out.append("Epochs must be at least 1.")
-        if int(self.epochs) > MAX_EPOCHS:
-            out.append(f"Epochs must be at most {MAX_EPOCHS:,} (got {int(self.epochs):,}).")
-        if int(self.batch_size) < 1:
-            out.append("Batch size must be at least 1.")
-        if int(self.batch_size) > MAX_BATCH_SIZE:
-            out.append(f"Batch size must be at most {MAX_BATCH_SIZE:,}.")
-        if self.seed is not None and not 0 <= int(self.seed) <= SEED_MAX:
-            out.append(f"The seed must be a whole number from 0 to {SEED_MAX} (2**63 - 1).")
-        for name, label in (("warmup_epochs", "Warm-up"), ("sgdr_cycle_epochs", "The SGDR cycle length"),
-                            ("step_size", "The step-decay step size")):
-            if float(getattr(self, name)) > MAX_EPOCHS:
-                out.append(f"{label} must be at most {MAX_EPOCHS:,} epochs.")
-        if self.sgdr_mult > 100:
-            out.append("The SGDR cycle multiplier must be at most 100.")
-        if int(self.snapshot_every_steps) < 0 or float(self.event_interval_s) < 0:
-            out.append("Snapshot and event intervals must not be negative.")
-        if self.optimizer not in OPTIMIZERS:
-            out.append(f"Unknown optimizer '{self.optimizer}'. Choose {' or '.join(OPTIMIZERS)}.")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            out.append("The learning rate must be a positive number.")
-        if not 0 <= self.momentum < 1:
-            out.append("Momentum must be in [0, 1).")
-        if self.optimizer == "sgd" and self.nesterov and self.momentum <= 0:
-            out.append("Nesterov momentum needs momentum > 0.")
-        if self.schedule not in SCHEDULES:
-            out.append(f"Unknown schedule '{self.schedule}'. Known: {', '.join(SCHEDULES)}.")
-        if self.schedule == "step" and (self.step_size <= 0 or not 0 < self.gamma <= 1):
-            out.append("Step decay needs a step size > 0 epochs and a factor gamma in (0, 1].")
-        if self.schedule in ("exponential", "inverse_time") and self.decay < 0:
-            out.append("The decay rate k must not be negative.")
-        if self.schedule == "sgdr" and (self.sgdr_cycle_epochs <= 0 or self.sgdr_mult < 1):
-            out.append("SGDR needs a cycle length > 0 epochs and a multiplier of at least 1.")
-        if self.lr_min < 0 or self.lr_min > self.lr:
-            out.append("The minimum learning rate must be between 0 and the learning rate.")
-        if self.warmup_epochs < 0:
-            out.append("Warm-up epochs must not be negative.")
-        if min(self.weight_decay, self.l2, self.l1, self.elastic_net, self.elastic_beta) < 0:
-            out.append("Regularization strengths must not be negative.")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            out.append("Dropout probability must be in [0, 1).")
-        if self.init not in INIT_SCHEMES:
-            out.append(f"Unknown initialization '{self.init}'. Known: {', '.join(INIT_SCHEMES)}.")
-        if self.normalization not in NORMALIZATIONS:
-            out.append(f"Unknown normalization '{self.normalization}'. Known: {', '.join(NORMALIZATIONS)}.")
-        if not 0 <= self.hue_jitter <= 0.5:
-            out.append("Hue jitter is a fraction of a full colour turn between 0 and 0.5.")
-        if self.crop < 0 or self.scale < 0 or self.rotation < 0 or self.colour_jitter < 0 or self.scale >= 1:
-            out.append("Augmentation amounts must not be negative (and scale must be below 1).")
-        if int(self.train_subset) < 0:
-            out.append("The training subset size must not be negative (0 uses every training image).")
-        if not 0 <= float(self.label_noise) <= 100:
-            out.append("Label noise is a percentage between 0 and 100.")
-        if int(self.ensemble) < 1:
-            out.append("An ensemble needs at least 1 member.")
-        if int(self.snapshot_ensemble) < 0 or int(self.snapshot_ensemble) == 1:
-            out.append("A snapshot ensemble needs at least 2 snapshots (0 turns it off).")
-        if int(self.snapshot_ensemble) >= 2 and int(self.ensemble) > 1:
-            out.append("Choose either an ensemble of independent models or a snapshot ensemble, not both.")
-        if int(self.snapshot_ensemble) >= 2 and self.schedule != "sgdr":
-            out.append("A snapshot ensemble takes its snapshots at the ends of SGDR cycles: "
-                       "choose the 'sgdr' schedule.")
-        if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
-            out.append(f"Unknown device '{self.device}'. Choose one of: {', '.join(DEVICES)}.")
-        if int(self.val_every) < 1:
-            out.append("Validate every N epochs needs N >= 1.")
-        return out
-
-    def _type_problems(self) -> list[str]:
-        """Values of the wrong kind (text for a number, NaN, infinity...), one sentence each."""
-        import typing
-
-        from .validation import _base_type, coerce_value
-
-        hints = typing.get_type_hints(TrainSettings)
-        out = []
-        for f in fields(self):
-            kind, optional = _base_type(hints.get(f.name))
-            try:
-                coerce_value(f.name, getattr(self, f.name), kind, optional, TrainSettingsError,
-                             "The training setting")
-            except TrainSettingsError as exc:
-                out.append(str(exc))
-        return out
-
-    def validate(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise TrainSettingsError(" ".join(problems))
-
-    def learning_rates(self, num_train: int) -> np.ndarray:
-        """The per-step learning rate of this run on `num_train` training images."""
-        return learning_rate_curve(self, steps_per_epoch_for(num_train, self.batch_size))
-
+from .train_settings import (DEVICES, MAX_BATCH_SIZE, MAX_EPOCHS, OPTIMIZERS, RUN_METADATA_KEYS,  # noqa: F401
+                             SEED_MAX, TRAIN_SETTINGS, TrainSettings, TrainSettingsError)
 
 # ---------------------------------------------------------------- events
 

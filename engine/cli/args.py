@@ -79,3 +79,28 @@ def size_type(text: str) -> tuple[int, int]:
 
 
 size_type.__name__ = "size"
+
+
+def setting_argument(group, setting) -> None:
+    """A flag for one engine.schema.Setting: its type and range check, its choices, its help.
+    The flag defaults to None (not given), so a settings file or the dataclass default applies."""
+    flag = setting.cli_flag
+    metavar = flag.lstrip("-").upper().replace("-", "_")
+    default = "off" if setting.default is False else setting.default
+    help_text = setting.help.rstrip(".") + (f" (default {default})" if default not in (None, "") else "")
+    help_text = help_text.replace("%", "%%")  # argparse formats help with %
+    if setting.kind is bool:
+        group.add_argument(flag, dest=setting.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=help_text)
+    elif setting.choices:
+        group.add_argument(flag, dest=setting.name, choices=setting.choice_values, default=None, help=help_text)
+    elif setting.kind is int:
+        group.add_argument(flag, dest=setting.name, default=None, help=help_text, metavar=metavar,
+                           type=int_in(None if setting.minimum is None else int(setting.minimum),
+                                       None if setting.maximum is None else int(setting.maximum), flag))
+    elif setting.kind is float:
+        group.add_argument(flag, dest=setting.name, default=None, help=help_text, metavar=metavar,
+                           type=float_in(setting.minimum, setting.maximum, flag, low_open=setting.low_open,
+                                         high_open=setting.high_open))
+    else:
+        group.add_argument(flag, dest=setting.name, default=None, help=help_text, metavar=metavar)

@@ -2,97 +2,60 @@
 last stdout line is one JSON object with the run's headline figures."""
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 from . import print_json
-from .args import float_in, int_in, seed_type
+from .args import int_in
 
 
 def register(subparsers) -> None:
-    from ..initialization import INIT_SCHEMES
     from ..model import NORMALIZATIONS
-    from ..schedules import SCHEDULES
-    from ..train import DEVICES, MAX_EPOCHS, OPTIMIZERS, TrainSettings
+    from ..schema import groups
+    from ..train_settings import TRAIN_SETTINGS
+    from .args import setting_argument
 
-    d = TrainSettings()
-    p = subparsers.add_parser("train", help="train a network headless; last stdout line is JSON",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", default=d.dataset,
-                   help="mnist5k, digits, shapes, image_folder, mnist, fashion_mnist, cifar10, or a folder path "
-                        "(ImageFolder layout)")
+    p = subparsers.add_parser("train", help="train a network headless; last stdout line is JSON")
+    by_title = {"data": p.add_argument_group("data")}
+    g = by_title["data"]
     g.add_argument("--data-root", help="folder for image_folder / torchvision datasets")
     g.add_argument("--image-size", type=int_in(4, 1024, "--image-size"), default=32,
-                   help="image_folder: resize to this square size")
+                   help="image_folder: resize to this square size (default 32)")
     g.add_argument("--download", action="store_true", help="torchvision datasets: download if missing (network)")
     g.add_argument("--limit", type=int_in(1, None, "--limit"),
                    help="torchvision datasets: keep this many training images")
-    g = p.add_argument_group("network")
-    g.add_argument("--preset", help="a preset from resources/presets (default lenet5)")
-    g.add_argument("--spec", help="an architecture JSON file")
-    g = p.add_argument_group("optimization")
-    g.add_argument("--epochs", type=int_in(1, MAX_EPOCHS, "--epochs"), default=d.epochs)
-    g.add_argument("--batch-size", type=int_in(1, 1_000_000, "--batch-size"), default=d.batch_size)
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    g.add_argument("--lr", type=float_in(0.0, None, "--lr", low_open=True),
-                   help=f"learning rate (default {d.lr} for sgd, 0.001 for adam)")
-    g.add_argument("--momentum", type=float_in(0.0, 1.0, "--momentum", high_open=True), default=d.momentum)
-    g.add_argument("--nesterov", action="store_true")
-    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default constant; sgdr with "
-                                                         "--snapshot-ensemble)")
-    g.add_argument("--step-size", type=float_in(0.0, None, "--step-size", low_open=True), default=d.step_size,
-                   help="step decay: epochs between drops")
-    g.add_argument("--gamma", type=float_in(0.0, 1.0, "--gamma", low_open=True), default=d.gamma,
-                   help="step decay: factor per drop")
-    g.add_argument("--decay", type=float_in(0.0, None, "--decay"), default=d.decay,
-                   help="exponential / 1/t decay rate k (per epoch)")
-    g.add_argument("--lr-min", type=float_in(0.0, None, "--lr-min"), default=d.lr_min, help="cosine / sgdr floor")
-    g.add_argument("--cycle-epochs", type=float_in(0.0, MAX_EPOCHS, "--cycle-epochs", low_open=True),
-                   help="sgdr: first cycle length in epochs (default 1, or epochs / K for a snapshot ensemble)")
-    g.add_argument("--cycle-mult", type=float_in(1.0, 100.0, "--cycle-mult"), default=d.sgdr_mult,
-                   help="sgdr: cycle length multiplier")
-    g.add_argument("--warmup", type=float_in(0.0, MAX_EPOCHS, "--warmup"), default=d.warmup_epochs,
-                   help="linear warm-up epochs")
-    g = p.add_argument_group("regularization")
-    g.add_argument("--weight-decay", type=float_in(0.0, None, "--weight-decay"), default=d.weight_decay,
-                   help="L2 lambda (coupled weight decay)")
-    g.add_argument("--l1", type=float_in(0.0, None, "--l1"), default=d.l1,
-                   help="L1 lambda: lambda * sum|w| added to the loss")
-    g.add_argument("--elastic-net", type=float_in(0.0, None, "--elastic-net"), default=d.elastic_net,
-                   help="elastic net lambda: lambda * sum(beta w^2 + |w|)")
-    g.add_argument("--elastic-beta", type=float_in(0.0, None, "--elastic-beta"), default=d.elastic_beta)
-    g.add_argument("--dropout", type=float_in(0.0, 1.0, "--dropout", high_open=True),
-                   help="set p of every Dropout layer")
-    g.add_argument("--init", choices=INIT_SCHEMES, default=d.init)
-    g.add_argument("--batchnorm", action="store_true", help="insert BatchNorm after every conv / hidden linear")
     g.add_argument("--augment", default="", help="comma list: hflip, crop[=px], scale[=f], rotation[=deg], "
-                                                 "jitter[=s]")
+                                                 "jitter[=s], hue[=f]")
     norm = g.add_mutually_exclusive_group()
     norm.add_argument("--mean-subtract", dest="normalize", action="store_const", const="mean_image",
                       help="subtract the mean training image (the default)")
     norm.add_argument("--normalize", choices=NORMALIZATIONS, help="input normalization")
-    g = p.add_argument_group("ensembles and machinery")
-    g.add_argument("--ensemble", type=int_in(1, 100, "--ensemble"), default=d.ensemble,
-                   help="K independently initialized models")
-    g.add_argument("--snapshot-ensemble", type=int_in(0, 100, "--snapshot-ensemble"), default=d.snapshot_ensemble,
-                   help="K snapshots at the ends of SGDR cycles of one run")
-    g.add_argument("--device", choices=DEVICES, default=d.device)
-    g.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    g.add_argument("--seed", type=seed_type(), default=d.seed)
-    g.add_argument("--val-every", type=int_in(1, MAX_EPOCHS, "--val-every"), default=d.val_every)
+    g = p.add_argument_group("network")
+    g.add_argument("--preset", help="a preset from resources/presets (default lenet5)")
+    g.add_argument("--spec", help="an architecture JSON file")
+    # Every training setting with a flag, from its schema (engine/train_settings.py): type, range,
+    # choices and help are the ones the Training form and settings files use.
+    for title, settings in groups(TRAIN_SETTINGS):
+        flagged = [setting for setting in settings if setting.cli_flag]
+        if flagged:
+            g = by_title.get(title.lower()) or p.add_argument_group(title.lower())
+            for setting in flagged:
+                setting_argument(g, setting)
+    g = p.add_argument_group("files")
     g.add_argument("--settings", help="a JSON file of TrainSettings; flags given explicitly still apply on top")
     g.add_argument("--out", help="save the run folder(s) here (checkpoint, spec, settings, history)")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
 
-def _settings_from_args(args, parser_defaults: dict):
+def _settings_from_args(args):
+    """Settings file (if any), then every flag given explicitly (flags default to None), then
+    TrainSettings' defaults for the rest."""
     from ..augment import parse_augment_flags
     from ..train import TrainSettings, TrainSettingsError
+    from ..train_settings import TRAIN_SETTINGS
 
     base = {}
     if args.settings:
@@ -100,42 +63,20 @@ def _settings_from_args(args, parser_defaults: dict):
 
         base = read_json_object(args.settings, "settings file", TrainSettingsError)
         base = {k: v for k, v in base.items() if k in {f.name for f in fields(TrainSettings)}}
-    flag_map = {
-        "dataset": "dataset", "epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer",
-        "momentum": "momentum", "step_size": "step_size", "gamma": "gamma", "decay": "decay", "lr_min": "lr_min",
-        "cycle_mult": "sgdr_mult", "warmup": "warmup_epochs", "weight_decay": "weight_decay", "l1": "l1",
-        "elastic_net": "elastic_net", "elastic_beta": "elastic_beta", "init": "init", "ensemble": "ensemble",
-        "snapshot_ensemble": "snapshot_ensemble", "device": "device", "seed": "seed", "val_every": "val_every",
-    }
     values = dict(base)
-    for flag, name in flag_map.items():
-        value = getattr(args, flag)
-        if name not in base or value != parser_defaults.get(flag):
-            values[name] = value
-    if args.lr is not None:
-        values["lr"] = args.lr
-    elif "lr" not in base:
+    for setting in TRAIN_SETTINGS:
+        value = getattr(args, setting.name, None) if setting.cli_flag else None
+        if value is not None:
+            values[setting.name] = value
+    if "lr" not in values:  # Adam wants a much smaller step than SGD
         values["lr"] = 0.001 if values.get("optimizer") == "adam" else TrainSettings.lr
-    if args.nesterov:
-        values["nesterov"] = True
-    if args.batchnorm:
-        values["batchnorm"] = True
-    if args.amp:
-        values["amp"] = True
-    if args.dropout is not None:
-        values["dropout"] = args.dropout
     if args.normalize:
         values["normalization"] = args.normalize
-    if args.schedule:
-        values["schedule"] = args.schedule
-    if args.cycle_epochs is not None:
-        values["sgdr_cycle_epochs"] = args.cycle_epochs
-    if values.get("snapshot_ensemble", 0) >= 2:
-        values.setdefault("schedule", "sgdr")
-        if args.schedule is None and values["schedule"] != "sgdr":
+    if values.get("snapshot_ensemble", 0) >= 2:  # snapshots are taken at the ends of SGDR cycles
+        if args.schedule is None:
             values["schedule"] = "sgdr"
-        if args.cycle_epochs is None and "sgdr_cycle_epochs" not in base:
-            values["sgdr_cycle_epochs"] = values["epochs"] / values["snapshot_ensemble"]
+        if args.sgdr_cycle_epochs is None and "sgdr_cycle_epochs" not in base:
+            values["sgdr_cycle_epochs"] = values.get("epochs", TrainSettings.epochs) / values["snapshot_ensemble"]
     if args.augment:
         try:
             values.update(parse_augment_flags(args.augment))
@@ -223,11 +164,7 @@ def run(args) -> int:
     if args.out is not None:  # before any work: a bad --out must not cost a training run
         check_run_folder(args.out)
     configure_threads()
-    parser_defaults = {}
-    scratch = argparse.ArgumentParser()
-    register(scratch.add_subparsers())
-    parser_defaults = vars(scratch.parse_args(["train"]))
-    settings = _settings_from_args(args, parser_defaults)
+    settings = _settings_from_args(args)
     if args.out is not None and settings.ensemble > 1:
         for i in range(settings.ensemble):
             check_run_folder(Path(args.out) / f"member_{i + 1}")

@@ -155,7 +155,7 @@ def test_snapshot_ensemble_needs_enough_cycles(digits, tiny_spec):
 
 
 def test_bad_settings_are_reported_before_training(digits, tiny_spec):
-    with pytest.raises(TrainSettingsError, match="learning rate must be a positive"):
+    with pytest.raises(TrainSettingsError, match="Learning rate must be greater than 0"):
         run_to_end(train_job(tiny_spec, digits, quick(lr=-1.0)))
     with pytest.raises(TrainSettingsError, match="Unknown training setting"):
         TrainSettings.from_dict({"epochs": 2, "learning_rate": 0.1})
