@@ -21,6 +21,7 @@ from engine.spec import (LAYER_TYPES, LayerSpec, NetworkSpec, analyze, list_pres
                          total_params)
 from gui.panels.base import Panel
 from gui.theme import fit_table_to_font, follow_font
+from gui.widgets.setting_editor import make_editor, make_label, set_editor_value
 
 ERROR_BACKGROUND = QColor("#fbd3cc")
 ERROR_FOREGROUND = QColor("#8a1c0c")
@@ -130,27 +131,14 @@ class LayerEditor(QGroupBox):
         layer_type = LAYER_TYPES[layer.kind]
         self.setTitle(f"{name}: {layer_type.label}")
         self.help_label.setText(layer_type.help + ("" if layer_type.params else "\n\nThis layer has no settings."))
-        for info in layer_type.params:
-            if info.kind is int:
-                editor = QSpinBox()
-                editor.setRange(int(info.minimum), int(info.maximum))
-            else:
-                editor = QDoubleSpinBox()
-                editor.setDecimals(3)
-                editor.setSingleStep(0.05 if info.maximum <= 1 else 0.5)
-                editor.setRange(float(info.minimum), float(info.maximum))
-            editor.setValue(layer.get(info.name))
-            editor.setToolTip(f"{info.help} (from {info.minimum:g} to {info.maximum:g}; default {info.default})")
-            editor.setKeyboardTracking(False)  # typing "128" must not publish 1, 12, 128
-            editor.valueChanged.connect(self._on_value_changed)
-            editor.setProperty("param_name", info.name)
-            self.editors[info.name] = editor
-            label = QLabel(info.name.replace("_", " "))
-            label.setToolTip(info.help)
-            self.form.addRow(label, editor)
+        for setting in layer_type.params:  # editors from the layer's schema (engine.spec LAYER_TYPES)
+            editor = make_editor(setting, self._on_value_changed)
+            set_editor_value(setting, editor, layer.get(setting.name))
+            self.editors[setting.name] = editor
+            self.form.addRow(make_label(setting), editor)
 
     def _on_value_changed(self, value) -> None:
-        name = self.sender().property("param_name")
+        name = self.sender().property("setting_name")
         self.changed.emit(str(name), value)
 
 
