@@ -22,10 +22,18 @@ def photo():
     return np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
 
 
+def _finish_jobs(panel) -> None:
+    """Stop the panel's job and wait for its thread: a job's end reaches the panel a moment
+    before its thread has finished, and the leftover-thread guard must not race that."""
+    panel.shutdown()
+    for slot in panel.job_slots():
+        slot.wait(10_000)
+
+
 def _panel(qtbot, ctx, cls, tiny=None):
     panel = cls(ctx)
     panel.classifier = tiny
-    qtbot.addWidget(panel)
+    qtbot.addWidget(panel, before_close_func=_finish_jobs)
     panel.resize(1200, 800)
     panel.show()
     return panel
