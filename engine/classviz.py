@@ -50,11 +50,16 @@ class ClassVizResult:
     image: np.ndarray  # (S, S, 3) uint8, what save_png writes
     final_prob: float  # probability of the class on the 8-bit image
     top5: tuple
+    unit: tuple[str, int] | None = None  # (layer, channel) when a hidden unit was maximized
+    unit_activation: float | None = None  # its mean activation on the 8-bit image
 
     def summary(self) -> dict:
-        return {"class": self.class_name, "class_index": self.class_index, "style": self.style,
-                "steps": self.steps, "final_prob": round(self.final_prob, 4),
-                "top1": self.top5[0][1] if self.top5 else None}
+        out = {"class": self.class_name, "class_index": self.class_index, "style": self.style,
+               "steps": self.steps, "final_prob": round(self.final_prob, 4),
+               "top1": self.top5[0][1] if self.top5 else None}
+        if self.unit is not None:
+            out.update(layer=self.unit[0], channel=self.unit[1], unit_activation=round(self.unit_activation, 4))
+        return out
 
 
 # ---------------------------------------------------------------- Lucid pieces
@@ -147,23 +152,31 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
                             start_image: np.ndarray | None = None, seed: int = 0, preview_every: int = 5,
                             lr: float | None = None, l2: float = 1e-3, max_jitter: int = 16,
                             blur_every: int = 10, blur_sigma: float = 0.5, decay_power: float = 1.0,
-                            emit_interval_s: float = 0.05):
+                            emit_interval_s: float = 0.05, unit: tuple[str, int] | None = None):
     """Job: ClassVizPreview events every `preview_every` steps; returns a ClassVizResult.
 
     `lr` defaults to each style's reference value (cs231n 25 on the normalised
     gradient, rescaled to this model's input std (see cs231n_step_size), Lucid 0.05 for Adam).
     `start_image`: optional (H, W, 3) uint8 photo.
     `decay_power` (Lucid): how strongly high frequencies are damped (1 = 1/f).
+    `unit`: (layer path, channel) to maximize the mean activation of one hidden channel instead
+    of a class score (the Deep Visualization Toolbox's hidden-unit view); `target` is then only
+    the class whose probability is reported.
     """
-    from .pretrained import as_classifier, class_name, find_class, top_k
+    from .pretrained import as_classifier
 
     style = style.strip().lower()
     if style not in STYLES:
         raise ModelError(f"Unknown class-visualization style '{style}'. Choose one of: {', '.join(STYLES)}.")
     if steps < 1:
         raise ModelError("Class visualization needs at least one step.")
-    index = find_class(target)
     classifier = as_classifier(classifier)  # a model name is loaded here, in the job's thread
+    index = classifier.find_class(target)  # the model's own class names (a user model may have 2)
+    names = classifier.class_names()
+
+    def top5(probabilities) -> tuple:
+        order = np.argsort(-np.asarray(probabilities))[:5]
+        return tuple((int(i), names[int(i)], float(probabilities[i])) for i in order)
     device = classifier.device
     size = classifier.input_size
     model = classifier.model
@@ -190,14 +203,15 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
             return normalised * std + mean
 
     throttle = Throttle(emit_interval_s)
+    objective = _unit_objective(model, *unit) if unit is not None else (lambda x: model(x)[0, index])
 
     def preview(step: int) -> ClassVizPreview:
         with torch.no_grad():
             image01 = current_image().detach()
             probs = torch.softmax(model(quantize(image01)), dim=1)[0]
-            score = float(model(image01)[0, index])
+            score = float(objective(image01))
         return ClassVizPreview(step, steps, classifier.to_uint8(image01), float(probs[index]), score,
-                               tuple(tuple(p) for p in top_k(probs.cpu().numpy(), 5)))
+                               top5(probs.cpu().numpy()))
 
     yield preview(0)
     throttle.ready(force=True)
@@ -205,14 +219,14 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
         for step in range(1, steps + 1):
             if style == "lucid":
                 optimizer.zero_grad()
-                score = model(_random_transform(parameterization.image(), generator))[0, index]
+                score = objective(_random_transform(parameterization.image(), generator))
                 (-score).backward()
                 optimizer.step()
             else:
                 ox, oy = (int(v) for v in torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator))
                 rolled = torch.roll(normalised, shifts=(oy, ox), dims=(2, 3))
-                objective = model(rolled * std + mean)[0, index] - l2 * rolled.pow(2).sum()
-                (gradient,) = torch.autograd.grad(objective, normalised)
+                goal = objective(rolled * std + mean) - l2 * rolled.pow(2).sum()
+                (gradient,) = torch.autograd.grad(goal, normalised)
                 with torch.no_grad():
                     normalised += step_size * gradient / (gradient.norm() + 1e-12)
                     normalised.copy_(torch.max(torch.min(normalised, high), low))
@@ -224,8 +238,35 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     with torch.no_grad():
         final_uint8 = classifier.to_uint8(current_image())
         probs = classifier.probabilities(final_uint8)[0]
-    return ClassVizResult(index, class_name(index), style, steps, final_uint8, float(probs[index]),
-                          tuple(tuple(p) for p in top_k(probs, 5)))
+        activation = None if unit is None else float(objective(classifier.preprocess(final_uint8)))
+    return ClassVizResult(index, names[index], style, steps, final_uint8, float(probs[index]), top5(probs),
+                          None if unit is None else (unit[0], int(unit[1])), activation)
+
+
+def _unit_objective(model, layer: str, channel: int):
+    """x -> the mean activation of `channel` in `layer` (a module path of `model`)."""
+    try:
+        module = model.get_submodule(layer)
+    except AttributeError:
+        raise ModelError(f"The model has no layer '{layer}'.") from None
+    captured: list[torch.Tensor] = []
+
+    def hook(_module, _inputs, output):
+        captured.append(output)
+
+    def objective(x):
+        captured.clear()
+        handle = module.register_forward_hook(hook)
+        try:
+            model(x)
+        finally:
+            handle.remove()
+        output = captured[-1]
+        if not isinstance(output, torch.Tensor) or output.dim() < 2 or not 0 <= channel < output.shape[1]:
+            raise ModelError(f"Layer '{layer}' has no channel {channel}.")
+        return output[0, channel].mean()
+
+    return objective
 
 
 def class_visualization(classifier, target, **options) -> ClassVizResult:

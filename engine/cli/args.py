@@ -104,3 +104,32 @@ def setting_argument(group, setting) -> None:
                                          high_open=setting.high_open))
     else:
         group.add_argument(flag, dest=setting.name, default=None, help=help_text, metavar=metavar)
+
+
+def add_model_arguments(parser, default: str = "efficientnet_lite0") -> None:
+    """--model NAME|WEIGHTS, --arch, --class-names: the embedded/cached classifiers by name, or
+    the user's own weights file with its architecture (engine.user_model)."""
+    parser.add_argument("--model", default=default,
+                        help=f"a classifier name (default {default}) or a weights file (.pt/.pth/.safetensors; "
+                             "needs --arch)")
+    parser.add_argument("--arch", help="torchvision or timm architecture of --model's weights file, e.g. resnet18")
+    parser.add_argument("--class-names", help="text (one per line) or JSON file of the weights file's class names")
+
+
+def load_model_from_args(args):
+    from pathlib import Path
+
+    from ..errors import ModelError
+
+    model = str(args.model)
+    if args.arch or Path(model).suffix.lower() in (".pt", ".pth", ".safetensors", ".bin"):
+        if not args.arch:
+            raise ModelError(f"--model {model} is a weights file: say its architecture with --arch (e.g. resnet18).")
+        from ..user_model import load_user_classifier
+
+        return load_user_classifier(args.arch, model, args.class_names)
+    if args.class_names:
+        raise ModelError("--class-names goes with a weights file (--model FILE --arch NAME).")
+    from ..pretrained import load_classifier
+
+    return load_classifier(model)

@@ -68,3 +68,25 @@ def test_class_visualizations_are_recognised(tmp_path, name):
     reloaded = classifier.predict(load_image(tmp_path / "viz.png"), k=1)[0]
     print(f"CLASSVIZ {name}: p {result.final_prob:.3f}, reloaded {reloaded.name} {reloaded.prob:.3f}")
     assert reloaded.name == name and reloaded.prob >= 0.9
+
+
+@pytest.mark.parametrize("style", ["cs231n", "lucid"])
+def test_a_hidden_unit_can_be_maximized(tiny, style):
+    """The Toolbox's hidden-unit view: the same optimization on one channel's mean activation."""
+    events = []
+    result = run_to_end(class_visualization_job(tiny, 0, style=style, steps=30, preview_every=10, emit_interval_s=0,
+                                                lr=None if style == "lucid" else 2.0, unit=("net.3", 5)),
+                        events.append)
+    previews = [e for e in events if isinstance(e, ClassVizPreview)]
+    assert previews[-1].score > previews[0].score  # the preview's score is the unit's activation here
+    assert result.unit == ("net.3", 5) and result.summary()["channel"] == 5
+    with torch.no_grad():  # the reported activation is the channel's mean on the saved 8-bit image
+        out = tiny.model.net[:4](tiny.model.normalize(tiny.preprocess(result.image)))
+    assert result.unit_activation == pytest.approx(float(out[0, 5].mean()), rel=1e-5)
+
+
+def test_a_missing_unit_is_refused(tiny):
+    with pytest.raises(ModelError, match="no layer 'net.99'"):
+        class_visualization(tiny, 0, steps=2, unit=("net.99", 0))
+    with pytest.raises(ModelError, match="no channel 99"):
+        class_visualization(tiny, 0, steps=2, unit=("net.3", 99))

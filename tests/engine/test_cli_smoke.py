@@ -112,6 +112,23 @@ def test_classviz(tmp_path, capsys):
     assert summary["class_index"] == 1 and summary["steps"] == 2
 
 
+def test_classviz_of_a_hidden_unit_of_the_users_own_model(tmp_path, capsys):
+    import torch
+    import torchvision
+
+    weights = tmp_path / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    out = tmp_path / "unit.png"
+    code, summary, _ = run_cli(["classviz", "--model", str(weights), "--arch", "resnet18", "--layer", "layer2.0.conv1",
+                                "--channel", "3", "--steps", "2", "--out", str(out)], capsys)
+    assert code == 0, summary
+    assert (summary["layer"], summary["channel"]) == ("net.layer2.0.conv1", 3) and is_png(out)
+    for argv, message in ((["--layer", "blocks.1"], "both --layer and --channel"),
+                          (["--model", str(weights), "--layer", "layer1", "--channel", "0"], "--arch")):
+        assert main.main(["classviz", *argv, "--out", str(tmp_path / "no.png")]) != 0
+        assert message in capsys.readouterr().err
+
+
 def test_dogfood_zero_shot(tmp_path, capsys):
     from engine.images import load_bundled_photo, save_png
 
