@@ -83,6 +83,7 @@ def prepare_panel(panel, workdir: Path) -> None:
     recipe = RECIPES.get(panel.title)
     if recipe is not None:
         recipe(panel, Path(workdir))
+        wait_for(lambda: not panel.job_running, 10)  # the status bar's busy indicator goes too
     else:
         panel.prepare_screenshot()
 
