@@ -71,12 +71,14 @@ def _is_hidden(path: Path) -> bool:
     return path.name.startswith(".")
 
 
-def scan_image_folder(root: str | Path, min_classes: int = 2) -> FolderScan:
+def scan_image_folder(root: str | Path, min_classes: int = 2, loose_files: bool = False) -> FolderScan:
     """List the images of root/<class>/... (sub-folders of a class folder count too).
 
     DataError for a missing folder, a folder without class sub-folders, fewer
     than `min_classes` classes, or no usable image at all. Hidden files
     (.DS_Store) are counted as skipped non-images, like any other stray file.
+    `loose_files=True` (a folder of photos, no classes needed): images directly in root are
+    used too, as one more class named after the folder.
     """
     root = Path(root).expanduser()
     if not str(root).strip() or not root.exists():
@@ -89,18 +91,25 @@ def scan_image_folder(root: str | Path, min_classes: int = 2) -> FolderScan:
         raise DataError(f"The folder {root} cannot be read: {exc.strerror or exc}.") from None
     class_dirs = [p for p in entries if p.is_dir() and not p.is_symlink() and not _is_hidden(p)]
     scan = FolderScan(root, [p.name for p in class_dirs], [])
+    loose: list[Path] = []
     for stray in entries:
         if stray.is_symlink():  # a link may lead anywhere on the disk
             scan.skip(stray, LINK, "symbolic links are not followed; put the images in a real sub-folder")
+        elif stray.is_file() and loose_files:
+            loose.append(stray)
         elif stray.is_file():
             scan.skip(stray, OUTSIDE_CLASS_FOLDER, "images must sit in a sub-folder named after their class")
-    if not class_dirs:
+    if loose:
+        scan.class_names.append(root.name or "images")
+        for path in loose:
+            _consider(scan, path, len(class_dirs))
+    if not class_dirs and not loose:
+        raise DataError(f"{root} has no images." if loose_files else
+                        f"{root} has no class sub-folders. Put the images in one sub-folder per class, "
+                        f"e.g. {root.name}/dog/*.jpg and {root.name}/food/*.jpg.")
+    if len(scan.class_names) < min_classes:
         raise DataError(
-            f"{root} has no class sub-folders. Put the images in one sub-folder per class, "
-            f"e.g. {root.name}/dog/*.jpg and {root.name}/food/*.jpg.")
-    if len(class_dirs) < min_classes:
-        raise DataError(
-            f"{root} has only one class folder ('{class_dirs[0].name}'). "
+            f"{root} has only one class folder ('{scan.class_names[0]}'). "
             f"At least {min_classes} classes are needed, e.g. dog/ and food/.")
     for label, class_dir in enumerate(class_dirs):
         try:
@@ -111,24 +120,27 @@ def scan_image_folder(root: str | Path, min_classes: int = 2) -> FolderScan:
         for path in found:
             if path.is_symlink():
                 scan.skip(path, LINK, "symbolic links are not followed")
-                continue
-            if not path.is_file():
-                continue
-            if path.suffix.lower() not in IMAGE_SUFFIXES or _is_hidden(path):
-                scan.skip(path, NOT_AN_IMAGE, f"'{path.suffix or path.name}' is not an image file type")
-                continue
-            try:
-                empty = path.stat().st_size == 0
-            except OSError as exc:
-                scan.skip(path, DAMAGED, f"{path.name} cannot be read ({exc.strerror or exc})")
-                continue
-            if empty:
-                scan.skip(path, EMPTY_FILE, f"{path.name} is empty (0 bytes)")
-            else:
-                scan.files.append((path, label))
+            elif path.is_file():
+                _consider(scan, path, label)
     if not scan.files:
         raise DataError(f"{root} contains no usable images ({scan.summary()}).")
     return scan
+
+
+def _consider(scan: FolderScan, path: Path, label: int) -> None:
+    """Add `path` to the scan's files, or to its skip list with the reason."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES or _is_hidden(path):
+        scan.skip(path, NOT_AN_IMAGE, f"'{path.suffix or path.name}' is not an image file type")
+        return
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        scan.skip(path, DAMAGED, f"{path.name} cannot be read ({exc.strerror or exc})")
+        return
+    if empty:
+        scan.skip(path, EMPTY_FILE, f"{path.name} is empty (0 bytes)")
+    else:
+        scan.files.append((path, label))
 
 
 def read_scanned_image(scan: FolderScan, path: Path, max_side: int | None = None) -> np.ndarray | None:

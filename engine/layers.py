@@ -36,3 +36,35 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+def feature_map_layers(net: nn.Module, input_size: int = 224, channels: int = 3) -> list[tuple[str, tuple[int, ...]]]:
+    """[(module path, output shape (C, H, W))] of every convolution and every block of `net`
+    that outputs feature maps, in the order the forward pass reaches them: the layer picker of
+    a pretrained or loaded network (e.g. 'conv_stem', 'blocks.3', 'blocks.3.0.conv_pw'). Found by
+    one probe forward pass, so any torchvision or timm graph works."""
+    import torch
+
+    seen: list[tuple[str, tuple[int, ...]]] = []
+    names = {id(module): name for name, module in net.named_modules() if name}
+
+    def record(module, _inputs, output):
+        name = names.get(id(module))
+        if name and isinstance(output, torch.Tensor) and output.dim() == 4 and \
+                (isinstance(module, nn.Conv2d) or list(module.children())):
+            seen.append((name, tuple(int(v) for v in output.shape[1:])))
+
+    handles = [module.register_forward_hook(record) for module in net.modules() if id(module) in names]
+    was_training = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(torch.zeros(1, channels, input_size, input_size))
+    finally:
+        net.train(was_training)
+        for handle in handles:
+            handle.remove()
+    unique: dict[str, tuple[int, ...]] = {}
+    for name, shape in seen:
+        unique.setdefault(name, shape)
+    return list(unique.items())
