@@ -170,9 +170,11 @@ def _pick_unit(channel_map: torch.Tensor, position):
 
 
 def projection_display(raw: np.ndarray) -> np.ndarray:
-    """(H, W, C) signed -> uint8 with 0 at mid grey, scaled by the largest magnitude (the paper's
-    figures); grey inputs become RGB."""
-    scale = float(np.abs(raw).max())
+    """(H, W, C) signed -> uint8 with 0 at mid grey (the paper's figures); grey inputs become RGB.
+    Scaled so the 99.5th percentile of the magnitude reaches black or white: a few extreme
+    pixels would otherwise leave the whole projection a flat grey."""
+    magnitude = np.abs(raw[raw != 0])
+    scale = float(np.percentile(magnitude, 99.5)) if magnitude.size else 0.0
     shown = 0.5 + raw / (2.0 * scale) if scale > 0 else np.full_like(raw, 0.5)
     if shown.shape[-1] == 1:
         shown = np.repeat(shown, 3, axis=-1)

@@ -1,9 +1,14 @@
 """`python main.py inspect --run DIR --out DIR`: look inside a trained run headless.
+`python main.py inspect --model NAME|WEIGHTS.pt [--arch NAME] [--images DIR] --out DIR`:
+look inside a pretrained or loaded ImageNet-style network.
 
-Writes PNGs: every conv layer's filters, the feature maps of one validation
+For a run, writes PNGs: every conv layer's filters, the feature maps of one validation
 sample, the top-activating patches of every channel of each conv layer, the
 per-layer activation statistics and the confusion matrix with the most
-confidently wrong examples.
+confidently wrong examples. For a model: the first layer's filters, for a few layers
+the top-activating patches of their strongest channels over the images (the bundled
+photos and their crops when no folder is given), each patch beside its deconvnet /
+guided-backprop projection (Zeiler & Fergus), and the per-layer activation statistics.
 """
 from __future__ import annotations
 
@@ -19,7 +24,17 @@ from engine.cli.args import int_in
 def register(subparsers) -> None:
     parser = subparsers.add_parser("inspect", help="Write filters, activations, top patches, layer stats and "
                                                    "confusion matrix of a trained run as PNGs.")
-    parser.add_argument("--run", required=True, help="Run folder (or checkpoint.pt) written by training.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="Run folder (or checkpoint.pt) written by training.")
+    source.add_argument("--model", help="a classifier name (efficientnet_lite0, torchvision:NAME, timm:NAME) or "
+                                        "a weights file (with --arch)")
+    parser.add_argument("--arch", help="torchvision or timm architecture of --model's weights file, e.g. resnet18")
+    parser.add_argument("--class-names", help="text or JSON file of the weights file's class names")
+    parser.add_argument("--images", help="--model: folder of images for the top patches (default: bundled photos)")
+    parser.add_argument("--layer", action="append", help="--model: a layer (module path, e.g. blocks.3); "
+                                                         "repeatable (default: three blocks from early to late)")
+    parser.add_argument("--channels", type=int_in(1, 64, "--channels"), default=6,
+                        help="--model: channels shown per layer, the most strongly activated (default 6)")
     parser.add_argument("--out", required=True, help="Folder for the PNGs.")
     parser.add_argument("--sample", type=int_in(0, None, "--sample"), default=0,
                         help="Validation image for the activation maps.")
@@ -108,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
                                    input_to_display, run_mistakes, run_top_patches)
     from engine.layer_stats import collect_layer_stats
 
+    if args.model is not None:
+        return _inspect_model(args)
     out = Path(args.out)
     written: list[str] = []
 
@@ -156,3 +173,120 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print_json({"ok": True, "out": str(out), "files": written, "val_accuracy": mistakes.accuracy})
     return 0
+
+
+# ---------------------------------------------------------------- pretrained or loaded networks
+def _default_layers(layers: list[tuple[str, tuple]]) -> list[str]:
+    """Three blocks from early to late (top-level children with feature maps, e.g. blocks.1/3/5)."""
+    blocks = [name for name, _ in layers if name.count(".") == 1]
+    blocks = blocks or [name for name, _ in layers]
+    picks = sorted({round(f * (len(blocks) - 1)) for f in (0.2, 0.5, 0.8)})
+    return [blocks[i] for i in picks]
+
+
+def _inspect_model(args) -> int:
+    from engine.cli import print_json
+    from engine.cli.args import load_model_from_args
+    from engine.errors import ConvScopeError
+    from engine.events import run_to_end
+    from engine.fileio import check_output_folder
+    from engine.images import resize_center_crop, save_png
+    from engine.imaging import tile_images
+    from engine.introspect import filter_grid
+    from engine.layers import feature_map_layers
+    from engine.top_index import index_job, top_patches
+    from torch import nn
+
+    out = Path(args.out)
+    written: list[str] = []
+
+    def save(name: str, image: np.ndarray) -> None:
+        save_png(out / name, image)
+        written.append(str(out / name))
+
+    try:
+        check_output_folder(out, what="output folder")
+        classifier = load_model_from_args(args)
+        layers = feature_map_layers(classifier.net, classifier.input_size)
+        known = {name for name, _ in layers}
+        chosen = args.layer or _default_layers(layers)
+        for layer in chosen:
+            if layer not in known:
+                import difflib
+
+                close = difflib.get_close_matches(layer, sorted(known), n=4)
+                hint = f" Close: {', '.join(close)}." if close else ""
+                raise ConvScopeError(f"The model has no feature-map layer '{layer}'.{hint}")
+        out.mkdir(parents=True, exist_ok=True)
+        first = next((m for m in classifier.net.modules() if isinstance(m, nn.Conv2d) and m.in_channels == 3), None)
+        if first is not None:
+            grid = filter_grid("first layer", first.weight.detach().cpu().numpy(), upscale=8)
+            save("filters_first_layer.png", grid.mosaic(pad=2))
+        summary_layers = {}
+        for layer in chosen:
+            print(f"indexing {layer} ...", file=sys.stderr)
+            index = run_to_end(index_job(classifier, layer, args.images, top_k=args.top_k))
+            strongest = np.argsort(-index.values[:, 0])[:args.channels]
+            rows = []
+            for channel in strongest:
+                tiles = []
+                for patch in top_patches(classifier, index, int(channel), args.images, count=args.top_k):
+                    tiles.append(resize_center_crop(patch.patch, 64))
+                    tiles.append(resize_center_crop(patch.projection, 64))
+                row, _ = tile_images(np.stack(tiles), len(tiles), pad=2)
+                rows.append(row)
+            width = max(row.shape[1] for row in rows)
+            rows = [np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows]
+            save(f"top_patches_{layer}.png", np.concatenate(rows, axis=0))
+            summary_layers[layer] = {"channels": [int(c) for c in strongest], "images": len(index.sources),
+                                     "cached": index.from_cache, "seconds": round(index.seconds, 2)}
+        stats = _model_layer_stats(classifier, layers, args.images)
+        _plot_model_stats(stats, out / "layer_stats.png", classifier.label)
+        written.append(str(out / "layer_stats.png"))
+    except ConvScopeError as exc:
+        print(f"{exc.title}: {exc}", file=sys.stderr)
+        print_json({"ok": False, "error": str(exc)})
+        return 1
+    print_json({"ok": True, "out": str(out), "files": written, "model": classifier.label, "layers": summary_layers})
+    return 0
+
+
+def _model_layer_stats(classifier, layers, folder, limit: int = 32) -> list[tuple[str, float, float]]:
+    """(block, mean, std) of each top-level block's output over up to `limit` images."""
+    import torch
+
+    from engine.top_index import bundled_sources, folder_sources
+
+    sources = bundled_sources(1) if folder is None else folder_sources(folder)[0]
+    images = [image for image in (source.load() for source in sources[:limit]) if image is not None]
+    x = torch.cat([classifier.preprocess(image) for image in images])
+    blocks = [name for name, _ in layers if name.count(".") <= 1 and not name.endswith("blocks")]
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [classifier.net.get_submodule(name).register_forward_hook(
+        lambda _m, _i, o, name=name: outputs.__setitem__(name, o.detach())) for name in blocks]
+    try:
+        with torch.no_grad():
+            classifier.model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [(name, float(outputs[name].mean()), float(outputs[name].std())) for name in blocks if name in outputs]
+
+
+def _plot_model_stats(stats, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [name for name, _, _ in stats]
+    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(names)), 4.5), constrained_layout=True)
+    x = np.arange(len(names))
+    ax.plot(x, [mean for _, mean, _ in stats], "o-", label="mean")
+    ax.plot(x, [std for _, _, std in stats], "s-", label="std")
+    ax.set_xticks(x, names, rotation=45, ha="right")
+    ax.set_ylabel("activation")
+    ax.set_title(f"{title}: activations per block")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    _save_figure(fig, path)

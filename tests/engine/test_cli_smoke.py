@@ -70,6 +70,35 @@ def test_inspect(trained_run, tmp_path, capsys):
         assert path.startswith(str(out)) and is_png(path), path
 
 
+def test_inspect_the_users_own_model_over_a_folder(tmp_path, capsys, monkeypatch):
+    import numpy as np
+    import torch
+    import torchvision
+
+    from engine.images import save_png
+
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tmp_path / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        save_png(photos / f"{i}.png", (np.random.default_rng(i).random((80, 90, 3)) * 255).astype(np.uint8))
+    out = tmp_path / "inside"
+    argv = ["inspect", "--model", str(weights), "--arch", "resnet18", "--images", str(photos), "--layer", "layer1",
+            "--channels", "2", "--top-k", "2", "--out", str(out)]
+    code, summary, _ = run_cli(argv, capsys)
+    assert code == 0 and summary["ok"] is True, summary
+    assert summary["layers"]["layer1"]["images"] == 3 and not summary["layers"]["layer1"]["cached"]
+    assert {str(out / name) for name in ("filters_first_layer.png", "top_patches_layer1.png", "layer_stats.png")} \
+        == set(summary["files"]) and all(is_png(path) for path in summary["files"])
+    code, again, _ = run_cli(argv, capsys)  # the second look reuses the folder's index
+    assert code == 0 and again["layers"]["layer1"]["cached"]
+    assert main.main(["inspect", "--model", str(weights), "--arch", "resnet18", "--layer", "layer9",
+                      "--out", str(tmp_path / "x")]) != 0
+    assert "no feature-map layer 'layer9'" in capsys.readouterr().err
+
+
 def test_embed_pca(trained_run, tmp_path, capsys):
     csv_path = tmp_path / "xy.csv"
     code, summary, _ = run_cli(["embed", "--run", str(trained_run), "--method", "pca", "--samples", "100",
