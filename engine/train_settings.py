@@ -189,8 +189,9 @@ def _labelled(values, labels: dict) -> tuple[tuple[str, str], ...]:
     return tuple((value, labels.get(value, value)) for value in values)
 
 
-_NORMALIZATION_LABELS = {"none": "None", "mean_image": "Subtract the mean image",
-                         "per_channel": "Per-channel mean / std"}
+_NORMALIZATION_LABELS = {"mean_image": "Subtract the mean image", "per_channel": "Per-channel normalization",
+                         "none": "None"}  # in the order the Data panel lists them
+_NORMALIZATION_ORDER = sorted(NORMALIZATIONS, key=list(_NORMALIZATION_LABELS).index)
 
 TRAIN_SETTINGS: tuple[Setting, ...] = (
     _setting("optimizer", "Optimizer", "SGD follows the gradient (with momentum if above 0); Adam adapts the step "
@@ -275,19 +276,22 @@ TRAIN_SETTINGS: tuple[Setting, ...] = (
     _setting("dataset", "Dataset", "mnist5k, digits, shapes, image_folder, mnist, fashion_mnist, cifar10, or a "
              "folder path (ImageFolder layout).", "Data", in_form=False),
     _setting("normalization", "Normalization", "What is subtracted from every input image before training.",
-             "Data", choices=_labelled(NORMALIZATIONS, _NORMALIZATION_LABELS), flag=None, in_form=False),
-    _setting("hflip", "Horizontal flip", "Mirror each training image left-right at random.", "Data", flag=None,
+             "Data", choices=_labelled(_NORMALIZATION_ORDER, _NORMALIZATION_LABELS), flag=None, in_form=False),
+    # Labels and ranges as the Data panel shows them (its editors come from these).
+    _setting("hflip", "Horizontal flip", "Mirror each training image left-right with probability 1/2 (bad for "
+             "digits!).", "Data", flag=None, in_form=False),
+    _setting("crop", "Crop / shift", "Random crop: shift each training image by up to this many pixels (zero "
+             "fill).", "Data", minimum=0, maximum=16, flag=None, in_form=False),
+    _setting("scale", "Scale", "Random zoom of each training image by a factor in [1 - s, 1 + s].", "Data",
+             minimum=0.0, maximum=0.9, step=0.05, decimals=2, flag=None, in_form=False),
+    _setting("rotation", "Rotation", "Random rotation of each training image by up to this many degrees either "
+             "way.", "Data", minimum=0.0, maximum=180.0, step=5.0, decimals=1, flag=None, in_form=False),
+    _setting("colour_jitter", "Colour jitter", "Random brightness, contrast (and saturation) of each training "
+             "image by up to this fraction.", "Data", minimum=0.0, maximum=1.0, step=0.05, decimals=2, flag=None,
              in_form=False),
-    _setting("crop", "Random shift (px)", "Shift each training image by up to this many pixels.", "Data",
-             minimum=0, maximum=64, flag=None, in_form=False),
-    _setting("scale", "Random zoom", "Zoom each training image by a factor in [1 - s, 1 + s].", "Data",
-             minimum=0.0, maximum=1.0, high_open=True, step=0.05, flag=None, in_form=False),
-    _setting("rotation", "Random rotation (deg)", "Rotate each training image by up to this many degrees.",
-             "Data", minimum=0.0, maximum=180.0, step=5.0, decimals=1, flag=None, in_form=False),
-    _setting("colour_jitter", "Colour jitter", "Brightness / contrast / saturation strength.", "Data",
-             minimum=0.0, maximum=1.0, step=0.05, flag=None, in_form=False),
-    _setting("hue_jitter", "Hue jitter", "Turn the hue by up to this fraction of a full colour turn (colour "
-             "images).", "Data", minimum=0.0, maximum=0.5, step=0.05, flag=None, in_form=False),
+    _setting("hue_jitter", "Hue jitter", "Hue jitter (as in the lecture's colour augmentation): turn the colour "
+             "wheel by up to this fraction of a full turn, either way. Colour images only.", "Data", minimum=0.0,
+             maximum=0.5, step=0.05, decimals=2, flag=None, in_form=False),
     # Machinery: CLI and settings files only.
     _setting("val_every", "Validate every (epochs)", "Validate every N epochs (the last epoch always).",
              "Machinery", minimum=1, maximum=MAX_EPOCHS, in_form=False),

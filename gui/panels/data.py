@@ -10,35 +10,23 @@ shape reaches the Network panel through ctx.dataset_info + ctx.set_dataset.
 """
 from __future__ import annotations
 
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox,
-                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.data import dataset_description, dataset_names
 from engine.data_preview import AugmentationPreview, DatasetOverview, augmentation_preview_job, dataset_overview_job
 from engine.imaging import nearest_upscale
-from gui import theme
 from gui.panels.base import Panel
-from gui.widgets.flow import as_strip
+from gui.widgets.data_options import AUGMENT_SETTINGS, AugmentationForm, PreprocessingBox
 from gui.widgets.fit import FitsViewportHeight
-from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.flow import as_strip
+from gui.widgets.image_view import ImageGrid
+from gui.widgets.labelled_grid import LabelledGrid
 from gui.workers import JobSlot
 
 FOLDER_DATASET = "image_folder"
 TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-NORMALIZATION_CHOICES = (
-    ("mean_image", "Subtract the mean image",
-     "x - mean training image, pixel by pixel (as in the lecture); the mean image is shown below."),
-    ("per_channel", "Per-channel normalization",
-     "(x - channel mean) / channel std, one mean and std per colour channel."),
-    ("none", "None", "Feed the raw [0, 1] pixels."),
-)
-AUGMENT_DEFAULTS = {"hflip": False, "crop": 0, "scale": 0.0, "rotation": 0.0, "colour_jitter": 0.0,
-                    "hue_jitter": 0.0}
-
 
 class _Job:
     """A picklable-free job factory: calls fn(*args) in the worker."""
@@ -48,52 +36,6 @@ class _Job:
 
     def __call__(self):
         return self.fn(*self.args, **self.kwargs)
-
-
-class LabelledGrid(ImageGrid):
-    """An ImageGrid whose rows carry text labels (class names) on the left."""
-
-    def __init__(self, caption: str = "", parent: QWidget | None = None):
-        super().__init__(caption, parent)
-        self._labels: list[pg.TextItem] = []
-        self.view.sigResized.connect(self._fit_labels)
-
-    def set_rows(self, tiles, columns: int, row_labels: list[str], scale: int = 1) -> None:
-        for item in self._labels:
-            self.view.removeItem(item)
-        self._labels = []
-        if scale > 1:  # small images (8x8 digits) stay crisp on a projector
-            tiles = nearest_upscale(tiles.transpose(1, 2, 0, 3), scale).transpose(2, 0, 1, 3) \
-                if tiles.ndim == 4 else tiles
-        self.set_tiles(tiles, columns=columns)
-        tile_h, tile_w = tiles.shape[1:3]
-        height, width = self.item.image.shape[:2]
-        font = QFont()
-        font.setPointSizeF(theme.point_size(0.9))  # follows the text size like the rest of the window
-        for row, text in enumerate(row_labels):
-            label = pg.TextItem(text, anchor=(1.0, 0.5), color=pg.getConfigOption("foreground"))
-            label.setFont(font)
-            label.setPos(-2, 1 + row * (tile_h + 1) + tile_h / 2)
-            self.view.addItem(label, ignoreBounds=True)
-            self._labels.append(label)
-        self._fit_labels()
-
-    def _fit_labels(self, *_args) -> None:
-        """Leave room on the left for the longest row name, measured in screen pixels
-        and converted to image pixels at the view's current scale (the names do
-        not zoom with the image, so a fixed image-pixel margin clips them)."""
-        if self.item.image is None:
-            return
-        height, width = self.item.image.shape[:2]
-        if not self._labels:
-            self.view.setRange(xRange=(0, width), yRange=(0, height), padding=0.01)
-            return
-        text_px = max(label.textItem.boundingRect().width() for label in self._labels) + 8
-        view_w, view_h = max(self.view.width(), 1.0), max(self.view.height(), 1.0)
-        by_height = text_px * height / view_h
-        by_width = text_px * width / max(view_w - text_px, 1.0)
-        margin = min(max(by_height, by_width), width * 3)
-        self.view.setRange(xRange=(-margin, width), yRange=(0, height), padding=0.01)
 
 
 class DataPanel(FitsViewportHeight, Panel):
@@ -175,67 +117,25 @@ class DataPanel(FitsViewportHeight, Panel):
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
-        # Short titles: a group box is at least as wide as its title, and long ones clip at large text sizes.
-        prep_box = QGroupBox("Preprocessing")
-        prep_box.setToolTip("Preprocessing, fitted on the training split and applied to every split.")
-        prep_layout = QVBoxLayout(prep_box)
-        self.normalization_group = QButtonGroup(self)
-        self.normalization_buttons: dict[str, QRadioButton] = {}
-        for value, label, tip in NORMALIZATION_CHOICES:
-            button = QRadioButton(label)
-            button.setToolTip(tip)
-            button.setProperty("value", value)
-            self.normalization_group.addButton(button)
-            self.normalization_buttons[value] = button
-            prep_layout.addWidget(button)
-        self.normalization_buttons["mean_image"].setChecked(True)
-        self.normalization_group.buttonToggled.connect(self._on_normalization_changed)
-        images = QHBoxLayout()
-        self.mean_view = ImageView("Mean training image")
-        self.mean_view.setToolTip("The average of all training images: mean subtraction removes exactly this.")
-        self.removed_view = ImageView("A sample minus the mean (grey = 0)")
-        self.removed_view.setToolTip("What the network sees after mean subtraction: mid-grey is 0, "
-                                     "brighter is above the mean, darker below.")
-        images.addWidget(self.mean_view)
-        images.addWidget(self.removed_view)
-        prep_layout.addLayout(images, 1)
-        self.channel_label = QLabel()
-        self.channel_label.setWordWrap(True)
-        prep_layout.addWidget(self.channel_label)
+        prep_box = self.preprocessing = PreprocessingBox()
+        prep_box.changed.connect(self._publish_options)
+        self.normalization_group, self.normalization_buttons = prep_box.group, prep_box.buttons
+        self.mean_view, self.removed_view = prep_box.mean_view, prep_box.removed_view
+        self.channel_label = prep_box.channel_label
         middle_layout.addWidget(prep_box, 1)
         splitter.addWidget(middle)
 
         right = QWidget()
         right_layout = self._right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        aug_box = QGroupBox("Augmentation")
-        aug_box.setToolTip("Augmentation is applied to training batches only, never to validation.")
-        form = QFormLayout(aug_box)
-        self.hflip_check = QCheckBox()
-        self.hflip_check.setToolTip("Mirror each image left-right with probability 1/2 (bad for digits!).")
-        self.hflip_check.toggled.connect(self._on_augment_changed)
-        form.addRow(self._label("Horizontal flip", self.hflip_check.toolTip()), self.hflip_check)
-        self.crop_spin = self._spin(QSpinBox(), 0, 16, 1, " px",
-                                    "Random crop: shift each image by up to this many pixels (zero fill).")
-        form.addRow(self._label("Crop / shift", self.crop_spin.toolTip()), self.crop_spin)
-        self.scale_spin = self._spin(QDoubleSpinBox(), 0.0, 0.9, 0.05, "",
-                                     "Random zoom by a factor in [1 - s, 1 + s].")
-        form.addRow(self._label("Scale", self.scale_spin.toolTip()), self.scale_spin)
-        self.rotation_spin = self._spin(QDoubleSpinBox(), 0.0, 180.0, 5.0, "°",
-                                        "Random rotation by up to this many degrees either way.")
-        form.addRow(self._label("Rotation", self.rotation_spin.toolTip()), self.rotation_spin)
-        self.jitter_spin = self._spin(QDoubleSpinBox(), 0.0, 1.0, 0.05, "",
-                                      "Colour jitter: random brightness, contrast (and saturation) by up to this "
-                                      "fraction.")
-        form.addRow(self._label("Colour jitter", self.jitter_spin.toolTip()), self.jitter_spin)
-        self.hue_spin = self._spin(QDoubleSpinBox(), 0.0, 0.5, 0.05, "",
-                                   "Hue jitter (as in the lecture's colour augmentation): turn the colour wheel "
-                                   "by up to this fraction of a full turn, either way. Colour images only.")
-        form.addRow(self._label("Hue jitter", self.hue_spin.toolTip()), self.hue_spin)
-        self.resample_button = QPushButton("Re-sample")
-        self.resample_button.setToolTip("Draw new random augmentations (and other sample images).")
+        aug_box = self.augmentation = AugmentationForm()
+        aug_box.changed.connect(self._on_augment_changed)
+        editors = aug_box.editors
+        self.hflip_check, self.crop_spin, self.scale_spin = editors["hflip"], editors["crop"], editors["scale"]
+        self.rotation_spin, self.jitter_spin, self.hue_spin = (editors["rotation"], editors["colour_jitter"],
+                                                               editors["hue_jitter"])
+        self.resample_button = aug_box.resample_button
         self.resample_button.clicked.connect(self.resample)
-        form.addRow(self.resample_button)
         right_layout.addWidget(aug_box)
         self.preview_grid = ImageGrid("Augmentation preview: original (left), then random variants")
         self.preview_grid.setMinimumHeight(220)
@@ -298,20 +198,6 @@ class DataPanel(FitsViewportHeight, Panel):
         if event.type() == QEvent.FontChange:
             QTimer.singleShot(0, self._reflow)
 
-    def _label(self, text: str, tip: str) -> QLabel:
-        label = QLabel(text)
-        label.setToolTip(tip)
-        return label
-
-    def _spin(self, spin, lo, hi, step, suffix: str, tip: str):
-        spin.setRange(lo, hi)
-        spin.setSingleStep(step)
-        if suffix:
-            spin.setSuffix(suffix)
-        spin.setToolTip(tip)
-        spin.valueChanged.connect(self._on_augment_changed)
-        return spin
-
     # ------------------------------------------------------------------ choices
     def current_dataset(self) -> str:
         return str(self.dataset_combo.currentData())
@@ -328,13 +214,10 @@ class DataPanel(FitsViewportHeight, Panel):
         return {}
 
     def normalization(self) -> str:
-        button = self.normalization_group.checkedButton()
-        return str(button.property("value")) if button else "mean_image"
+        return self.preprocessing.value()
 
     def augment_options(self) -> dict:
-        return {"hflip": self.hflip_check.isChecked(), "crop": self.crop_spin.value(),
-                "scale": round(self.scale_spin.value(), 4), "rotation": round(self.rotation_spin.value(), 4),
-                "colour_jitter": round(self.jitter_spin.value(), 4), "hue_jitter": round(self.hue_spin.value(), 4)}
+        return self.augmentation.values()
 
     def data_options(self) -> dict:
         return {"normalization": self.normalization(), **self.augment_options()}
@@ -443,22 +326,9 @@ class DataPanel(FitsViewportHeight, Panel):
         self.sample_grid.set_rows(o.samples, o.per_class, labels, scale)
         counts = "; ".join(f"{name}: {o.train_counts[i]}/{o.val_counts[i]}" for i, name in enumerate(o.class_names))
         self.sample_grid.setToolTip(f"Each row is one class. Training/validation images per class: {counts}.")
-        self.mean_view.set_image(self._display(o.mean_image, scale))
-        self.removed_view.set_image(self._display(o.mean_removed, scale))
-        means = ", ".join(f"{v:.3f}" for v in o.channel_mean)
-        stds = ", ".join(f"{v:.3f}" for v in o.channel_std)
-        self.channel_label.setText(f"Per-channel mean: {means}<br>Per-channel std: {stds}")
-
-    @staticmethod
-    def _display(image, scale: int):
-        image = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
-        return nearest_upscale(image, scale)
+        self.preprocessing.show_overview(o, scale)
 
     # ------------------------------------------------------------------ options and preview
-    def _on_normalization_changed(self, _button, checked: bool) -> None:
-        if checked:
-            self._publish_options()
-
     def _on_augment_changed(self, *_args) -> None:
         self._publish_options()
         self._preview_timer.start()
@@ -537,25 +407,15 @@ class DataPanel(FitsViewportHeight, Panel):
 
     def set_data_options(self, values: dict) -> None:
         """Apply normalization / augmentation values (TrainSettings names); others are ignored."""
-        if values.get("normalization") in self.normalization_buttons:
-            self.normalization_buttons[values["normalization"]].setChecked(True)
-        widgets = {"hflip": self.hflip_check, "crop": self.crop_spin, "scale": self.scale_spin,
-                   "rotation": self.rotation_spin, "colour_jitter": self.jitter_spin, "hue_jitter": self.hue_spin}
-        for name, widget in widgets.items():
-            if name not in values:
-                continue
-            widget.blockSignals(True)
-            if name == "hflip":
-                widget.setChecked(bool(values[name]))
-            else:
-                widget.setValue(values[name])
-            widget.blockSignals(False)
+        if "normalization" in values:
+            self.preprocessing.set_value(values["normalization"])
+        self.augmentation.set_values(values)
         self._on_augment_changed()
 
     def apply_lesson(self, setup: dict) -> None:
         data_values = dict(setup.get("data") or {})
         settings = setup.get("settings") or {}
-        for name in ("normalization", *AUGMENT_DEFAULTS):
+        for name in ("normalization", *AUGMENT_SETTINGS):
             if name in settings and name not in data_values:
                 data_values[name] = settings[name]
         if data_values:
