@@ -26,6 +26,7 @@ BENCHMARKS: list[str] = [
     "bench_dogfood",
     "bench_lessons",
     "bench_lessons_window",
+    "bench_top_index",
 ]
 
 def machine_description() -> str:
