@@ -11,22 +11,18 @@ shape reaches the Network panel through ctx.dataset_info + ctx.set_dataset.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine.data import dataset_description, dataset_names
 from engine.data_preview import AugmentationPreview, DatasetOverview, augmentation_preview_job, dataset_overview_job
-from engine.imaging import nearest_upscale
 from gui.panels.base import Panel
+from gui.widgets.dataset_chooser import FOLDER_DATASET, TORCHVISION_DATASETS, DatasetChooser
 from gui.widgets.data_options import AUGMENT_SETTINGS, AugmentationForm, PreprocessingBox
 from gui.widgets.fit import FitsViewportHeight
-from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.labelled_grid import LabelledGrid
+from gui.widgets.labelled_grid import LabelledGrid, upscale_tiles, zoom_for
 from gui.workers import JobSlot
 
-FOLDER_DATASET = "image_folder"
-TORCHVISION_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 
 class _Job:
     """A picklable-free job factory: calls fn(*args) in the worker."""
@@ -59,49 +55,22 @@ class DataPanel(FitsViewportHeight, Panel):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(150)  # spin-box scrolling coalesces into one preview job
         self._preview_timer.timeout.connect(self.refresh_preview)
-        index = self.dataset_combo.findData(ctx.dataset)
-        self.dataset_combo.setCurrentIndex(max(0, index))
-        self._on_dataset_choice_changed()
+        if not self.chooser.select(ctx.dataset):
+            self.chooser.update_fields()
         self._publish_options()
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
         root = QVBoxLayout(self)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Dataset:"))
-        self.dataset_combo = QComboBox()
-        for name in dataset_names():
-            self.dataset_combo.addItem(dataset_description(name), name)
-        self.dataset_combo.setToolTip("Embedded datasets work offline; an image folder or a torchvision dataset "
-                                      "is read from a folder on this computer.")
-        self.dataset_combo.activated.connect(self._on_dataset_activated)
-        top.addWidget(self.dataset_combo, 1)
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setPlaceholderText("folder…")
-        self.folder_edit.setToolTip("Image folder: one sub-folder per class. Torchvision: the folder that holds "
-                                    "(or will hold) the dataset files.")
-        top.addWidget(self.folder_edit, 2)
-        self.browse_button = QPushButton("Browse…")
-        self.browse_button.setToolTip("Pick the folder.")
-        self.browse_button.clicked.connect(self._on_browse)
-        top.addWidget(self.browse_button)
-        self.size_label = QLabel("size")
-        self.size_spin = QSpinBox()
-        self.size_spin.setRange(8, 256)
-        self.size_spin.setValue(32)
-        self.size_spin.setSuffix(" px")
-        self.size_spin.setToolTip("Image folder: every image is scaled (shorter side) and centre-cropped to this size.")
-        top.addWidget(self.size_label)
-        top.addWidget(self.size_spin)
-        self.download_check = QCheckBox("Download if missing")
-        self.download_check.setToolTip("Only when ticked, and only if the network is reachable: fetch the "
-                                       "torchvision files into the folder.")
-        top.addWidget(self.download_check)
-        self.load_button = QPushButton("Load")
-        self.load_button.setToolTip("Load the chosen dataset (in the background).")
-        self.load_button.clicked.connect(self.load_current)
-        top.addWidget(self.load_button)
-        root.addWidget(as_strip(top))  # wraps instead of widening the panel
+        chooser = self.chooser = DatasetChooser()
+        chooser.activated.connect(self._on_dataset_activated)
+        chooser.folder_chosen.connect(self._on_folder_chosen)
+        chooser.load_button.clicked.connect(self.load_current)
+        self.dataset_combo, self.folder_edit, self.size_spin = chooser.dataset_combo, chooser.folder_edit, \
+            chooser.size_spin
+        self.browse_button, self.download_check, self.load_button = chooser.browse_button, chooser.download_check, \
+            chooser.load_button
+        root.addWidget(chooser)
         self.info_label = QLabel("No dataset loaded yet.")
         self.info_label.setWordWrap(True)
         font = self.info_label.font()
@@ -200,18 +169,10 @@ class DataPanel(FitsViewportHeight, Panel):
 
     # ------------------------------------------------------------------ choices
     def current_dataset(self) -> str:
-        return str(self.dataset_combo.currentData())
+        return self.chooser.current_dataset()
 
     def dataset_options(self) -> dict:
-        name = self.current_dataset()
-        if name == FOLDER_DATASET:
-            return {"root": self.folder_edit.text().strip(), "size": self.size_spin.value()}
-        if name in TORCHVISION_DATASETS:
-            options = {"download": self.download_check.isChecked()}
-            if self.folder_edit.text().strip():
-                options["root"] = self.folder_edit.text().strip()
-            return options
-        return {}
+        return self.chooser.dataset_options()
 
     def normalization(self) -> str:
         return self.preprocessing.value()
@@ -222,52 +183,22 @@ class DataPanel(FitsViewportHeight, Panel):
     def data_options(self) -> dict:
         return {"normalization": self.normalization(), **self.augment_options()}
 
-    def _on_dataset_choice_changed(self) -> None:
+    def _on_dataset_activated(self) -> None:
         name = self.current_dataset()
-        needs_folder = name == FOLDER_DATASET or name in TORCHVISION_DATASETS
-        for widget in (self.folder_edit, self.browse_button):
-            widget.setVisible(needs_folder)
-        self.size_label.setVisible(name == FOLDER_DATASET)
-        self.size_spin.setVisible(name == FOLDER_DATASET)
-        self.download_check.setVisible(name in TORCHVISION_DATASETS)
-        if name in TORCHVISION_DATASETS and not self.folder_edit.text():
-            try:
-                from engine.data import default_data_root
-
-                self.folder_edit.setPlaceholderText(default_data_root())
-            except ImportError:
-                pass
-
-    def _on_dataset_activated(self, _index: int) -> None:
-        self._on_dataset_choice_changed()
-        name = self.current_dataset()
-        if name == FOLDER_DATASET and not self.folder_edit.text().strip():
-            self._on_browse()
+        if name == FOLDER_DATASET and not self.chooser.folder():
+            self.chooser.browse()
         if name not in TORCHVISION_DATASETS:  # torchvision waits for Load: it may need the download box
             self.load_current()
 
-    def _on_browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose the dataset folder", self.folder_edit.text())
-        if folder:
-            self.folder_edit.setText(folder)
-            if self.current_dataset() == FOLDER_DATASET:
-                self.load_current()
+    def _on_folder_chosen(self) -> None:
+        if self.current_dataset() == FOLDER_DATASET:
+            self.load_current()
 
     # ------------------------------------------------------------------ loading (a job)
     def load_dataset(self, name: str, options: dict | None = None) -> None:
-        index = self.dataset_combo.findData(name)
-        if index < 0:
+        if not self.chooser.select(name, options):
             self.ctx.show_error("Data problem", f"Unknown dataset '{name}'. Available: {', '.join(dataset_names())}.")
             return
-        self.dataset_combo.setCurrentIndex(index)
-        options = dict(options or {})
-        if "root" in options:
-            self.folder_edit.setText(str(options["root"]))
-        if "size" in options:
-            self.size_spin.setValue(int(options["size"]))
-        if "download" in options:
-            self.download_check.setChecked(bool(options["download"]))
-        self._on_dataset_choice_changed()
         self.load_current()
 
     def load_current(self) -> None:
@@ -318,7 +249,7 @@ class DataPanel(FitsViewportHeight, Panel):
             reasons = ", ".join(f"{count} {reason}" for reason, count in o.skipped_reasons.items())
             text += f"<br><span style='color:#8a1c0c'>{o.skipped} file(s) skipped: {reasons}</span>"
         self.info_label.setText(text)
-        scale = max(1, 28 // max(h, 1))
+        scale = zoom_for(h)
         # Balanced classes: the name alone (the counts would take a third of the grid at 200 %).
         balanced = len(set(o.train_counts)) <= 1 and len(set(o.val_counts)) <= 1
         labels = [name if balanced else f"{name} ({o.train_counts[i]}/{o.val_counts[i]})"
@@ -350,11 +281,7 @@ class DataPanel(FitsViewportHeight, Panel):
     def _on_preview(self, result) -> None:
         if not isinstance(result, AugmentationPreview):
             return
-        tiles = result.tiles
-        h = tiles.shape[1]
-        scale = max(1, 28 // max(h, 1))
-        if scale > 1:
-            tiles = nearest_upscale(tiles.transpose(1, 2, 0, 3), scale).transpose(2, 0, 1, 3)
+        tiles = upscale_tiles(result.tiles, zoom_for(result.tiles.shape[1]))
         self.preview_grid.set_tiles(tiles, columns=result.copies + 1)
 
     # ------------------------------------------------------------------ lifecycle, workspaces, lessons
@@ -388,18 +315,9 @@ class DataPanel(FitsViewportHeight, Panel):
         if str(name) != FOLDER_DATASET and str(name) not in TORCHVISION_DATASETS:
             self.load_dataset(str(name), options)
             return
-        index = self.dataset_combo.findData(str(name))
-        if index < 0:
+        if not self.chooser.select(str(name), {**options, "root": options.get("root", "")}):
             self.ctx.show_error("Data problem", f"The workspace names an unknown dataset '{name}'.")
             return
-        self.dataset_combo.setCurrentIndex(index)
-        self.folder_edit.setText(str(options.get("root", "")))
-        if "size" in options:
-            try:
-                self.size_spin.setValue(int(options["size"]))
-            except (TypeError, ValueError, OverflowError):
-                pass
-        self._on_dataset_choice_changed()
         where = options.get("root") or "its default folder"
         self.info_label.setText(f"This workspace used {dataset_description(str(name))} from {where}. "
                                 "Click Load to read it (nothing outside the workspace is read or downloaded "

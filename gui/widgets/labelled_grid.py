@@ -10,6 +10,20 @@ from engine.imaging import nearest_upscale
 from gui import theme
 from gui.widgets.image_view import ImageGrid
 
+SMALL_IMAGE_PX = 28  # images smaller than MNIST's are upscaled to about this size
+
+
+def zoom_for(size: int) -> int:
+    """The whole-number upscale that shows a `size`-pixel image at about MNIST's size."""
+    return max(1, SMALL_IMAGE_PX // max(size, 1))
+
+
+def upscale_tiles(tiles, scale: int):
+    """(N, H, W[, C]) tiles, each `scale` times larger by repeating pixels (crisp on a projector)."""
+    if scale <= 1 or tiles.ndim != 4:
+        return tiles
+    return nearest_upscale(tiles.transpose(1, 2, 0, 3), scale).transpose(2, 0, 1, 3)
+
 
 class LabelledGrid(ImageGrid):
     """An ImageGrid whose rows carry text labels (class names) on the left."""
@@ -23,9 +37,7 @@ class LabelledGrid(ImageGrid):
         for item in self._labels:
             self.view.removeItem(item)
         self._labels = []
-        if scale > 1:  # small images (8x8 digits) stay crisp on a projector
-            tiles = nearest_upscale(tiles.transpose(1, 2, 0, 3), scale).transpose(2, 0, 1, 3) \
-                if tiles.ndim == 4 else tiles
+        tiles = upscale_tiles(tiles, scale)  # small images (8x8 digits) stay crisp on a projector
         self.set_tiles(tiles, columns=columns)
         tile_h, tile_w = tiles.shape[1:3]
         height, width = self.item.image.shape[:2]
