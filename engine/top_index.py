@@ -322,16 +322,22 @@ class TopPatch:
     method: str
 
 
+def source_loaders(folder: str | Path | None) -> dict[str, Callable]:
+    return {source.name: source.load for source in (bundled_sources() if folder is None else folder_sources(folder)[0])}
+
+
 def top_patches(classifier, index: TopIndex, channel: int, folder: str | Path | None = None,
-                with_projection: bool = True, count: int | None = None) -> list[TopPatch]:
-    """Channel `channel`'s strongest patches, cropped to their units' receptive fields, each with
-    its projection to pixels (engine.deconv) beside it, as in Zeiler & Fergus's figure."""
+                with_projection: bool = True, count: int | None = None, start: int = 0,
+                loaders: dict[str, Callable] | None = None) -> list[TopPatch]:
+    """Channel `channel`'s strongest patches (from the `start`-th, `count` of them), cropped to
+    their units' receptive fields, each with its projection to pixels (engine.deconv) beside it,
+    as in Zeiler & Fergus's figure."""
     from .deconv import project_unit
 
-    loaders = {source.name: source.load for source in
-               (bundled_sources() if folder is None else folder_sources(folder)[0])}
+    loaders = source_loaders(folder) if loaders is None else loaders
+    units = index.units(channel)
     patches = []
-    for image_index, y, x, value in index.units(channel)[:count]:
+    for image_index, y, x, value in units[start:None if count is None else start + count]:
         name = index.sources[image_index]
         image = loaders[name]() if name in loaders else None
         if image is None:
@@ -345,4 +351,57 @@ def top_patches(classifier, index: TopIndex, channel: int, folder: str | Path | 
             projection, method = result.display[top:bottom, left:right], result.method
         patches.append(TopPatch(name, value, (top, left, bottom, right), pixels[top:bottom, left:right],
                                 projection, method))
+    return patches
+
+
+# ---------------------------------------------------------------- jobs for the Top patches panel
+@dataclass(frozen=True)
+class ChannelOverview:
+    """Each channel's strongest patch, side by side: a first look at what a layer detects."""
+
+    layer: str
+    channels: list[int]
+    tiles: np.ndarray  # (N, size, size, 3) uint8
+    values: np.ndarray  # (N,) the patch's activation
+
+
+def overview_job(classifier, index: TopIndex, folder: str | Path | None = None, size: int = 48):
+    """Job: the top patch of every channel of the index, resized to `size` px squares."""
+    from .images import resize_center_crop
+
+    loaders = source_loaders(folder)
+    pixels: dict[int, np.ndarray | None] = {}
+    channels, tiles, values = [], [], []
+    for channel in range(index.channels):
+        units = index.units(channel)
+        if channel % 16 == 0:
+            yield Progress(channel, index.channels, "Cropping patches")
+        if not units:
+            continue
+        image_index, y, x, value = units[0]
+        if image_index not in pixels:
+            name = index.sources[image_index]
+            image = loaders[name]() if name in loaders else None
+            pixels[image_index] = None if image is None else classifier.to_uint8(classifier.preprocess(image))
+        image = pixels[image_index]
+        if image is None:
+            continue
+        top, left, bottom, right = unit_box(classifier.net, index.layer, index.input_size, index.map_size, y, x)
+        channels.append(channel)
+        tiles.append(resize_center_crop(image[top:bottom, left:right], size))
+        values.append(value)
+    if not tiles:
+        raise DataError("The indexed images can no longer be read (moved or changed): index the folder again.")
+    return ChannelOverview(index.layer, channels, np.stack(tiles), np.asarray(values, dtype=np.float32))
+
+
+def patches_job(classifier, index: TopIndex, channel: int, folder: str | Path | None = None,
+                count: int | None = None):
+    """Job: one channel's top patches with their projections (one backward pass each)."""
+    total = len(index.units(channel)[:count])
+    loaders = source_loaders(folder)
+    patches: list[TopPatch] = []
+    for position in range(total):
+        yield Progress(position, total, f"Projecting patch {position + 1} of {total} to pixels")
+        patches.extend(top_patches(classifier, index, channel, count=1, start=position, loaders=loaders))
     return patches

@@ -139,3 +139,17 @@ def test_receptive_field_of_a_residual_graph_matches_its_gradient_footprint():
     out[0, :, out.shape[-2] // 2, out.shape[-1] // 2].sum().backward()
     rows, cols = torch.nonzero(x.grad[0].abs().sum(0) > 0, as_tuple=True)
     assert (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1) == box
+
+
+def test_overview_and_channel_jobs(photo_folder, cache):
+    from engine.top_index import overview_job, patches_job
+
+    classifier = tiny_classifier(size=32)
+    index = run_to_end(index_job(classifier, "3", photo_folder, top_k=3))
+    overview = run_to_end(overview_job(classifier, index, photo_folder, size=24))
+    assert overview.channels == list(range(16)) and overview.tiles.shape == (16, 24, 24, 3)
+    np.testing.assert_allclose(overview.values, index.values[:, 0])
+    patches = run_to_end(patches_job(classifier, index, 4, photo_folder))
+    direct = top_patches(classifier, index, 4, photo_folder)
+    assert [p.source for p in patches] == [p.source for p in direct] and len(patches) == 3
+    assert all(np.array_equal(a.projection, b.projection) for a, b in zip(patches, direct))
