@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
@@ -22,6 +21,7 @@ from engine.spec import analyze, total_params
 from engine.train import TrainResult, TrainSettings, train_job
 from engine.train_settings import TRAIN_SETTINGS
 from gui.panels.base import Panel
+from gui.widgets.shortcuts import add_shortcuts
 from gui.widgets.training_curves import TrainingCurves, format_seconds, status_text
 from gui.widgets.training_form import TrainingForm
 from gui.widgets.training_runs import RunsTable
@@ -122,14 +122,10 @@ class TrainingPanel(Panel):
             button.clicked.connect(slot)
             buttons.addWidget(button)
         left_layout.addLayout(buttons)
-        for keys, slot, what in (("Ctrl+Return", self.start_training, "Start training"),
-                                 ("Ctrl+Enter", self.start_training, "Start training (keypad Enter)"),
-                                 ("Ctrl+P", self.toggle_pause, "Pause / resume training"),
-                                 ("Ctrl+.", self.stop_training, "Stop training")):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setWhatsThis(what)  # Help -> Keyboard shortcuts lists it
-            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
+        add_shortcuts(self, (("Ctrl+Return", self.start_training, "Start training"),
+                             ("Ctrl+Enter", self.start_training, "Start training (keypad Enter)"),
+                             ("Ctrl+P", self.toggle_pause, "Pause / resume training"),
+                             ("Ctrl+.", self.stop_training, "Stop training")))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("idle")
