@@ -405,3 +405,36 @@ def patches_job(classifier, index: TopIndex, channel: int, folder: str | Path | 
         yield Progress(position, total, f"Projecting patch {position + 1} of {total} to pixels")
         patches.extend(top_patches(classifier, index, channel, count=1, start=position, loaders=loaders))
     return patches
+
+
+# Jobs taking a model name: the classifier is loaded (once, cached) in the job's own thread.
+@dataclass(frozen=True)
+class ModelLayers:
+    model: str
+    label: str
+    layers: list[tuple[str, tuple[int, ...]]]  # (module path, output shape) in forward order
+
+
+def model_layers_job(model: str):
+    from .layers import feature_map_layers
+    from .pretrained import as_classifier
+
+    yield Progress(0, 1, "Loading the model")
+    classifier = as_classifier(model)
+    return ModelLayers(model, classifier.label, feature_map_layers(classifier.net, classifier.input_size))
+
+
+def find_job(model: str, layer: str, folder: str | Path | None = None, top_k: int = 9):
+    """Job: the folder's index for `layer`, then every channel's top patch. Returns (index, overview)."""
+    from .pretrained import as_classifier
+
+    classifier = as_classifier(model)
+    index = yield from index_job(classifier, layer, folder, top_k)
+    overview = yield from overview_job(classifier, index, folder)
+    return index, overview
+
+
+def channel_job(model: str, index: TopIndex, channel: int, folder: str | Path | None = None):
+    from .pretrained import as_classifier
+
+    return (yield from patches_job(as_classifier(model), index, channel, folder))

@@ -1,9 +1,12 @@
 """Top patches panel (Zeiler & Fergus): for a chosen layer, the dataset patches
 that excite each channel most, cropped to the unit's receptive field; all
-channels of the layer at once, and one channel enlarged."""
+channels of the layer at once, and one channel enlarged. The network is the trained
+run, or a pretrained / loaded ImageNet network over an image folder (the bundled
+photos by default), whose patches come with their deconvnet projections."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.imaging import nearest_upscale
@@ -11,6 +14,7 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageGrid
+from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 
@@ -23,8 +27,29 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         self.run = None
         self.result = None  # engine.introspect.TopPatches
 
+        self.index = None  # engine.top_index.TopIndex of the ImageNet network
+        self.overview = None
+        self.folder: str | None = None  # None: the bundled photos
+        self._layers_of = ""  # the ImageNet model whose layers fill the layer list
+
         layout = QVBoxLayout(self)
         controls = QHBoxLayout()
+        controls.addWidget(QLabel("Network:"))
+        self.network_combo = QComboBox()
+        self.network_combo.addItem("Trained run", "run")
+        self.network_combo.addItem("ImageNet network", "imagenet")
+        self.network_combo.setToolTip("The network trained here, or a pretrained ImageNet network "
+                                      "(its top patches over the bundled photos or a folder of yours)")
+        self.network_combo.currentIndexChanged.connect(self._on_network_changed)
+        controls.addWidget(self.network_combo)
+        self.model_choice = ModelChooser()
+        self.model_choice.currentIndexChanged.connect(self._on_network_changed)
+        controls.addWidget(self.model_choice)
+        self.folder_button = QPushButton("Images: bundled photos")
+        self.folder_button.setToolTip("Where the ImageNet network's top patches come from: the bundled photos "
+                                      "(crops and flips), or a folder of yours")
+        self.folder_button.clicked.connect(self._choose_folder)
+        controls.addWidget(self.folder_button)
         controls.addWidget(QLabel("Layer:"))
         self.layer_combo = QComboBox()
         controls.addWidget(self.layer_combo)
@@ -82,14 +107,59 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         self.jobs.succeeded.connect(self.on_result)
         self.jobs.running_changed.connect(self._on_running)
         self.follow_run(self.on_run_changed)
+        self._show_network_controls()
+
+    # ------------------------------------------------------------ which network
+    def imagenet_mode(self) -> bool:
+        return self.network_combo.currentData() == "imagenet"
+
+    def _show_network_controls(self) -> None:
+        imagenet = self.imagenet_mode()
+        self.model_choice.setVisible(imagenet)
+        self.folder_button.setVisible(imagenet)
+        self.limit_spin.setEnabled(not imagenet)
+
+    def _on_network_changed(self, *_args) -> None:
+        self.jobs.stop()
+        self._show_network_controls()
+        self.result = self.index = self.overview = None
+        self.all_grid.clear()
+        self.channel_grid.clear()
+        if self.imagenet_mode():
+            from engine.top_index import model_layers_job
+
+            self.stack.setCurrentIndex(1)
+            self.layer_combo.clear()
+            self.values_label.setText("Loading the network's layers…")
+            model = self.model_choice.model_name()
+            self.jobs.start(lambda: model_layers_job(model))
+        elif self.run is not None:
+            self.on_run_changed(self.run)
+        else:
+            self.stack.setCurrentIndex(0)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder of images (sub-folders count too)")
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str | None) -> None:
+        from pathlib import Path
+
+        self.folder = folder or None
+        self.folder_button.setText(f"Images: {Path(folder).name}/" if folder else "Images: bundled photos")
+        self.folder_button.setToolTip(folder or "The bundled photos, their crops and flips")
+        self.index = self.overview = None
 
     def on_run_changed(self, run) -> None:
         from engine.introspect import spatial_layer_names
 
         if run is None:
             return
-        self.jobs.stop()
         self.run = run
+        if self.imagenet_mode():
+            return  # the ImageNet network's view stays as it is
+        self.jobs.stop()
         self.result = None
         self.all_grid.clear()
         self.channel_grid.clear()
@@ -114,6 +184,16 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         from engine.introspect import run_top_patches
 
         layer = self.layer_combo.currentText()
+        if self.imagenet_mode():
+            from engine.top_index import find_job
+
+            layer = self.layer_combo.currentData()  # the module path (the text adds its shape)
+            if not layer:
+                return
+            model, folder, k = self.model_choice.model_name(), self.folder, self.k_spin.value()
+            self.progress.setValue(0)
+            self.jobs.start(lambda: find_job(model, layer, folder, k))
+            return
         if self.run is None or not layer:
             return
         run, k, limit = self.run, self.k_spin.value(), self.limit_spin.value()
@@ -130,6 +210,17 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
             self.progress.setFormat(event.message)
 
     def on_result(self, result) -> None:
+        from engine.top_index import ModelLayers
+
+        if isinstance(result, ModelLayers):
+            self._on_model_layers(result)
+            return
+        if isinstance(result, tuple):
+            self._on_index(*result)
+            return
+        if isinstance(result, list):
+            self._on_channel_patches(result)
+            return
         self.result = result
         self.progress.setValue(1000)
         self.progress.setFormat(f"Scanned {self.limit_spin.value()} images")
@@ -144,7 +235,72 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         self.channel_spin.blockSignals(False)
         self.select_channel(min(self.channel_spin.value(), result.channels - 1))
 
+    # ------------------------------------------------------------ the ImageNet network
+    def _on_model_layers(self, found) -> None:
+        self._layers_of = found.model
+        current = self.layer_combo.currentText()
+        self.layer_combo.clear()
+        for name, shape in found.layers:
+            self.layer_combo.addItem(f"{name}  ({shape[0]}×{shape[1]}×{shape[2]})", name)
+        names = [name for name, _ in found.layers]
+        middle = [n for n in names if n.count(".") == 1]
+        pick = current if current in names else (middle[len(middle) // 2] if middle else names[0] if names else "")
+        if pick:
+            self.layer_combo.setCurrentIndex(names.index(pick))
+        self.values_label.setText(f"{found.label}: {len(names)} layers with feature maps. Choose one and press "
+                                  "“Find top patches”.")
+
+    def _on_index(self, index, overview) -> None:
+        self.index, self.overview = index, overview
+        self.progress.setValue(1000)
+        where = "cached index" if index.from_cache else f"{index.seconds:.1f} s"
+        self.progress.setFormat(f"{len(index.sources)} images ({where})")
+        self.all_grid.set_tiles(overview.tiles, pad=3)
+        skipped = f"; skipped {sum(index.skipped.values())} files" if index.skipped else ""
+        self.all_grid.set_caption(f"{index.layer}: the strongest patch of each of {len(overview.channels)} channels "
+                                  f"over {len(index.sources)} images{skipped}. Click one to see its top "
+                                  f"{index.top_k} with their projections.")
+        self.channel_spin.blockSignals(True)
+        self.channel_spin.setRange(0, index.channels - 1)
+        self.channel_spin.blockSignals(False)
+        self.select_channel(min(self.channel_spin.value(), index.channels - 1))
+
+    def _on_channel_patches(self, patches) -> None:
+        import numpy as np
+
+        from engine.images import resize_center_crop
+
+        if not patches:
+            self.channel_grid.clear()
+            return
+        tiles = []
+        for patch in patches:  # each patch beside its projection, as in Zeiler & Fergus's figure
+            tiles += [resize_center_crop(patch.patch, 96), resize_center_crop(patch.projection, 96)]
+        self.channel_grid.set_tiles(np.stack(tiles), columns=4, pad=4)
+        from engine.deconv import METHOD_LABELS
+
+        self.channel_grid.set_caption(f"{self.index.layer}, channel {self.channel_spin.value()}: each patch beside "
+                                      f"its {METHOD_LABELS.get(patches[0].method, patches[0].method)} projection")
+        values = ", ".join(f"{p.activation:.2f}" for p in patches)
+        self.values_label.setText(f"Activations: {values}")
+
     def select_channel(self, channel: int) -> None:
+        if self.imagenet_mode():
+            if self.index is None or self.overview is None:
+                return
+            if 0 <= channel < len(self.overview.channels) and self.sender() is self.all_grid:
+                channel = self.overview.channels[channel]  # a tile of the overview: its channel
+            if not 0 <= channel < self.index.channels:
+                return
+            self.channel_spin.blockSignals(True)
+            self.channel_spin.setValue(channel)
+            self.channel_spin.blockSignals(False)
+            from engine.top_index import channel_job
+
+            model, index, folder = self.model_choice.model_name(), self.index, self.folder
+            self.progress.setValue(0)
+            self.jobs.start(lambda: channel_job(model, index, channel, folder))
+            return
         if self.result is None or not 0 <= channel < self.result.channels:
             return
         if self.channel_spin.value() != channel:
@@ -162,10 +318,14 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         self.values_label.setText(f"Activations: {values}")
 
     def save_state(self) -> dict:
-        return {"layer": self.layer_combo.currentText(), "k": self.k_spin.value(), "limit": self.limit_spin.value(),
-                "channel": self.channel_spin.value()}
+        return {"layer": self.layer_combo.currentData() or self.layer_combo.currentText(), "k": self.k_spin.value(),
+                "limit": self.limit_spin.value(), "channel": self.channel_spin.value(),
+                "network": self.network_combo.currentData(), "model": self.model_choice.model_name()}
 
     def restore_state(self, state: dict) -> None:
+        if state.get("network") == "imagenet":
+            self.model_choice.set_model_name(str(state.get("model", "")))
+            self.network_combo.setCurrentIndex(self.network_combo.findData("imagenet"))
         if state.get("layer"):
             self.layer_combo.setCurrentText(str(state["layer"]))
         self.k_spin.setValue(int(state.get("k", self.k_spin.value())))
