@@ -404,6 +404,10 @@ def _build(name: str, device: torch.device) -> ImageNetClassifier:
         return _build_torchvision(name.split(":", 1)[1], device)
     if name.startswith("timm:"):
         return _build_timm(name.split(":", 1)[1], device)
+    if name.startswith("user:"):  # the user's own model, registered by engine.user_model
+        from .user_model import build_registered
+
+        return build_registered(name, device)
     known = ", ".join(info.name for info in available_models() if info.available)
     raise ModelError(f"Unknown model '{name}'. Usable here: {known}.")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -200,3 +201,82 @@ def load_user_classifier(arch: str, weights: str | Path, class_names_file: str |
     label = f"{arch} ({Path(weights).name})"
     return LoadedClassifier(f"user:{arch}:{Path(weights).resolve()}", net, mean, std, classifier,
                             _last_conv_block(net), size, int(round(size / crop)), device, label, names=names)
+
+
+# ---------------------------------------------------------------- registry of the user's models
+# A registered model gets a name ('user:1', 'user:2', ...) that every model chooser and job accepts
+# like 'efficientnet_lite0': engine.pretrained.load_classifier resolves it through user_model_spec.
+USER_PREFIX = "user:"
+_registry: dict[str, dict] = {}
+_registry_lock = threading.Lock()
+
+
+def _spec(arch: str, weights, class_names=None, input_size=None, mean=None, std=None) -> dict:
+    arch = str(arch or "").strip()
+    if not arch:
+        raise ModelError("No architecture given: type a torchvision or timm name, e.g. resnet18.")
+    if not str(weights or "").strip():
+        raise ModelError("No weights file given: choose a .pt, .pth or .safetensors file with a state_dict.")
+    return {"arch": arch, "weights": str(Path(weights).expanduser().resolve()),
+            "class_names": str(Path(class_names).expanduser().resolve()) if class_names else None,
+            "input_size": int(input_size) if input_size else None,
+            "mean": [float(v) for v in mean] if mean else None,
+            "std": [float(v) for v in std] if std else None}
+
+
+def user_model_label(spec: dict) -> str:
+    return f"{spec['arch']} ({Path(spec['weights']).name})"
+
+
+def register_user_model(arch: str, weights: str | Path, class_names: str | Path | None = None,
+                        input_size: int | None = None, mean: Sequence[float] | None = None,
+                        std: Sequence[float] | None = None) -> str:
+    """Check that the model loads (ModelError with the reason if not), then give it a name such as
+    'user:1' that load_classifier / as_classifier / every job accepts. Registering the same files
+    and settings twice returns the same name. Loads the model (seconds): call it in a job."""
+    from .pretrained import load_classifier
+
+    spec = _spec(arch, weights, class_names, input_size, mean, std)
+    with _registry_lock:
+        for name, known in _registry.items():
+            if known == spec:
+                return name
+    # Validate before naming: a model that does not load never appears in a chooser.
+    load_user_classifier(spec["arch"], spec["weights"], spec["class_names"], spec["input_size"], spec["mean"],
+                         spec["std"])
+    with _registry_lock:
+        for name, known in _registry.items():  # registered meanwhile by another thread
+            if known == spec:
+                return name
+        name = f"{USER_PREFIX}{len(_registry) + 1}"
+        _registry[name] = spec
+    load_classifier(name)  # keep the loaded model in the classifier cache for the views to come
+    return name
+
+
+def is_user_model(name: str) -> bool:
+    return str(name).startswith(USER_PREFIX)
+
+
+def user_model_spec(name: str) -> dict | None:
+    with _registry_lock:
+        spec = _registry.get(str(name))
+        return dict(spec) if spec is not None else None
+
+
+def registered_user_models() -> list[tuple[str, str, dict]]:
+    """[(name, label, spec)] in registration order (workspaces save the specs)."""
+    with _registry_lock:
+        return [(name, user_model_label(spec), dict(spec)) for name, spec in _registry.items()]
+
+
+def build_registered(name: str, device: str | torch.device = "cpu") -> LoadedClassifier:
+    """The registered model `name`, freshly loaded from its files (engine.pretrained caches it)."""
+    spec = user_model_spec(name)
+    if spec is None:
+        raise ModelError(f"No model called '{name}' has been added in this session; add it again "
+                         "(architecture + weights file).")
+    classifier = load_user_classifier(spec["arch"], spec["weights"], spec["class_names"], spec["input_size"],
+                                      spec["mean"], spec["std"], device=device)
+    classifier.name = name
+    return classifier
