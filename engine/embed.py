@@ -57,6 +57,9 @@ class FeatureSet:
     layer: str
     split: str
     captions: list[str] | None = None  # extra text per point (e.g. the ImageNet top-1 guess)
+    # Names of the predicted classes when they are not the true classes' (an ImageNet network on a
+    # folder of photos): predictions index this list, and "correct / wrong" has no meaning.
+    prediction_names: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -374,38 +377,73 @@ def feature_space_for_run(run, dataset: str | None = None, **options) -> Iterato
 IMAGENET_LAYER = "penultimate (pooled)"
 
 
-def imagenet_folder_feature_space_job(folder, model_name: str = "efficientnet_lite0", method: str = "tsne",
-                                      params: TSNEParams | None = None, compare_pixels: bool = False) -> Iterator:
-    """Job: the ImageNet classifier's penultimate features of every image of a folder
-    (root/<class>/image.jpg; the sub-folders are the colours) and their layout, the
-    DeCAF-style picture. Returns a FeatureSpaceResult; predictions are None (the
-    folder's classes are not ImageNet's) and each point's caption is its top-1 guess."""
+def _knn_labels(labels: np.ndarray) -> np.ndarray | None:
+    """The labels when a k-NN score of the layout means something (two classes, two images each)."""
+    _values, counts = np.unique(labels, return_counts=True)
+    return labels if len(counts) >= 2 and counts.min() >= 2 else None
+
+
+def folder_features_job(folder, model=None) -> Iterator:
+    """Job: a classifier's penultimate features (`classifier.features`, the DeCAF features) of every
+    image of a folder: root/<class>/image.jpg gives the folder labels; photos right in root count
+    as one class named after the folder. `model` is a model name ('efficientnet_lite0', 'user:1',
+    ...), loaded in this thread, or a loaded classifier. Returns a FeatureSet whose predictions are
+    the model's top-1 classes, numbered within `prediction_names` (the classes that occur, most
+    frequent first), and whose captions name the file and the model's guess."""
     from .folders import scan_image_folder
-    from .pretrained import class_names as imagenet_names
-    from .pretrained import load_classifier
+    from .pretrained import DEFAULT_MODEL, as_classifier
     from .transfer import extract_folder_features
 
-    scan = scan_image_folder(folder)
-    yield LogLine(f"Loading {model_name} and reading {len(scan.files)} images from {scan.root.name}…")
-    classifier = load_classifier(model_name)
-    folder_features = yield from extract_folder_features(classifier, scan)
-    names = imagenet_names()
-    top1 = folder_features.logits.argmax(axis=1)
-    captions = [f"{Path(p).name} · ImageNet guess: {names[int(c)]}" for p, c in zip(folder_features.paths, top1)]
-    n = len(folder_features.paths)
-    feature_set = FeatureSet(folder_features.features.astype(np.float32), folder_features.folder_labels.copy(),
-                             None, folder_features.thumbnails, np.arange(n), list(scan.class_names),
-                             f"{model_name} {IMAGENET_LAYER}", "folder", captions)
+    scan = scan_image_folder(folder, min_classes=1, loose_files=True)
+    label = model if isinstance(model, str) and model else DEFAULT_MODEL
+    yield LogLine(f"Loading {getattr(model, 'label', label)} and reading {len(scan.files)} images "
+                  f"from {scan.root.name}…")
+    classifier = as_classifier(model or DEFAULT_MODEL)
+    found = yield from extract_folder_features(classifier, scan)
+    model_names = classifier.class_names()
+    top1 = found.logits.argmax(axis=1)
+    guessed, counts = np.unique(top1, return_counts=True)
+    order = guessed[np.argsort(-counts, kind="stable")]
+    position = {int(c): i for i, c in enumerate(order)}
+    predictions = np.array([position[int(c)] for c in top1], dtype=np.int64)
+    captions = [f"{Path(p).name} · {classifier.label} guess: {model_names[int(c)]}"
+                for p, c in zip(found.paths, top1)]
+    n = len(found.paths)
+    skipped = f" ({len(scan.skipped)} files skipped: {scan.summary()})" if scan.skipped else ""
+    yield LogLine(f"{n} images, {found.features.shape[1]} features each{skipped}")
+    return FeatureSet(found.features.astype(np.float32), found.folder_labels.copy(), predictions,
+                      found.thumbnails, np.arange(n), list(scan.class_names),
+                      f"{classifier.label} {IMAGENET_LAYER}", "folder", captions,
+                      prediction_names=[model_names[int(c)] for c in order])
+
+
+def folder_feature_space_job(folder, model=None, method: str = "tsne", params: TSNEParams | None = None,
+                             compare_pixels: bool = False) -> Iterator:
+    """Job: the DeCAF picture: a pretrained or loaded ImageNet network's penultimate features of a
+    folder of photos (folder_features_job) laid out by t-SNE or PCA. Returns a FeatureSpaceResult."""
+    feature_set = yield from folder_features_job(folder, model)
     yield FeaturesReady(feature_set)
-    main = embed_job(feature_set.features, method, params, feature_set.labels, "features", feature_set.layer)
+    if method == "tsne" and len(feature_set) < 10:
+        yield LogLine(f"Only {len(feature_set)} images: too few for t-SNE (10 at least), so PCA lays them out.")
+        method = "pca"
+    knn = _knn_labels(feature_set.labels)
+    main = embed_job(feature_set.features, method, params, knn, "features", feature_set.layer)
     if not compare_pixels:
         return FeatureSpaceResult(feature_set, (yield from main))
+    n = len(feature_set)
     pixel_set = FeatureSet(feature_set.images.reshape(n, -1).astype(np.float32) / 255.0, feature_set.labels,
-                           None, feature_set.images, feature_set.indices, feature_set.class_names, PIXELS,
-                           "folder", captions)
-    other = embed_job(pixel_set.features, method, params, pixel_set.labels, "pixels", PIXELS)
+                           feature_set.predictions, feature_set.images, feature_set.indices,
+                           feature_set.class_names, PIXELS, "folder", feature_set.captions,
+                           prediction_names=feature_set.prediction_names)
+    other = embed_job(pixel_set.features, method, params, knn, "pixels", PIXELS)
     results = yield from _interleave({"features": main, "pixels": other})
     return FeatureSpaceResult(feature_set, results["features"], pixel_set, results["pixels"])
+
+
+def imagenet_folder_feature_space_job(folder, model_name: str = "efficientnet_lite0", method: str = "tsne",
+                                      params: TSNEParams | None = None, compare_pixels: bool = False) -> Iterator:
+    """The earlier name of folder_feature_space_job."""
+    return (yield from folder_feature_space_job(folder, model_name, method, params, compare_pixels))
 
 
 def _interleave(jobs: dict[str, Iterator]) -> Iterator:
@@ -476,11 +514,18 @@ def points_in_polygon(xy: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 
 def colour_groups(labels: np.ndarray, predictions: np.ndarray | None, class_names: list[str],
-                  mode: str = "true") -> list[tuple[str, int, np.ndarray]]:
+                  mode: str = "true", prediction_names: list[str] | None = None) -> list[tuple[str, int, np.ndarray]]:
     """Legend groups: (name, colour index, point indices). mode: 'true', 'predicted' or
-    'correct' (colour index 2 = correct, 3 = wrong in the Okabe-Ito palette)."""
+    'correct' (colour index 2 = correct, 3 = wrong in the Okabe-Ito palette). With
+    `prediction_names`, predictions index that list instead of `class_names`."""
     if mode in ("predicted", "correct") and predictions is None:
         raise DataError("This layer's model has no predictions to colour by; colour by true class instead.")
+    if mode == "correct" and prediction_names is not None:
+        raise DataError("The model's classes are not the folder's, so a guess cannot be right or wrong; "
+                        "colour by folder or by predicted class instead.")
+    if mode == "predicted" and prediction_names is not None:
+        return [(name, c, np.flatnonzero(predictions == c)) for c, name in enumerate(prediction_names)
+                if np.any(predictions == c)]
     if mode == "correct":
         right = predictions == labels
         return [(f"correct ({int(right.sum())})", 2, np.flatnonzero(right)),
@@ -537,11 +582,13 @@ def save_embedding_csv(path: str | Path, result: EmbeddingResult, feature_set: F
             for i in range(len(feature_set)):
                 label = int(feature_set.labels[i])
                 pred = None if feature_set.predictions is None else int(feature_set.predictions[i])
+                own = feature_set.prediction_names is not None  # the model's classes, not the folders'
+                pred_names = feature_set.prediction_names if own else names
                 writer.writerow([int(feature_set.indices[i]), f"{result.xy[i, 0]:.6g}", f"{result.xy[i, 1]:.6g}",
                                  label, names[label] if label < len(names) else label,
                                  "" if pred is None else pred,
-                                 "" if pred is None else (names[pred] if pred < len(names) else pred),
-                                 "" if pred is None else int(pred == label)])
+                                 "" if pred is None else (pred_names[pred] if pred < len(pred_names) else pred),
+                                 "" if pred is None or own else int(pred == label)])
 
     atomic_write(path, write)
     return path

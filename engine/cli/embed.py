@@ -1,8 +1,10 @@
 """`python main.py embed --run DIR [--layer NAME] --method tsne|pca --out FILE.csv`
+or `python main.py embed --model NAME|WEIGHTS [--arch NAME] --images DIR --out FILE.csv`
 
-Lay out a trained run's features of a dataset sample in 2-D and write the
+Lay out a trained run's features of a dataset sample in 2-D, or (DeCAF) a pretrained or
+loaded ImageNet network's penultimate features of a folder of photos, and write the
 layout as CSV (index, x, y, label, predicted, correct) plus a PNG next to it,
-coloured by true class. Progress goes to stderr; the last stdout line is JSON
+coloured by true class (the sub-folder). Progress goes to stderr; the last stdout line is JSON
 with the output paths, the layer, the number of points, the seconds taken and
 the 5-NN accuracy of the layout.
 """
@@ -11,14 +13,18 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
-from engine.cli.args import SEED_MAX_32, float_in, int_in, seed_type
+from engine.cli.args import SEED_MAX_32, add_model_arguments, float_in, int_in, seed_type
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "embed", help="t-SNE / PCA of a trained run's features: CSV + PNG",
         description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--run", required=True, metavar="DIR", help="run folder (or checkpoint.pt) to embed")
+    parser.add_argument("--run", metavar="DIR", help="run folder (or checkpoint.pt) to embed")
+    parser.add_argument("--images", metavar="DIR",
+                        help="DeCAF: embed the --model network's penultimate features of this folder of photos "
+                             "(one sub-folder per class, or photos right in it) instead of a run")
+    add_model_arguments(parser)
     parser.add_argument("--layer", default=None,
                         help="layer name (default: the one before the classifier; 'pixels' = raw images)")
     parser.add_argument("--method", choices=["tsne", "pca"], default="tsne")
@@ -48,9 +54,13 @@ def run(args) -> int:
     from engine.events import LogLine, run_to_end
     from engine.fileio import OutputPathError, check_output_file
 
-    csv_out = check_output_file(args.out, inputs=[args.run], what="CSV file")
+    if (args.run is None) == (args.images is None):
+        raise DataError("Say what to embed: --run DIR (a trained run) or --images DIR with --model "
+                        "(a pretrained or loaded ImageNet network), not both.")
+    source = args.run if args.run is not None else args.images
+    csv_out = check_output_file(args.out, inputs=[source], what="CSV file")
     if args.png is not None:
-        png_out = check_output_file(args.png, inputs=[args.run, args.out], what="PNG file")
+        png_out = check_output_file(args.png, inputs=[source, args.out], what="PNG file")
         if png_out.absolute() == csv_out.absolute():
             raise OutputPathError("--png and --out name the same file; give the picture its own name.")
     else:  # a second file the user did not name: never replace one that is already there
@@ -60,8 +70,6 @@ def run(args) -> int:
             raise OutputPathError(f"{png_out} already exists and the picture would replace it; name the picture "
                                   f"with --png FILE.png (an existing file is replaced only when named there).")
         check_output_file(png_out, what="PNG file")
-    trained = load_run(args.run)
-    data = load_dataset(args.dataset or trained.dataset or "mnist5k")
     if args.learning_rate == "auto":
         learning_rate: float | str = "auto"
     else:
@@ -82,15 +90,29 @@ def run(args) -> int:
         elif isinstance(event, EmbeddingPartial) and args.method == "tsne" and event.iteration:
             print(f"t-SNE iteration {event.iteration}/{event.total}, KL {event.kl:.3f}", file=sys.stderr)
 
-    result = run_to_end(feature_space_job(trained.model, data, args.layer, args.split, args.samples, args.method,
-                                          params, seed=args.seed), on_event)
+    if args.images is not None:
+        from engine.cli.args import load_model_from_args
+        from engine.embed import folder_feature_space_job
+
+        if args.layer not in (None, "", "penultimate"):
+            raise DataError("--images embeds the network's penultimate features; --layer goes with --run.")
+        classifier = load_model_from_args(args)
+        result = run_to_end(folder_feature_space_job(args.images, classifier, args.method, params), on_event)
+        title = f"{classifier.label} on {args.images}"
+    else:
+        trained = load_run(args.run)
+        data = load_dataset(args.dataset or trained.dataset or "mnist5k")
+        result = run_to_end(feature_space_job(trained.model, data, args.layer, args.split, args.samples,
+                                              args.method, params, seed=args.seed), on_event)
+        title = trained.name
     csv_path = save_embedding_csv(args.out, result.embedding, result.features)
     png_path = save_embedding_png(png_out, result.embedding, result.features,
-                                  f"{trained.name}: {describe(result.embedding)}")
+                                  f"{title}: {describe(result.embedding)}")
     if not args.quiet:
         print(describe(result.embedding), file=sys.stderr)
+    knn = result.embedding.knn_accuracy
     print_json({"csv": str(csv_path), "png": str(png_path), "layer": result.embedding.layer,
                 "method": args.method, "n": len(result.features), "dim": int(result.features.features.shape[1]),
-                "seconds": round(result.embedding.seconds, 3), "knn5_accuracy": round(result.embedding.knn_accuracy, 4),
+                "seconds": round(result.embedding.seconds, 3), "knn5_accuracy": None if knn != knn else round(knn, 4),
                 "backend": result.embedding.backend})
     return 0
