@@ -233,7 +233,10 @@ def test_imagenet_penultimate_features_of_a_folder(tmp_path):
                         events.append)
     features = result.features
     assert len(features) == 12 and features.features.shape[1] == 1280  # EfficientNet-Lite0 pooled features
-    assert features.class_names == ["cats", "things"] and features.predictions is None
+    assert features.class_names == ["cats", "things"]
+    # Predictions are the model's own guesses, named in prediction_names (not the folder classes).
+    assert len(features.predictions) == 12 and features.prediction_names
+    assert max(features.predictions) < len(features.prediction_names)
     assert features.images.shape[0] == 12 and features.images.dtype == np.uint8
     assert any(isinstance(e, embed.FeaturesReady) for e in events)
     assert any("cat" in c.split("guess:")[1] for c in features.captions[:6])  # ImageNet sees the cats
