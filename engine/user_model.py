@@ -280,3 +280,16 @@ def build_registered(name: str, device: str | torch.device = "cpu") -> LoadedCla
                                       spec["mean"], spec["std"], device=device)
     classifier.name = name
     return classifier
+
+
+def register_user_model_job(arch: str, weights: str | Path, class_names: str | Path | None = None,
+                            input_size: int | None = None, mean: Sequence[float] | None = None,
+                            std: Sequence[float] | None = None):
+    """Job for the GUI: register_user_model in the worker thread. Returns (name, label)."""
+    from .events import Progress
+
+    yield Progress(0, 1, f"Loading {arch or 'the model'} from {Path(str(weights or '')).name or '…'}")
+    name = register_user_model(arch, weights, class_names, input_size, mean, std)
+    spec = user_model_spec(name)
+    yield Progress(1, 1, f"Added {user_model_label(spec)} as {name}")
+    return name, user_model_label(spec)

@@ -25,6 +25,9 @@ class AppContext(QObject):
     imagenet_image_requested = Signal(object, str)  # notice: an image was sent to an ImageNet tool
     focus_panel_requested = Signal(str)  # panel title to bring to front
     status_message = Signal(str)
+    # The user added their own model (engine.user_model.register_user_model): name ('user:1'), label.
+    # Every ModelChooser of the window lists it.
+    user_model_added = Signal(str, str)
     error_raised = Signal(str, str)  # title, plain message
 
     def __init__(self, parent: QObject | None = None):
@@ -35,6 +38,13 @@ class AppContext(QObject):
         self.input_image = None
         self.input_caption = ""
         self.last_error: tuple[str, str] | None = None
+        self.user_models: dict[str, str] = {}  # name -> label, in the order added
+
+    def add_user_model(self, name: str, label: str) -> None:
+        if name in self.user_models:
+            return
+        self.user_models[name] = label
+        self.user_model_added.emit(name, label)
 
     def set_spec(self, spec) -> None:
         self.spec = spec
