@@ -417,10 +417,42 @@ def folder_features_job(folder, model=None) -> Iterator:
                       prediction_names=[model_names[int(c)] for c in order])
 
 
+BUNDLED_VIEWS = 4  # crops and flips of each bundled photo when no folder is given
+
+
+def bundled_photo_folder(views: int = BUNDLED_VIEWS) -> Path:
+    """A folder of the bundled photos, one sub-folder per photo holding `views` crops and flips of
+    it (the same views Top patches uses), written once under CONVSCOPE_CACHE_DIR: the DeCAF picture
+    without a folder of one's own."""
+    from PIL import Image
+
+    from .top_index import bundled_sources, cache_folder
+
+    root = cache_folder().parent / "bundled_photos" / f"views{int(views)}"
+    done = root.parent / f"views{int(views)}.complete"  # outside root: not a stray file of the folder
+    if done.is_file():
+        return root
+    for source in bundled_sources(views):
+        photo, view = source.name.removeprefix("bundled:").split("#")
+        target = root / photo / f"{photo}_{view}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file():
+            image = np.asarray(source.load())
+            tmp = target.parent.parent.parent / f".{photo}_{view}.tmp.png"  # never inside the folder
+            Image.fromarray(np.ascontiguousarray(image[:, :, :3] if image.ndim == 3 else image)).save(tmp)
+            tmp.replace(target)
+    done.write_text("ok")
+    return root
+
+
 def folder_feature_space_job(folder, model=None, method: str = "tsne", params: TSNEParams | None = None,
                              compare_pixels: bool = False) -> Iterator:
     """Job: the DeCAF picture: a pretrained or loaded ImageNet network's penultimate features of a
-    folder of photos (folder_features_job) laid out by t-SNE or PCA. Returns a FeatureSpaceResult."""
+    folder of photos (folder_features_job) laid out by t-SNE or PCA; without a folder, the bundled
+    photos (bundled_photo_folder). Returns a FeatureSpaceResult."""
+    if not folder:
+        yield LogLine("No folder chosen: the bundled photos, four views of each, one colour per photo.")
+        folder = bundled_photo_folder()
     feature_set = yield from folder_features_job(folder, model)
     yield FeaturesReady(feature_set)
     if method == "tsne" and len(feature_set) < 10:

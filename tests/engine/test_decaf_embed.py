@@ -95,3 +95,12 @@ def test_embed_cli_images(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "main.py"), "embed", "--out", str(tmp_path / "x.csv")],
                          capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "--images" in bad.stderr
+
+
+def test_without_a_folder_the_bundled_photos_serve():
+    result = run_to_end(embed.folder_feature_space_job(None, "efficientnet_lite0", "pca"))
+    features = result.features
+    photos = len(features.class_names)
+    assert photos >= 5 and len(features) == photos * embed.BUNDLED_VIEWS
+    assert np.bincount(features.labels).tolist() == [embed.BUNDLED_VIEWS] * photos
+    assert "coffee" in features.class_names and "espresso" in features.prediction_names
