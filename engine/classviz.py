@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from .errors import ModelError
 from .events import Throttle
 from .images import quantize
+from .layers import own_thread_forward_hook
 
 STYLES = {"lucid": "Lucid (Fourier + decorrelated colour + transforms)",
           "cs231n": "cs231n (gradient ascent + L2 + jitter + blur)"}
@@ -256,7 +257,7 @@ def _unit_objective(model, layer: str, channel: int):
 
     def objective(x):
         captured.clear()
-        handle = module.register_forward_hook(hook)
+        handle = own_thread_forward_hook(module, hook)
         try:
             model(x)
         finally:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelError
+from .layers import own_thread_forward_hook
 
 DECONVNET = "deconvnet"
 GUIDED = "guided_backprop"
@@ -134,7 +135,7 @@ def project_unit(model: nn.Module, x: torch.Tensor, layer: str, channel: int,
     except AttributeError:
         raise ModelError(f"The model has no layer '{layer}'.") from None
     captured: list[torch.Tensor] = []
-    handle = target.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    handle = own_thread_forward_hook(target, lambda _m, _i, out: captured.append(out))
     x = x.detach().clone().requires_grad_(True)
     try:
         with torch.enable_grad():

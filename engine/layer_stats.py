@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .layers import own_thread_forward_hook
+
 
 @dataclass(frozen=True)
 class LayerStats:
@@ -139,7 +141,7 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
         return hook
 
     for name, module in layers:
-        handles.append(module.register_forward_hook(make_hook(name)))
+        handles.append(own_thread_forward_hook(module, make_hook(name)))  # the model may be shared
     saved_grads = ({id(p): (None if p.grad is None else p.grad.clone()) for p in model.parameters()}
                    if with_grads else {})
     mode = batch_statistics(model) if batch_stats else _no_change()

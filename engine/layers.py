@@ -54,7 +54,7 @@ def feature_map_layers(net: nn.Module, input_size: int = 224, channels: int = 3)
                 (isinstance(module, nn.Conv2d) or list(module.children())):
             seen.append((name, tuple(int(v) for v in output.shape[1:])))
 
-    handles = [module.register_forward_hook(record) for module in net.modules() if id(module) in names]
+    handles = [own_thread_forward_hook(module, record) for module in net.modules() if id(module) in names]
     was_training = net.training
     try:
         net.eval()
@@ -68,3 +68,21 @@ def feature_map_layers(net: nn.Module, input_size: int = 224, channels: int = 3)
     for name, shape in seen:
         unique.setdefault(name, shape)
     return list(unique.items())
+
+
+def own_thread_forward_hook(module: nn.Module, hook):
+    """module.register_forward_hook(hook), but the hook only runs for forward passes made by the
+    thread that registered it. Models are shared: the Top patches job, a saliency map and a
+    feature extraction may run the same network at the same moment in different threads, and a
+    plain hook would hand one job another job's outputs (a deconvnet then backpropagated
+    through another thread's graph: 'backward through the graph a second time')."""
+    import threading
+
+    owner = threading.get_ident()
+
+    def guarded(mod, inputs, output):
+        if threading.get_ident() == owner:
+            return hook(mod, inputs, output)
+        return None
+
+    return module.register_forward_hook(guarded)

@@ -28,6 +28,7 @@ from torch import nn
 
 from .errors import DataError, ModelError
 from .events import Progress
+from .layers import own_thread_forward_hook
 
 CACHE_VERSION = 1
 BUNDLED_VARIANTS = 6  # views (crops, flips) of each bundled photo when no folder is given
@@ -180,7 +181,7 @@ def index_job(classifier, layer: str, folder: str | Path | None = None, top_k: i
     values = images = ys = xs = None
     names: list[str] = []
     map_size = (0, 0)
-    handle = module.register_forward_hook(hook)
+    handle = own_thread_forward_hook(module, hook)  # other jobs may run this network meanwhile
     try:
         for start in range(0, len(sources), batch_size):
             batch, batch_names = [], []

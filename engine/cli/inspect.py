@@ -255,6 +255,7 @@ def _model_layer_stats(classifier, layers, folder, limit: int = 32) -> list[tupl
     """(block, mean, std) of each top-level block's output over up to `limit` images."""
     import torch
 
+    from engine.layers import own_thread_forward_hook
     from engine.top_index import bundled_sources, folder_sources
 
     sources = bundled_sources(1) if folder is None else folder_sources(folder)[0]
@@ -262,8 +263,9 @@ def _model_layer_stats(classifier, layers, folder, limit: int = 32) -> list[tupl
     x = torch.cat([classifier.preprocess(image) for image in images])
     blocks = [name for name, _ in layers if name.count(".") <= 1 and not name.endswith("blocks")]
     outputs: dict[str, torch.Tensor] = {}
-    handles = [classifier.net.get_submodule(name).register_forward_hook(
-        lambda _m, _i, o, name=name: outputs.__setitem__(name, o.detach())) for name in blocks]
+    handles = [own_thread_forward_hook(classifier.net.get_submodule(name),
+                                       lambda _m, _i, o, name=name: outputs.__setitem__(name, o.detach()))
+               for name in blocks]
     try:
         with torch.no_grad():
             classifier.model(x)

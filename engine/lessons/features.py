@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ..events import Progress
+from ..layers import own_thread_forward_hook
 from .catalog import Experiment, LessonError, RunPlan, _measure
 from .records import RunRecord
 from .runner import _load_spec, _make, _result
@@ -145,7 +146,7 @@ def _measure_top_patches(exp, options, context):
     k = int(options["k"])
     yield Progress(1, 3, "Top images of every unit of every layer")
     outputs: dict = {}
-    handles = [module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
+    handles = [own_thread_forward_hook(module, lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
                for name, module in named_layers(model)]
     try:
         with torch.no_grad():

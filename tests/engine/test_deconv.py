@@ -121,3 +121,21 @@ def test_bad_requests_are_refused_clearly():
         project_unit(model, x, "0", 0, (9, 9))
     with pytest.raises(ModelError, match="one image at a time"):
         project_unit(model, torch.rand(2, 1, 4, 4), "0", 0)
+
+
+def test_layer_hooks_ignore_other_threads_forward_passes():
+    """Shared models: a job's hook must not see another thread's outputs (the Top patches job
+    and a second channel's job ran one network together and crossed their graphs)."""
+    import threading
+
+    from engine.layers import own_thread_forward_hook
+
+    model = _tiny()
+    seen = []
+    handle = own_thread_forward_hook(model[0], lambda _m, _i, out: seen.append(threading.get_ident()))
+    other = threading.Thread(target=lambda: model(torch.rand(1, 1, 4, 4)))
+    other.start()
+    other.join()
+    model(torch.rand(1, 1, 4, 4))
+    handle.remove()
+    assert seen == [threading.get_ident()]
