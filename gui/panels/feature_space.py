@@ -181,13 +181,23 @@ class FeatureSpacePanel(JobPanel):
 
     def _on_model_changed(self) -> None:
         imagenet = self.using_imagenet()
-        self.folder_button.setVisible(imagenet)
+        for widget in (self.folder_button, self.bundled_button, self.network_choice, self.network_label):
+            widget.setVisible(imagenet)
         for widget in (self.split_combo, self.sample_spin):
             widget.setEnabled(not imagenet)
+        # On photos the true class is the sub-folder, and the network's guesses are its own classes.
+        texts = (("folder", "network's guess", "correct / wrong (not for photos)") if imagenet
+                 else ("true class", "predicted class", "correct / wrong"))
+        for index, text in enumerate(texts):
+            self.colour_combo.setItemText(index, text)
+        correct = self.colour_combo.model().item(2)
+        correct.setEnabled(not imagenet)
+        if imagenet and self.colour_combo.currentIndex() == 2:
+            self.colour_combo.setCurrentIndex(0)
         self._refresh_layers()
 
     def _ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder per class")
+        folder = QFileDialog.getExistingDirectory(self, "Folder of photos (one sub-folder per class, or loose)")
         if folder:
             self.set_folder(folder)
 
@@ -195,14 +205,24 @@ class FeatureSpacePanel(JobPanel):
         self.folder = str(folder)
         self._refresh_layers()
 
+    def use_bundled_photos(self) -> None:
+        self.set_folder("")
+
+    def set_network(self, name: str) -> None:
+        """Lay out the ImageNet network `name`'s features of photos (a chooser name, 'user:1' too)."""
+        self.model_combo.setCurrentIndex(self.model_combo.findData("imagenet"))
+        self.network_choice.set_model_name(name)
+
     def _refresh_layers(self) -> None:
         current = self.layer_combo.currentText()
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
         self.layer_combo.addItem(DEFAULT_LAYER)
         if self.using_imagenet():
-            self.model_label.setText(f"EfficientNet-Lite0 on {self.folder}" if self.folder
-                                     else "Choose an image folder (one sub-folder per class).")
+            network = self.network_choice.currentText()
+            photos = self.folder if self.folder else "the bundled photos (or choose an image folder)"
+            self.layer_combo.setItemText(0, embed.IMAGENET_LAYER)
+            self.model_label.setText(f"{network}, penultimate features of {photos}")
         elif self.run is not None:
             for name in embed.layer_names(self.run.model):
                 self.layer_combo.addItem(name)
@@ -237,10 +257,6 @@ class FeatureSpacePanel(JobPanel):
         except ConvScopeError as exc:
             self.ctx.show_error(exc.title, str(exc))
             return
-        if self.using_imagenet() and not self.folder:
-            self.ctx.show_error("No image folder", "Choose a folder with one sub-folder of images per class "
-                                "(Image folder…), then press Start.")
-            return
         run, dataset = self.run, (self.run.dataset if self.run is not None else self.ctx.dataset)
         if run is None and dataset not in ("mnist5k", "shapes"):
             dataset = "mnist5k"  # the quick LeNet-5 needs images at least 28 px wide
@@ -260,9 +276,10 @@ class FeatureSpacePanel(JobPanel):
         self.pixel_plot.set_title("Raw pixels")
         self.status_label.setText("Starting…")
         if self.using_imagenet():
-            folder = self.folder
+            folder, network = self.folder or None, self.network_choice.model_name()
             del options["layer"], options["split"], options["sample_size"]
-            self.jobs.start(lambda: embed.imagenet_folder_feature_space_job(folder, **options))
+            self.feature_plot.set_title("Features" if not compare else "Network features")
+            self.jobs.start(lambda: embed.folder_feature_space_job(folder, network, **options))
         else:
             self.jobs.start(lambda: embed.feature_space_for_run(run, dataset, **options))
 
@@ -333,13 +350,16 @@ class FeatureSpacePanel(JobPanel):
         if self.features is None:
             return
         mode = self.colour_mode()
-        if mode != "true" and self.features.predictions is None:
+        own_classes = self.features.prediction_names is not None  # a network's guesses on photos
+        if (mode != "true" and self.features.predictions is None) or (mode == "correct" and own_classes):
             mode = "true"
         groups = embed.colour_groups(self.features.labels, self.features.predictions, self.features.class_names,
-                                     mode)
+                                     mode, self.features.prediction_names)
         named = [(name, colour(c), idx) for name, c, idx in groups]
         meaning = {"true": "colour = true class", "predicted": "colour = predicted class",
                    "correct": "colour = prediction right or wrong"}[mode]
+        if own_classes:
+            meaning = {"true": "colour = folder", "predicted": "colour = the network's top-1 guess"}[mode]
         for source, plot in self.plots.items():
             plot.set_title(subtitle=meaning)
             plot.set_groups(named)

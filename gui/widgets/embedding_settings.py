@@ -16,18 +16,31 @@ def source_box(panel) -> QGroupBox:
     form = QFormLayout(source)
     panel.model_combo = QComboBox()
     panel.model_combo.addItem("Trained model", "trained")
-    panel.model_combo.addItem("ImageNet classifier (image folder)", "imagenet")
-    panel.model_combo.setToolTip("Your trained network on its dataset, or the pretrained ImageNet classifier "
-                                "on a folder of photos (one sub-folder per class).")
+    panel.model_combo.addItem("ImageNet network (photos)", "imagenet")
+    panel.model_combo.setToolTip("Your trained network on its dataset, or a pretrained ImageNet network (or your "
+                                "own) on a folder of photos: the DeCAF picture of its penultimate features.")
     panel.model_combo.currentIndexChanged.connect(panel._on_model_changed)
     form.addRow("Model", panel.model_combo)
+    from gui.widgets.model_chooser import ModelChooser
+
+    panel.network_choice = ModelChooser(ctx=panel.ctx)
+    panel.network_choice.currentIndexChanged.connect(panel._refresh_layers)
+    panel.network_label = QLabel("Network")
+    form.addRow(panel.network_label, panel.network_choice)
     panel.model_label = QLabel()
     panel.model_label.setWordWrap(True)
     form.addRow("", panel.model_label)
+    folder_row = QHBoxLayout()
     panel.folder_button = QPushButton("Image folder…")
-    panel.folder_button.setToolTip("A folder with one sub-folder of images per class (e.g. dog/, food/).")
+    panel.folder_button.setToolTip("A folder of photos: one sub-folder per class (e.g. dog/, food/), or just "
+                                   "photos. Without one, the bundled photos are used.")
     panel.folder_button.clicked.connect(panel._ask_folder)
-    form.addRow("", panel.folder_button)
+    panel.bundled_button = QPushButton("Bundled photos")
+    panel.bundled_button.setToolTip("Forget the folder: use the bundled photos (four views of each).")
+    panel.bundled_button.clicked.connect(panel.use_bundled_photos)
+    folder_row.addWidget(panel.folder_button)
+    folder_row.addWidget(panel.bundled_button)
+    form.addRow("", folder_row)
     panel.folder = ""
     panel.layer_combo = QComboBox()
     panel.layer_combo.setToolTip("The layer whose outputs are the features. The default is the layer before "
@@ -125,6 +138,7 @@ def view_box(panel) -> QGroupBox:
 def settings_state(panel) -> dict:
     """The form as a JSON-able dict (workspaces, lessons)."""
     return {"model": panel.model_combo.currentData(), "folder": panel.folder,
+            "network": panel.network_choice.model_name(),
             "layer": panel.layer_combo.currentText(), "split": panel.split_combo.currentData(),
             "sample_size": panel.sample_spin.value(), "method": panel.method_combo.currentData(),
             "perplexity": panel.perplexity_spin.value(), "iterations": panel.iterations_spin.value(),
@@ -141,6 +155,8 @@ def restore_settings(panel, state: dict) -> None:
 
     if "model" in state:
         pick(panel.model_combo, state["model"])
+    if state.get("network"):
+        panel.network_choice.set_model_name(str(state["network"]))  # a model of this session only
     if state.get("folder"):
         panel.set_folder(state["folder"])
     if "layer" in state:

@@ -216,19 +216,18 @@ def test_without_a_run_start_trains_a_quick_lenet(qtbot, qapp):
     widget.shutdown()
 
 
-def test_imagenet_choice_needs_a_folder(qtbot, panel, ctx, tmp_path):
+def test_imagenet_choice_uses_a_folder_or_the_bundled_photos(qtbot, panel, ctx, tmp_path):
     panel.restore_state({"model": "imagenet"})
-    assert panel.using_imagenet() and panel.folder_button.isVisible()
-    assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == ["(before the classifier)"]
+    assert panel.using_imagenet() and panel.folder_button.isVisible() and panel.network_choice.isVisible()
+    assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == [embed.IMAGENET_LAYER]
     assert not panel.sample_spin.isEnabled()
-    with qtbot.waitSignal(ctx.error_raised, timeout=2000) as blocker:
-        panel.start()
-    assert blocker.args[0] == "No image folder" and not panel.jobs.running
+    assert "bundled photos" in panel.model_label.text()  # no folder: Start uses the bundled photos
     panel.set_folder(str(tmp_path))
     assert str(tmp_path) in panel.model_label.text()
     assert panel.save_state()["folder"] == str(tmp_path)
     panel.restore_state({"model": "trained"})
     assert panel.layer_combo.findText("relu4") >= 0 and panel.sample_spin.isEnabled()
+    assert not panel.network_choice.isVisible()
 
 
 def test_clicked_point_opens_in_activations(qtbot, panel, ctx):
