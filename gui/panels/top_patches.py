@@ -58,7 +58,8 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         self.k_spin.setRange(1, 36)
         self.k_spin.setValue(9)
         controls.addWidget(self.k_spin)
-        controls.addWidget(QLabel("Images:"))
+        self.limit_label = QLabel("Images:")
+        controls.addWidget(self.limit_label)
         self.limit_spin = QSpinBox()
         self.limit_spin.setRange(100, 100000)
         self.limit_spin.setSingleStep(500)
@@ -117,7 +118,8 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         imagenet = self.imagenet_mode()
         self.model_choice.setVisible(imagenet)
         self.folder_button.setVisible(imagenet)
-        self.limit_spin.setEnabled(not imagenet)
+        self.limit_spin.setVisible(not imagenet)  # the run's training images; the ImageNet view uses the folder
+        self.limit_label.setVisible(not imagenet)
 
     def _on_network_changed(self, *_args) -> None:
         self.jobs.stop()
@@ -276,13 +278,15 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         tiles = []
         for patch in patches:  # each patch beside its projection, as in Zeiler & Fergus's figure
             tiles += [resize_center_crop(patch.patch, 96), resize_center_crop(patch.projection, 96)]
-        self.channel_grid.set_tiles(np.stack(tiles), columns=4, pad=4)
+        self.channel_grid.set_tiles(np.stack(tiles), columns=6, pad=4)  # three pairs a row: wide, like the panel
         from engine.deconv import METHOD_LABELS
 
         self.channel_grid.set_caption(f"{self.index.layer}, channel {self.channel_spin.value()}: each patch beside "
                                       f"its {METHOD_LABELS.get(patches[0].method, patches[0].method)} projection")
         values = ", ".join(f"{p.activation:.2f}" for p in patches)
         self.values_label.setText(f"Activations: {values}")
+        self.progress.setValue(1000)
+        self.progress.setFormat(f"Channel {self.channel_spin.value()}: {len(patches)} patches")
 
     def select_channel(self, channel: int) -> None:
         if self.imagenet_mode():

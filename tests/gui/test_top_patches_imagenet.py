@@ -35,9 +35,12 @@ def test_imagenet_network_top_patches_with_projections(qtbot, ctx, tmp_path, mon
     assert panel.index.skipped == {"not an image": 1}
     assert panel.all_grid.count == len(panel.overview.channels) == panel.index.channels
     assert "over 3 images; skipped 1 files" in panel.all_grid.caption.text()
-    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
-        panel.all_grid.tile_clicked.emit(5)
-    assert panel.channel_spin.value() == panel.overview.channels[5]
+    panel.all_grid.tile_clicked.emit(5)  # replaces the first channel's job, started when the index came
+    wanted = panel.overview.channels[5]
+    qtbot.waitUntil(lambda: not panel.jobs.running and f"channel {wanted}:" in panel.channel_grid.caption.text(),
+                    timeout=TIMEOUT)
+    assert panel.jobs.wait(TIMEOUT)  # the replaced job's thread too
+    assert panel.channel_spin.value() == wanted
     assert panel.channel_grid.count == 4  # two patches, each beside its projection
     assert "Guided backpropagation projection" in panel.channel_grid.caption.text()  # Lite0 has no max pooling
     assert np.isfinite(panel.index.values).all()
