@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                                    input_to_display, run_mistakes, run_top_patches)
     from engine.layer_stats import collect_layer_stats
 
-    if args.model is not None:
+    if getattr(args, "model", None) is not None:  # callers may pass a Namespace made for --run only
         return _inspect_model(args)
     out = Path(args.out)
     written: list[str] = []
