@@ -14,6 +14,7 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid
+from gui.widgets.model_chooser import ModelChooser
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
@@ -30,8 +31,20 @@ class FiltersPanel(FitsViewportHeight, Panel):
         self.initial: dict[str, np.ndarray] = {}  # filters at step 0 of the latest training
         self.step: int | None = None
         self._dirty = False
+        self.network_name = ""  # label of the ImageNet network whose filters are shown
 
         layout = QVBoxLayout(self)
+        self.network_combo = QComboBox()
+        self.network_combo.addItem("Trained run", "run")
+        self.network_combo.addItem("ImageNet network", "imagenet")
+        self.network_combo.setToolTip("The network trained here (live while it trains), or a pretrained ImageNet "
+                                      "network or your own: its first layer's colour filters are edge and blob "
+                                      "detectors.")
+        self.model_choice = ModelChooser(ctx=ctx)
+        self.model_choice.setVisible(False)
+        self.network_combo.currentIndexChanged.connect(self._on_network_changed)
+        self.model_choice.currentIndexChanged.connect(self._on_network_changed)
+        self.jobs.succeeded.connect(self._on_network_filters)
         self.layer_combo = QComboBox()
         self.layer_combo.currentIndexChanged.connect(self._mark_dirty)
         self.mode_combo = QComboBox()
@@ -52,7 +65,8 @@ class FiltersPanel(FitsViewportHeight, Panel):
         self.compare_check.setChecked(True)
         self.compare_check.toggled.connect(self._mark_dirty)
         # Wraps onto a second line instead of widening the panel (200 % text on 1280x800).
-        self.controls = control_strip("Layer:", self.layer_combo, "Show:", self.mode_combo, "Zoom:", self.zoom_spin,
+        self.controls = control_strip("Network:", self.network_combo, self.model_choice,
+                                      "Layer:", self.layer_combo, "Show:", self.mode_combo, "Zoom:", self.zoom_spin,
                                       self.compare_check)
         layout.addWidget(self.controls)
 
@@ -93,12 +107,45 @@ class FiltersPanel(FitsViewportHeight, Panel):
         self.follow_run(self.on_run_changed)
 
     # ------------------------------------------------------------ inputs
+    def imagenet_mode(self) -> bool:
+        return self.network_combo.currentData() == "imagenet"
+
+    def _on_network_changed(self, *_args) -> None:
+        imagenet = self.imagenet_mode()
+        self.model_choice.setVisible(imagenet)
+        self.compare_check.setEnabled(not imagenet)
+        if imagenet:
+            from engine.network_views import network_filters_job
+
+            name = self.model_choice.model_name()
+            self.info.setText(f"Loading {self.model_choice.currentText()}…")
+            self.jobs.start(lambda: network_filters_job(name))
+            return
+        self.jobs.stop()
+        self.network_name = ""
+        if self.ctx.run is not None:
+            self.set_weights(conv_weights(self.ctx.run.model), step=None)
+        else:
+            self.weights = {}
+            self.layer_combo.clear()
+            self.stack.setCurrentIndex(0)
+
+    def _on_network_filters(self, result) -> None:
+        if not self.imagenet_mode():
+            return
+        self.network_name = result.label
+        self.set_weights(result.weights, step=None)
+        self.layer_combo.setCurrentText(result.first_layer)  # the RGB layer first
+        self._dirty = True
+
     def on_run_changed(self, run) -> None:
-        if run is None:
+        if run is None or self.imagenet_mode():
             return
         self.set_weights(conv_weights(run.model), step=None)
 
     def on_training_event(self, event) -> None:
+        if self.imagenet_mode():
+            return
         filters = getattr(event, "filters", None)
         if not isinstance(filters, dict) or type(event).__name__ != "FiltersSnapshot":
             return
@@ -138,7 +185,8 @@ class FiltersPanel(FitsViewportHeight, Panel):
             return
         mode = self.mode_combo.currentData()
         zoom = self.zoom_spin.value()
-        initial = self.initial.get(layer) if self.compare_check.isChecked() else None
+        imagenet = self.imagenet_mode()
+        initial = self.initial.get(layer) if self.compare_check.isChecked() and not imagenet else None
         if initial is not None and initial.shape != self.weights[layer].shape:
             initial = None
         # One colour scale for both grids, so the change is visible as contrast.
@@ -149,6 +197,8 @@ class FiltersPanel(FitsViewportHeight, Panel):
         self.grid.set_tiles(current.tiles, current.columns, pad=max(1, zoom // 3))
         out_c, in_c, k, _ = current.shape
         when = "trained model" if self.step is None else f"training step {self.step}"
+        if imagenet:
+            when = self.network_name
         self.grid.set_caption(f"{layer}: {out_c} filters of {in_c}×{k}×{k} ({when})")
         self.initial_grid.setVisible(initial is not None)
         self.change_grid.setVisible(initial is not None)
@@ -169,15 +219,33 @@ class FiltersPanel(FitsViewportHeight, Panel):
         mode_text = {"rgb": "colour filters (R, G, B weights)", "grey": "grey filters",
                      "mean": "mean over the input channels",
                      "per_input": "one row per filter, one column per input channel"}
+        first = imagenet and in_c == 3
+        network_text = (f" {self.network_name}'s first layer looks at the RGB pixels: edge, colour and blob "
+                        "detectors." if first else "")
         self.info.setText(f"Mid-grey = 0, white = positive, black = negative weights; {mode_text[current.mode]}."
-                          + change_text)
+                          + change_text + network_text)
 
     # ------------------------------------------------------------ hooks
     def save_state(self) -> dict:
         return {"layer": self.layer_combo.currentText(), "mode": self.mode_combo.currentData(),
-                "zoom": self.zoom_spin.value(), "compare": self.compare_check.isChecked()}
+                "zoom": self.zoom_spin.value(), "compare": self.compare_check.isChecked(),
+                "network": self.network_combo.currentData(), "model": self.model_choice.model_name()}
+
+    def show_network(self, name: str) -> None:
+        """Show the ImageNet network `name`'s filters ('efficientnet_lite0', 'user:1', ...)."""
+        self.model_choice.blockSignals(True)
+        self.model_choice.set_model_name(name)
+        self.model_choice.blockSignals(False)
+        if self.imagenet_mode():
+            self._on_network_changed()
+        else:
+            self.network_combo.setCurrentIndex(self.network_combo.findData("imagenet"))
 
     def restore_state(self, state: dict) -> None:
+        if state.get("network") == "imagenet":
+            self.show_network(str(state.get("model") or self.model_choice.model_name()))
+        elif state.get("network") == "run":
+            self.network_combo.setCurrentIndex(self.network_combo.findData("run"))
         if state.get("layer"):
             self.layer_combo.setCurrentText(str(state["layer"]))
         index = self.mode_combo.findData(state.get("mode", "auto"))

@@ -62,3 +62,18 @@ def test_bad_weights_are_refused_and_not_registered(tmp_path):
 def test_unknown_user_name_is_a_clear_error():
     with pytest.raises(ModelError, match="has been added"):
         pretrained.load_classifier("user:999")
+
+
+def test_a_registered_model_runs_through_the_network_views(resnet_file):
+    from engine.events import run_to_end
+    from engine.images import load_bundled_photo
+    from engine.network_views import network_filters_job, network_layers_job, network_maps_job
+
+    path, names, _net = resnet_file
+    name = user_model.register_user_model("resnet18", path, names, input_size=96)
+    filters = run_to_end(network_filters_job(name))
+    assert filters.first_layer == "conv1" and filters.weights["conv1"].shape == (64, 3, 7, 7)
+    _name, _label, layers = run_to_end(network_layers_job(name))
+    assert ("layer1.0.conv1", (64, 24, 24)) in layers
+    maps = run_to_end(network_maps_job(name, load_bundled_photo("coffee"), "layer2"))
+    assert maps.maps.maps.shape == (128, 12, 12) and maps.top1[1] in ("cat", "dog", "food")
