@@ -174,8 +174,27 @@ def run(args) -> int:
 
     check_plan(settings, steps_per_epoch_for(len(data.train_x), settings.batch_size))  # absurd plans: refuse now
     spec = _load_spec(args)
-    result = fit(spec, data, settings, _Progress(args.quiet))
-    summary = dict(result.summary)
+    progress = _Progress(args.quiet)
+    log = None
+    if args.out is not None:  # the run folder grows as it trains: File -> Follow run watches it
+        from dataclasses import asdict
+
+        from ..run_log import RunLogWriter
+
+        log = RunLogWriter(args.out, spec.to_json(), {"dataset": data.name, **asdict(settings)})
+    try:
+        def on_event(event) -> None:
+            progress(event)
+            if log is not None:
+                log.write(event)
+
+        result = fit(spec, data, settings, on_event)
+        summary = dict(result.summary)
+        if log is not None:
+            log.finish(_clean(summary))
+    finally:
+        if log is not None:
+            log.close()
     if args.out:
         out = Path(args.out)
         if len(result.members) > 1:
