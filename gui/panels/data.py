@@ -11,14 +11,14 @@ shape reaches the Network panel through ctx.dataset_info + ctx.set_dataset.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine.data import dataset_description, dataset_names
 from engine.data_preview import AugmentationPreview, DatasetOverview, augmentation_preview_job, dataset_overview_job
 from gui.panels.base import Panel
 from gui.widgets.dataset_chooser import FOLDER_DATASET, TORCHVISION_DATASETS, DatasetChooser
 from gui.widgets.data_options import AUGMENT_SETTINGS, AugmentationForm, PreprocessingBox
-from gui.widgets.fit import FitsViewportHeight
+from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.labelled_grid import LabelledGrid, upscale_tiles, zoom_for
 from gui.workers import JobSlot
@@ -122,10 +122,7 @@ class DataPanel(FitsViewportHeight, Panel):
         self.compact = False
 
     def _available_height(self) -> int:
-        parent = self.parentWidget()
-        while parent is not None and not isinstance(parent, QScrollArea):
-            parent = parent.parentWidget()
-        return parent.viewport().height() if parent is not None else self.height()
+        return visible_area(self).height()
 
     def _reflow(self) -> None:
         """Three columns when they fit the height, else samples beside two tabs."""

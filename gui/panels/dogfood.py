@@ -31,6 +31,7 @@ from gui.panels.base import JobPanel
 from gui.widgets.class_groups_editor import ClassGroupsEditor
 from gui.widgets.dogfood_views import (OPEN_IMAGE, EvaluationBox, FineTuneCurves, FoldersBox, OnePhotoBox,
                                        ReportGallery, RunBox, percent, skipped_text)
+from gui.widgets.fit import visible_area
 
 
 class DogFoodPanel(JobPanel):
@@ -134,10 +135,11 @@ class DogFoodPanel(JobPanel):
         self.controls_scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scrollbar + 4)
         if hasattr(self, "photo_in_controls"):
             self._reflow()
-        self.results_box.setMinimumWidth(16 * em)
+        self.results_box.setMinimumWidth(15 * em)
         self.photo_box.setMinimumWidth(max(15 * em, self.photo_box.minimumSizeHint().width()))
         self.photo_box.setMaximumWidth(24 * em)
-        self.photo_view.setFixedHeight(11 * em)
+        # A quarter of the visible height at most: on 1280x800 at 200 % the gallery keeps its room.
+        self.photo_view.setFixedHeight(max(5 * em, min(11 * em, visible_area(self).height() // 4)))
         if self.report is not None:
             self.confusion_table.fit()
 
@@ -146,19 +148,12 @@ class DogFoodPanel(JobPanel):
         if event.type() == QEvent.FontChange and hasattr(self, "controls_scroll"):
             self._fit_to_text_size()  # the text size changed while the app runs
 
-    def _available_width(self) -> int:
-        """The width the window gives the panel (the panel itself never gets narrower than its minimum)."""
-        parent = self.parentWidget()
-        while parent is not None and not isinstance(parent, QScrollArea):
-            parent = parent.parentWidget()
-        return parent.viewport().width() if parent is not None else self.width()
-
     def _reflow(self) -> None:
         """Three columns where they fit; otherwise "One photo" goes under the controls (which scroll
         vertically), so nothing needs a sideways scroll bar."""
         needed = (self.controls_scroll.minimumWidth() + self.results_box.minimumWidth()
                   + self.photo_box.minimumWidth() + 48)
-        narrow = self._available_width() < needed
+        narrow = visible_area(self).width() < needed
         if narrow == self.photo_in_controls:
             return
         self.photo_in_controls = narrow
@@ -182,8 +177,8 @@ class DogFoodPanel(JobPanel):
         self._reflow()
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
-        if event.type() == QEvent.Resize:  # the PanelScroll viewport: the width the window gives
-            self._reflow()
+        if event.type() == QEvent.Resize:  # the PanelScroll viewport: the size the window gives
+            self._fit_to_text_size()
         return super().eventFilter(watched, event)
 
     def resizeEvent(self, event) -> None:

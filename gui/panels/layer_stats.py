@@ -7,14 +7,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QTabWidget,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
 from gui import theme
 from gui.panels.base import Panel
-from gui.widgets.fit import FitsViewportHeight
+from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
@@ -125,10 +125,7 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
     STACKED_LINES = 35
 
     def _available_height(self) -> int:
-        parent = self.parentWidget()
-        while parent is not None and not isinstance(parent, QScrollArea):
-            parent = parent.parentWidget()
-        return parent.viewport().height() if parent is not None else self.height()
+        return visible_area(self).height()
 
     def _reflow(self) -> None:
         compact = self._available_height() < self.STACKED_LINES * self.fontMetrics().height()

@@ -289,7 +289,9 @@ class RunBox(QGroupBox):
         self.lr_spin.setRange(0.0001, 1.0)
         self.lr_spin.setSingleStep(0.001)
         self.lr_spin.setValue(0.003)
-        self.unfreeze_check = QCheckBox("also train the last block (slower)")
+        self.unfreeze_check = QCheckBox("also train the last block")
+        self.unfreeze_check.setToolTip("Slower: the last block of the backbone learns too (its features are not "
+                                       "cached).")
         form.addRow("Epochs:", self.epochs_spin)
         form.addRow("Learning rate:", self.lr_spin)
         form.addRow(self.unfreeze_check)

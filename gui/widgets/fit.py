@@ -10,9 +10,22 @@ visible height when that is enough and scrolls only when even its minimum does n
 """
 from __future__ import annotations
 
+from PySide6.QtCore import QSize
+
 
 class FitsViewportHeight:
     """Mixin for a QWidget panel (put it before the QWidget base class)."""
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
         return self.minimumSizeHint().height()
+
+
+def visible_area(widget) -> QSize:
+    """The size the window shows of `widget`'s panel: the viewport of the nearest enclosing
+    QScrollArea (the window's panel scroll), or the widget's own size outside one."""
+    from PySide6.QtWidgets import QScrollArea
+
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    return parent.viewport().size() if parent is not None else widget.size()

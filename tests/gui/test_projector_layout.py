@@ -43,10 +43,7 @@ KEY_WIDGETS = {
 MAY_SCROLL_VERTICALLY: set[str] = set()
 
 # Cases that do not pass yet, with the reason (checked to fail; see the report of issue 15).
-XFAIL: dict[tuple[str, tuple[int, int], float], str] = {
-    ("Dog vs Food", (1280, 800), 2.0): "'One photo' (Classify, the photo) reflows under the controls to avoid "
-                                       "sideways overflow and is reached by scrolling that column",
-}
+XFAIL: dict[tuple[str, tuple[int, int], float], str] = {}
 
 
 def _cases():
