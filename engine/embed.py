@@ -571,21 +571,25 @@ def colour_groups(labels: np.ndarray, predictions: np.ndarray | None, class_name
     return groups
 
 
-def thumbnail_mosaic(xy: np.ndarray, images: np.ndarray,
-                     cells: int = 30) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def thumbnail_mosaic(xy: np.ndarray, images: np.ndarray, cells: int = 30,
+                     transparent: bool = False) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Thumbnails at their embedded positions, without overlap: the layout's bounding
     box is cut into a cells x cells grid and each cell shows the point nearest its
     centre (if any point falls in it). Returns an (H, W, C) uint8 picture (row 0 at
-    the top = largest y) and its extent (x0, y0, width, height) in layout units."""
+    the top = largest y) and its extent (x0, y0, width, height) in layout units.
+    `transparent`: RGBA, empty cells fully transparent (the plot's background shows)."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
+    if transparent:
+        rgb = np.repeat(images, 3, axis=3) if images.shape[3] == 1 else images[..., :3]
+        images = np.concatenate([rgb, np.full(rgb.shape[:3] + (1,), 255, np.uint8)], axis=3)
     n, h, w, c = images.shape
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
     span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
     cols = rows = max(1, int(cells))
-    mosaic = np.full((rows * h, cols * w, c), 255, dtype=np.uint8)
+    mosaic = np.full((rows * h, cols * w, c), 0 if transparent else 255, dtype=np.uint8)
     cx = np.clip(((xy[:, 0] - x0) / span_x * cols).astype(int), 0, cols - 1)
     cy = np.clip(((xy[:, 1] - y0) / span_y * rows).astype(int), 0, rows - 1)
     centre_x = x0 + (cx + 0.5) * span_x / cols

@@ -100,10 +100,13 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         self.photo_combo.setCurrentIndex(max(0, self.photo_combo.findData(DEFAULT_PHOTO)))
         self.net_open_button = QPushButton("Open photo…")
         self.net_open_button.clicked.connect(self._open_file)
-        self.net_widgets = [self.model_choice, self.net_layer_combo, self.photo_combo, self.net_open_button]
+        self.net_per_map_check = QCheckBox("Each map on its own scale")
+        self.net_per_map_check.setToolTip("Stretch every map to its own range (weak channels show their pattern).")
+        self.net_widgets = [self.model_choice, self.net_layer_combo, self.photo_combo, self.net_open_button,
+                            self.net_per_map_check]
         self.network_strip = control_strip("Network:", self.network_combo, self.model_choice,
                                            "Layer:", self.net_layer_combo, "Photo:", self.photo_combo,
-                                           self.net_open_button)
+                                           self.net_open_button, self.net_per_map_check)
         outer.addWidget(self.network_strip)
         self.stack = PageStack()
         self.hint = NoModelHint(ctx)
@@ -184,6 +187,7 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         self.network_combo.currentIndexChanged.connect(self._on_network_changed)
         self.model_choice.currentIndexChanged.connect(self._on_network_changed)
         self.net_layer_combo.currentIndexChanged.connect(self.recompute)
+        self.net_per_map_check.toggled.connect(self.per_map_check.setChecked)  # one setting, two places
         self.photo_combo.activated.connect(self._on_photo_chosen)
         self._show_network_widgets()
 

@@ -134,6 +134,8 @@ class FiltersPanel(FitsViewportHeight, Panel):
         if not self.imagenet_mode():
             return
         self.network_name = result.label
+        kernel = int(result.weights[result.first_layer].shape[-1])
+        self.zoom_spin.setValue(max(self.zoom_spin.value(), 48 // max(1, kernel)))  # 3×3 stems: tiles of 48 px
         self.set_weights(result.weights, step=None)
         self.layer_combo.setCurrentText(result.first_layer)  # the RGB layer first
         self._dirty = True

@@ -171,7 +171,10 @@ class EmbeddingPlot(QWidget):
         self.legend.setVisible(not self.show_thumbnails)  # the colours are hidden under the thumbnails
         self.legend.data_changed()
         if self.show_thumbnails and self.images is not None and len(self.images) == len(xy):
-            picture, (x0, y0, width, height) = embed.thumbnail_mosaic(xy, self.images, cells=32)
+            # Few points (a folder of photos) get larger thumbnails; the empty cells stay transparent.
+            cells = int(np.clip(2 * np.ceil(np.sqrt(len(xy))), 8, 32))
+            picture, (x0, y0, width, height) = embed.thumbnail_mosaic(xy, self.images, cells=cells,
+                                                                      transparent=True)
             if picture.shape[2] == 1:
                 picture = picture[:, :, 0]
             # Image row 0 is drawn at the bottom of a y-up plot: flip so the mosaic reads upright.
