@@ -145,6 +145,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        follow_action = QAction("&Follow run…", self)
+        follow_action.setToolTip("Watch a run folder another process is writing (python main.py train --out DIR)")
+        follow_action.triggered.connect(self._follow_run)
+        file_menu.addAction(follow_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
@@ -162,6 +167,21 @@ class MainWindow(QMainWindow):
         about = QAction("&About ConvScope", self)
         about.triggered.connect(self._about)
         self.help_menu.addAction(about)
+
+    def follower(self):
+        """The File -> Follow run controller (made on first use)."""
+        if getattr(self, "_follower", None) is None:
+            from gui.follow_run import RunFollower
+
+            self._follower = RunFollower(self.ctx, self.panel("Training"), self)
+        return self._follower
+
+    def _follow_run(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Follow a run folder (written by train --out)")
+        if folder and self.follower().follow(folder):
+            self.show_panel("Training")
 
     def _build_status_bar(self) -> None:
         self.setStatusBar(ElidingStatusBar())

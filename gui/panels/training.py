@@ -273,6 +273,18 @@ class TrainingPanel(Panel):
         self.ctx.training_event.emit(event)
         self.curves.handle(event)
 
+    # A run another process writes (gui/follow_run.py): its events arrive here instead of from a job.
+    def begin_following(self, name: str) -> None:
+        self.curves.reset()
+        self.progress.setFormat(f"following {name}")
+
+    def show_followed_event(self, event) -> None:
+        from engine.train import BatchEnd
+
+        self._on_event(event)
+        if isinstance(event, BatchEnd):
+            self.progress.setValue(int(event.fraction * 1000))
+
     def _refresh_status(self) -> None:
         live = self.curves.live
         if not live or not self.jobs.running:
