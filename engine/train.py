@@ -34,6 +34,7 @@ from torch import nn
 from .augment import augment_batch
 from .checkpoint import TrainedRun
 from .data import ImageData, with_training_subset
+from . import distributed
 from .device import describe_device, resolve_device
 from .errors import DivergedError
 from .events import Throttle, run_to_end
@@ -265,6 +266,13 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
     model.normalize.fit(data.train_x, settings.normalization)
     model.to(device)
     model.train()
+    ranks = distributed.active()
+    net = model
+    if ranks is not None:  # the same start on every rank (same seed); DDP averages the gradients
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        rng = JobRNG(member_seed + 7919 * (ranks.rank + 1), device)  # dropout differs per rank
 
     train_x, train_y, val_x, val_y = tensors["train_x"], tensors["train_y"], tensors["val_x"], tensors["val_y"]
     n = len(train_x)
@@ -285,7 +293,7 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
     use_augment = augment.enabled  # checked once: the per-batch path stays bare when off
     filter_every = int(settings.snapshot_every_steps)
     shuffle_gen = torch.Generator().manual_seed(member_seed)
-    augment_gen = torch.Generator().manual_seed(member_seed + 7919)
+    augment_gen = torch.Generator().manual_seed(member_seed + 7919 + (0 if ranks is None else 104729 * ranks.rank))
     snapshot_points = set(sgdr_cycle_ends(settings, steps_per_epoch)[-int(settings.snapshot_ensemble):]) \
         if settings.snapshot_ensemble >= 2 else set()
     snapshots: list[TrainedRun] = []
@@ -334,7 +342,7 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
     def train_step(xb, yb):
         """One optimizer step on one batch; returns (logits, loss)."""
         with torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext():
-            logits = model(xb)
+            logits = net(xb)
             loss = loss_fn(logits, yb)
         objective = loss  # the penalty is computed outside autocast, in full precision
         if use_penalty:
@@ -360,6 +368,8 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
             order = torch.randperm(n, generator=shuffle_gen).to(device)
             for b in range(steps_per_epoch):
                 idx = order[b * batch_size:(b + 1) * batch_size]
+                if ranks is not None:
+                    idx = ranks.share(idx)  # the same order on every rank: disjoint shares of the batch
                 xb = train_x[idx]
                 yb = train_y[idx]
                 if use_augment:
@@ -415,8 +425,11 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                     side_start = time.perf_counter()
                     yield FiltersSnapshot(step, member, _conv_filters(model))
                     since_event_start += time.perf_counter() - side_start
-            train_loss = epoch_loss_sum / n
-            train_acc = correct.item() / n
+            loss_sum, correct_count = epoch_loss_sum, correct.item()
+            if ranks is not None:  # the shares of all ranks cover the training set once
+                loss_sum, correct_count = distributed.sum_across_ranks(loss_sum, correct_count)
+            train_loss = loss_sum / n
+            train_acc = correct_count / n
             validate_now = (epoch + 1) % int(settings.val_every) == 0 or epoch == epochs - 1
             if validate_now:
                 val_loss, val_acc, _ = evaluate(model, val_x, val_y)
@@ -470,6 +483,9 @@ def train_job(spec: NetworkSpec, data: ImageData, settings: TrainSettings) -> Ge
     if settings.seed is None:
         settings.seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
     device = resolve_device(settings.device)
+    ranks = distributed.active()  # started by torchrun: this process is one of several (engine/distributed.py)
+    if ranks is not None:
+        device = distributed.device_for(ranks, device)
     data = with_training_subset(data, settings.train_subset, settings.label_noise, int(settings.seed))
     spec = prepare_spec(spec, data, settings)
     if settings.snapshot_ensemble >= 2:
@@ -512,6 +528,8 @@ def train_job(spec: NetworkSpec, data: ImageData, settings: TrainSettings) -> Ge
         "device_name": describe_device(device),
         "seed": int(settings.seed),
     }
+    if ranks is not None:
+        summary["processes"] = ranks.world_size  # images_per_sec is one process's rate
     members_out = runs
     if members > 1 or snapshots:
         kind = "independent" if members > 1 else "snapshot"

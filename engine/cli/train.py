@@ -3,6 +3,7 @@ last stdout line is one JSON object with the run's headline figures."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -156,14 +157,18 @@ class _Progress:
 
 
 def run(args) -> int:
-    from ..checkpoint import save_run
-    from ..device import configure_threads
+    from .. import distributed
     from ..checkpoint import check_run_folder
-    from ..train import fit
+    from ..device import configure_threads
 
+    ranks = distributed.start()  # under torchrun: one of several processes (DDP); rank 0 reports and saves
+    if ranks is not None and not ranks.is_main:
+        args.quiet, args.out = True, None
     if args.out is not None:  # before any work: a bad --out must not cost a training run
         check_run_folder(args.out)
-    configure_threads()
+    # Processes of one machine share its cores (torchrun sets LOCAL_WORLD_SIZE).
+    sharing = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if ranks is not None else 1
+    configure_threads(max(1, (os.cpu_count() or 1) // max(1, sharing)) if sharing > 1 else None)
     settings = _settings_from_args(args)
     if args.out is not None and settings.ensemble > 1:
         for i in range(settings.ensemble):
@@ -174,6 +179,16 @@ def run(args) -> int:
 
     check_plan(settings, steps_per_epoch_for(len(data.train_x), settings.batch_size))  # absurd plans: refuse now
     spec = _load_spec(args)
+    try:
+        return _train_and_save(args, spec, data, settings, ranks)
+    finally:
+        distributed.stop()
+
+
+def _train_and_save(args, spec, data, settings, ranks) -> int:
+    from ..checkpoint import save_run
+    from ..train import fit
+
     progress = _Progress(args.quiet)
     log = None
     if args.out is not None:  # the run folder grows as it trains: File -> Follow run watches it
@@ -204,5 +219,6 @@ def run(args) -> int:
         else:
             save_run(out, result.run)
             summary["out"] = str(out)
-    print_json(_clean(summary))
+    if ranks is None or ranks.is_main:
+        print_json(_clean(summary))
     return 0
