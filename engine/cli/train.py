@@ -203,7 +203,15 @@ def _train_and_save(args, spec, data, settings, ranks) -> int:
             if log is not None:
                 log.write(event)
 
-        result = fit(spec, data, settings, on_event)
+        try:
+            result = fit(spec, data, settings, on_event)
+        except RuntimeError as exc:
+            if ranks is None:
+                raise
+            from ..distributed import DistributedError
+
+            raise DistributedError(f"Another training process stopped answering ({str(exc).splitlines()[0]}). "
+                                   "The run is incomplete: its folder keeps the epochs logged so far.") from exc
         summary = dict(result.summary)
         if log is not None:
             log.finish(_clean(summary))
