@@ -197,9 +197,9 @@ class AdversarialPanel(ImageFileDrops, JobPanel):
         self.save_button.setEnabled(True)
         verdict = "fooled" if result.success else "not fooled (try more steps or a larger ε)"
         target = f" into '{result.target_name}' (p = {result.target_prob:.3f})" if result.target_name else ""
-        self.status.setText(f"{result.original_name} → {result.final_name}: {verdict}{target}; "
-                            f"{result.steps} steps, max pixel change {result.linf_255:.0f}/255. "
-                            "Probabilities are measured on the 8-bit image that Save writes.")
+        text = (f"{result.original_name} → {result.final_name}: {verdict}{target}; "
+                f"{result.steps} steps, max pixel change {result.linf_255:.0f}/255.")
+        self.status.setText(text, f"{text} Probabilities are measured on the 8-bit image that Save writes.")
 
     def save_png_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the adversarial image", "adversarial.png", "PNG (*.png)")

@@ -47,43 +47,72 @@ def add_run_stop(row: QHBoxLayout, panel, run_text: str, on_run: Callable) -> No
 
 
 class StatusLine(QLabel):
-    """One line of status beside the buttons: elided at the right edge when the window is narrow
-    (1280 px at 200 %), the whole text in its tooltip; text() returns the whole text."""
+    """Status beside the buttons, on up to two lines: it wraps at word boundaries where one line
+    is too narrow (1280 px at 200 %) and elides only what two lines cannot hold; the whole text
+    is in its tooltip, text() returns it and elided() says whether any of it is hidden. Two lines
+    are always reserved, so a long result does not move the images."""
+
+    LINES = 2
 
     def __init__(self, text: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self._full = ""
+        self._shown = ""
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+    def setText(self, text: str, tooltip: str | None = None) -> None:  # noqa: N802 (Qt name)
         self._full = str(text)
-        self.setToolTip(self._full)
-        self._elide()
+        self.setToolTip(self._full if tooltip is None else tooltip)
+        self._wrap()
 
     def text(self) -> str:
         return self._full
 
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(0, self.width()))
-        super().setText(shown)
+    def shown_text(self) -> str:
+        """What is on screen (lines joined by a space)."""
+        return self._shown
+
+    def elided(self) -> bool:
+        return self._shown != self._full
+
+    def _lines(self, width: int) -> list[str]:
+        metrics = self.fontMetrics()
+        words, lines = self._full.split(" "), []
+        while words and len(lines) < self.LINES - 1:
+            line = words.pop(0)
+            while words and metrics.horizontalAdvance(f"{line} {words[0]}") <= width:
+                line = f"{line} {words.pop(0)}"
+            if metrics.horizontalAdvance(line) > width:  # one word wider than the line
+                words.insert(0, line)
+                break
+            lines.append(line)
+        if words:
+            lines.append(metrics.elidedText(" ".join(words), Qt.ElideRight, width))
+        return lines
+
+    def _wrap(self) -> None:
+        lines = self._lines(max(0, self.contentsRect().width()))
+        self._shown = " ".join(lines)
+        super().setText("\n".join(lines))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        self._elide()
+        self._wrap()
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().changeEvent(event)
         if event.type() == event.Type.FontChange:
-            self._elide()
+            self._wrap()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         metrics = self.fontMetrics()
-        return QSize(metrics.horizontalAdvance(self._full) + 4, metrics.height())
+        return QSize(metrics.horizontalAdvance(self._full) + 4, self.LINES * metrics.lineSpacing())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         metrics = self.fontMetrics()
-        return QSize(metrics.horizontalAdvance("Step 10…"), metrics.height())
+        return QSize(metrics.horizontalAdvance("Step 10…"), self.LINES * metrics.lineSpacing())
 
 
 def add_run_stop_save(row: QHBoxLayout, panel, run_text: str, on_run: Callable, hint: str) -> None:

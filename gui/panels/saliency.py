@@ -18,6 +18,7 @@ from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import ImageFileDrops, add_run_stop, fit_without_scrolling, source_and_model_row
 from gui.widgets.class_picker import ClassPicker
+from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.image_view import ImageView
 from gui.widgets.prediction_bars import PredictionBars
 
@@ -29,7 +30,7 @@ def plain_map(display: np.ndarray) -> np.ndarray:
     return (np.clip(np.asarray(display, dtype=np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-class SaliencyPanel(ImageFileDrops, JobPanel):
+class SaliencyPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
     title = "Saliency"
     description = "Which pixels matter for a class score."
 
@@ -44,6 +45,10 @@ class SaliencyPanel(ImageFileDrops, JobPanel):
         self.setAcceptDrops(True)
         self._build()
         fit_without_scrolling(self)
+        for view in list(self.plain_views.values()) + list(self.views.values()):
+            # A method's name wraps onto a second line rather than being cut at both ends
+            # ("Guided Backprop" over a 220 px map at 200 %); FitsViewportHeight keeps the panel's height.
+            view.caption.setWordWrap(True)
         self.status_line = self.status
         self.set_job_buttons(run=[self.run_button], stop=[self.stop_button])
         ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here ("Inspect in Saliency")

@@ -388,3 +388,69 @@ def test_panel_fits_in_presentation_mode(window_at, size, title):
         check_control_strips(window, panel, title)
     finally:
         stop_presenting(window)
+
+
+def _caption_problems(view) -> list[str]:
+    """An image's caption is cut when a word is wider than the label or its lines need more height."""
+    label = view.caption
+    if not label.isVisible() or not label.text():
+        return []
+    metrics, width = label.fontMetrics(), label.contentsRect().width()
+    if not label.wordWrap():
+        need = metrics.horizontalAdvance(label.text())
+        return [f"{label.text()!r} needs {need} px, has {width}"] if need > width else []
+    problems = [f"{label.text()!r}: {word!r} needs {metrics.horizontalAdvance(word)} px, has {width}"
+                for word in label.text().split() if metrics.horizontalAdvance(word) > width]
+    if label.heightForWidth(label.width()) > label.height():
+        problems.append(f"{label.text()!r} needs {label.heightForWidth(label.width())} px high, has {label.height()}")
+    return problems
+
+
+@pytest.mark.parametrize("theme_name", THEMES)
+def test_imagenet_results_are_readable_at_200_percent(window_at, theme_name):
+    """1280x800 at 200 %: every Saliency map's caption is shown whole (wrapped, never cut at its
+    ends), and the demo's results in Adversarial and Class visualization are shown in full on the
+    status line (two lines where one is too narrow), not elided."""
+    import numpy as np
+    from PySide6.QtWidgets import QApplication
+
+    from engine.adversarial import AttackResult
+    from engine.attribution import METHODS
+    from engine.classviz import ClassVizResult
+
+    window, configure = window_at
+    configure(theme_name, 2.0, (1280, 800))
+    app = QApplication.instance()
+
+    saliency = window.show_panel("Saliency")
+    saliency.restore_state({"methods": list(METHODS)})  # every method: the longest names too
+    _settle(app, 0.2)
+    try:
+        problems = [p for key in METHODS for view in (saliency.plain_views[key], saliency.views[key])
+                    for p in _caption_problems(view)]
+        assert not problems, "Saliency captions cut: " + "; ".join(problems)
+    finally:
+        saliency.restore_state({})  # the default four methods (all six scroll at this size)
+    _settle(app, 0.2)
+    check_panel(window, saliency, "Saliency", KEY_WIDGETS["Saliency"], no_vertical_scroll=True)
+
+    image = np.zeros((224, 224, 3), np.uint8)
+    adversarial = window.show_panel("Adversarial")
+    adversarial.on_job_succeeded(AttackResult(
+        method="iterative", original_index=967, original_name="espresso", original_prob=0.954, target_index=368,
+        target_name="gibbon", final_index=368, final_name="gibbon", final_prob=0.93, target_prob=0.93, steps=100,
+        linf_255=8.0, success=True, original=image, adversarial=image, difference=image, magnification=16.0,
+        top5_before=(), top5_after=()))
+    _settle(app, 0.1)
+    status = adversarial.status
+    assert "espresso → gibbon: fooled" in status.text()
+    assert not status.elided(), f"Adversarial status elided: {status.shown_text()!r} of {status.text()!r}"
+    check_panel(window, adversarial, "Adversarial", KEY_WIDGETS["Adversarial"], no_vertical_scroll=True)
+
+    class_viz = window.show_panel("Class visualization")
+    class_viz.on_job_succeeded(ClassVizResult(class_index=130, class_name="flamingo", style="lucid", steps=200,
+                                              image=image, final_prob=0.999, top5=((130, "flamingo", 0.999),)))
+    _settle(app, 0.1)
+    status = class_viz.status
+    assert not status.elided(), f"Class visualization status elided: {status.shown_text()!r} of {status.text()!r}"
+    check_panel(window, class_viz, "Class visualization", KEY_WIDGETS["Class visualization"], no_vertical_scroll=True)
