@@ -2,7 +2,8 @@
 
 The scripting that puts meaningful content on a panel for its screenshot lives here, in
 RECIPES (panel title -> function(panel, workdir)), not in the production panels; a panel
-without a recipe here still gets its own `prepare_screenshot`."""
+without a recipe here still gets its own `prepare_screenshot` (Filters, Activations and Top
+patches, for now)."""
 from __future__ import annotations
 
 import os
@@ -75,7 +76,104 @@ def _feature_space(panel, _workdir: Path) -> None:
         panel.show_point(seven)
 
 
-RECIPES = {"Dog vs Food": _dog_vs_food, "Feature space": _feature_space}
+def _network(panel, _workdir: Path) -> None:
+    """A real architecture with one deliberate mistake, so the error marking shows."""
+    panel.load_preset("lenet5")
+    panel.add_layer("conv", index=6, out_channels=32, kernel=7, padding=0)
+    panel.table.selectRow(3)  # keep the marked row unselected so its colour shows
+
+
+def _data(panel, _workdir: Path) -> None:
+    """MNIST-5k with mean-image subtraction and a few augmentations previewed."""
+    panel.set_data_options({"normalization": "mean_image", "crop": 3, "rotation": 15.0, "scale": 0.1})
+    if panel.overview is None or panel.current_dataset() != "mnist5k":
+        panel.load_dataset("mnist5k")
+    wait_for(lambda: panel.overview is not None and not panel.jobs.running, 120)
+    wait_for(lambda: panel.preview_grid.count > 0 and not panel.preview_jobs.running, 60)
+
+
+def _training(panel, _workdir: Path) -> None:
+    """Two short real runs of LeNet-5 on MNIST-5k: with and without batch norm, the first overlaid."""
+    from engine.spec import analyze, load_preset
+
+    spec = panel.ctx.spec
+    if spec is None or spec.name != "LeNet-5" or any(info.error for info in analyze(spec)):
+        panel.ctx.set_spec(load_preset("lenet5"))
+    panel.set_settings({"epochs": 1, "batchnorm": False, "schedule": "cosine", "lr": 0.05, "seed": 0})
+    panel.start_training()
+    wait_for(lambda: not panel.jobs.running, 120)
+    panel.set_settings({"epochs": 2, "batchnorm": True})
+    panel.start_training()
+    wait_for(lambda: not panel.jobs.running, 120)
+    if panel.finished_runs:
+        panel.set_overlay(0, True)
+    panel.result_tabs.setCurrentIndex(0)
+
+
+def _layer_statistics(panel, _workdir: Path) -> None:
+    """A short real training with layer statistics tracked (initialization + 2 epochs)."""
+    from gui.widgets.run_hint import ensure_demo_run
+
+    ensure_demo_run(panel, track_layer_stats=True, on_event=panel.on_training_event)
+    wait_for(lambda: False, 0.5)
+    panel.redraw()
+
+
+def _initialization_lab(panel, _workdir: Path) -> None:
+    """The lecture's 10 x 500 tanh network with small weights: the activations vanish."""
+    panel.restore_state({"nonlinearity": "tanh", "init": "small", "batch_norm": False, "layers": 10, "width": 500})
+    panel.debounce.stop()
+    panel.result = None
+    panel.run_experiment()
+    wait_for(lambda: panel.result is not None, 60)
+    panel.jobs.wait(3000)
+
+
+def _mistakes(panel, _workdir: Path) -> None:
+    """The demo run evaluated: confusion matrix and the most confidently wrong images."""
+    from gui.widgets.run_hint import ensure_demo_run
+
+    ensure_demo_run(panel)
+    if panel.run is None:
+        return
+    if panel.result is None:
+        panel.evaluate()
+    wait_for(lambda: panel.result is not None, 60)
+    panel.jobs.wait(3000)
+
+
+def _predict(panel, _workdir: Path) -> None:
+    done = panel.jobs_succeeded
+    panel.source.choose_bundled("coffee")
+    wait_for(lambda: panel.jobs_succeeded > done and not panel.jobs.running, 120)
+
+
+def _saliency(panel, _workdir: Path) -> None:
+    done = panel.jobs_ended
+    panel.source.choose_bundled("chelsea")
+    wait_for(lambda: panel.jobs_ended > done and not panel.jobs.running, 300)
+
+
+def _adversarial(panel, _workdir: Path) -> None:
+    panel.apply_lesson({"photo": "coffee", "target": "flamingo", "method": "iterative", "epsilon": 8})
+    done = panel.jobs_ended
+    panel.start_attack()
+    wait_for(lambda: panel.jobs_ended > done and not panel.jobs.running, 300)
+
+
+def _class_visualization(panel, _workdir: Path) -> None:
+    panel.apply_lesson({"target": "flamingo", "style": "lucid", "steps": 60})
+    done = panel.jobs_ended
+    panel.start()
+    wait_for(lambda: panel.jobs_ended > done and not panel.jobs.running, 400)
+
+
+# Panel title -> recipe. Filters, Activations and Top patches still script themselves
+# (their own prepare_screenshot); the other panels show their empty state.
+RECIPES = {"Network": _network, "Data": _data, "Training": _training, "Layer statistics": _layer_statistics,
+           "Initialization lab": _initialization_lab, "Mistakes": _mistakes, "Feature space": _feature_space,
+           "Predict": _predict, "Saliency": _saliency, "Adversarial": _adversarial,
+           "Class visualization": _class_visualization, "Dog vs Food": _dog_vs_food}
 
 
 def prepare_panel(panel, workdir: Path) -> None:
@@ -83,7 +181,7 @@ def prepare_panel(panel, workdir: Path) -> None:
     recipe = RECIPES.get(panel.title)
     if recipe is not None:
         recipe(panel, Path(workdir))
-        wait_for(lambda: not panel.job_running, 10)  # the status bar's busy indicator goes too
+        wait_for(lambda: not getattr(panel, "job_running", False), 10)  # the status bar's busy indicator too
     else:
         panel.prepare_screenshot()
 

@@ -210,7 +210,7 @@ class AdversarialPanel(ImageFileDrops, JobPanel):
         save_png_or_report(self.ctx, path, None if self.result is None else self.result.adversarial)
 
 
-    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    # ------------------------------------------------------------------ workspaces and lessons
     def save_state(self) -> dict:
         state = {"method": self.method.currentData(), "target": self.class_picker.class_index(),
                  "targeted": self.targeted.isChecked(), "epsilon": self.epsilon.value(),
@@ -253,11 +253,3 @@ class AdversarialPanel(ImageFileDrops, JobPanel):
             self.source.choose_bundled(setup["photo"])
         if setup.get("run"):
             self.start_attack()
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        self.apply_lesson({"photo": "coffee", "target": "flamingo", "method": "iterative", "epsilon": 8})
-        done = self.jobs_ended
-        self.start_attack()
-        wait_for(lambda: self.jobs_ended > done and not self.jobs.running, 300)

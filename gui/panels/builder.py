@@ -562,9 +562,3 @@ class BuilderPanel(Panel):
             self.load_preset(setup["preset"])
         if setup.get("spec"):
             self.restore_state({"spec": setup["spec"]})
-
-    def prepare_screenshot(self) -> None:
-        # A real architecture with one deliberate mistake, so the error marking shows.
-        self.load_preset("lenet5")
-        self.add_layer("conv", index=6, out_channels=32, kernel=7, padding=0)
-        self.table.selectRow(3)  # keep the marked row unselected so its colour shows

@@ -164,7 +164,7 @@ class ClassVizPanel(JobPanel):
         save_png_or_report(self.ctx, path, self.current_image())
 
 
-    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    # ------------------------------------------------------------------ workspaces and lessons
     def save_state(self) -> dict:
         state = {"target": self.class_picker.class_index(), "style": self.style.currentData(),
                  "steps": self.steps.value(), "seed": self.seed.value(), "from_photo": self.from_photo.isChecked(),
@@ -203,11 +203,3 @@ class ClassVizPanel(JobPanel):
         self.restore_state(state)
         if setup.get("run"):
             self.start()
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        self.apply_lesson({"target": "flamingo", "style": "lucid", "steps": 60})
-        done = self.jobs_ended
-        self.start()
-        wait_for(lambda: self.jobs_ended > done and not self.jobs.running, 400)

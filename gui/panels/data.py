@@ -337,12 +337,3 @@ class DataPanel(FitsViewportHeight, Panel):
             self.set_data_options(data_values)
         if setup.get("dataset"):
             self.load_dataset(str(setup["dataset"]), setup.get("dataset_options") or {})
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        self.set_data_options({"normalization": "mean_image", "crop": 3, "rotation": 15.0, "scale": 0.1})
-        if self.overview is None or self.current_dataset() != "mnist5k":
-            self.load_dataset("mnist5k")
-        wait_for(lambda: self.overview is not None and not self.jobs.running, 120)
-        wait_for(lambda: self.preview_grid.count > 0 and not self.preview_jobs.running, 60)

@@ -364,7 +364,7 @@ class DogFoodPanel(JobPanel):
     def _on_gallery_image_chosen(self, image, description: str) -> None:
         self.ctx.send_image(image, description, "Saliency")  # the user clicked: open it there
 
-    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    # ------------------------------------------------------------------ workspaces and lessons
     def save_state(self) -> dict:
         return {"groups": self.groups.to_dict(), "groups_source": self.groups_source,
                 "test_dir": self.test_dir_edit.text(), "train_dir": self.train_dir_edit.text(),

@@ -167,7 +167,7 @@ class ImageNetPredictPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
             self.status.setText(f"{self.model_choice.currentText()}: {result.seconds * 1000:.0f} ms per image")
 
 
-    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    # ------------------------------------------------------------------ workspaces and lessons
     def save_state(self) -> dict:
         photo = self.source.photos.currentData() or ""
         state = {"model": self.model_choice.model_name(), "photo": photo}
@@ -191,10 +191,3 @@ class ImageNetPredictPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
             self.source.load_path(setup["image"])
         elif setup.get("photo"):
             self.source.choose_bundled(setup["photo"])
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        done = self.jobs_succeeded
-        self.source.choose_bundled("coffee")
-        wait_for(lambda: self.jobs_succeeded > done and not self.jobs.running, 120)

@@ -177,13 +177,3 @@ class InitLabPanel(FitsViewportHeight, Panel):
 
     def apply_lesson(self, setup: dict) -> None:
         self.restore_state(setup)
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        self.restore_state({"nonlinearity": "tanh", "init": "small", "batch_norm": False, "layers": 10, "width": 500})
-        self.debounce.stop()
-        self.result = None
-        self.run_experiment()
-        wait_for(lambda: self.result is not None, 60)
-        self.jobs.wait(3000)

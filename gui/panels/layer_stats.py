@@ -18,7 +18,6 @@ from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
-from gui.widgets.run_hint import ensure_demo_run
 
 HIST_COLUMNS = 6  # at most; fewer when the titles would run into each other (large text)
 
@@ -314,11 +313,3 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
     def apply_lesson(self, setup: dict) -> None:
         if setup.get("measure"):
             self.measure()
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        # A short real training with layer statistics tracked (initialization + 2 epochs).
-        ensure_demo_run(self, track_layer_stats=True, on_event=self.on_training_event)
-        wait_for(lambda: False, 0.5)
-        self.redraw()

@@ -15,7 +15,7 @@ from gui import theme
 from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import as_strip
-from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack
 
 ICON_SIZE = 96
 
@@ -208,14 +208,3 @@ class MistakesPanel(FitsViewportHeight, Panel):
         self.restore_state(setup)
         if self.run is not None:
             self.evaluate()
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        ensure_demo_run(self)
-        if self.run is None:
-            return
-        if self.result is None:
-            self.evaluate()
-        wait_for(lambda: self.result is not None, 60)
-        self.jobs.wait(3000)

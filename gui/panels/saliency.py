@@ -226,7 +226,7 @@ class SaliencyPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
             self.views[key].overlay.setOpacity(value / 100)
 
 
-    # ------------------------------------------------------------------ workspaces, lessons, screenshots
+    # ------------------------------------------------------------------ workspaces and lessons
     def save_state(self) -> dict:
         state = {"methods": self.selected_methods(), "target": self.class_picker.class_index(),
                  "opacity": self.opacity.value(), "model": self.model_choice.model_name()}
@@ -262,10 +262,3 @@ class SaliencyPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
                             "opacity": setup.get("opacity", self.opacity.value())})
         if setup.get("photo"):
             self.source.choose_bundled(setup["photo"])
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        done = self.jobs_ended
-        self.source.choose_bundled("chelsea")
-        wait_for(lambda: self.jobs_ended > done and not self.jobs.running, 300)

@@ -407,21 +407,3 @@ class TrainingPanel(Panel):
             self.set_settings(setup["settings"])
         if setup.get("start"):
             self.start_training()
-
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        # Two short real runs of LeNet-5 on MNIST-5k: with and without batch norm, the first overlaid.
-        from engine.spec import load_preset
-
-        if self.ctx.spec is None or self.ctx.spec.name != "LeNet-5" or any(i.error for i in analyze(self.ctx.spec)):
-            self.ctx.set_spec(load_preset("lenet5"))
-        self.set_settings({"epochs": 1, "batchnorm": False, "schedule": "cosine", "lr": 0.05, "seed": 0})
-        self.start_training()
-        wait_for(lambda: not self.jobs.running, 120)
-        self.set_settings({"epochs": 2, "batchnorm": True})
-        self.start_training()
-        wait_for(lambda: not self.jobs.running, 120)
-        if self.finished_runs:
-            self.set_overlay(0, True)
-        self.result_tabs.setCurrentIndex(0)
