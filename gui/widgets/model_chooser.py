@@ -11,7 +11,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox
 
-from engine.pretrained import DEFAULT_MODEL
+# engine.pretrained.DEFAULT_MODEL, spelled here: importing engine.pretrained imports torch, and the
+# window must show before torch is loaded (tests/gui/test_main_window.py); a test checks they agree.
+DEFAULT_MODEL = "efficientnet_lite0"
 
 ADD_ENTRY = "__add_user_model__"
 ADD_TEXT = "Add your own model…"

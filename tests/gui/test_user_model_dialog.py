@@ -68,3 +68,10 @@ def test_a_good_model_reaches_every_chooser(qtbot, ctx, resnet_file):
     from engine.pretrained import as_classifier
 
     assert as_classifier(name).class_names()[0] == "tench"  # 1000 outputs: ImageNet's names
+
+
+def test_the_chooser_default_is_the_engine_default():
+    from engine.pretrained import DEFAULT_MODEL
+    from gui.widgets import model_chooser
+
+    assert model_chooser.DEFAULT_MODEL == DEFAULT_MODEL
