@@ -7,7 +7,8 @@ import importlib
 import json
 import sys
 
-COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect", "predict", "saliency", "fool", "classviz", "lesson"]
+COMMANDS: list[str] = ["dogfood", "embed", "train", "inspect", "predict", "saliency", "fool", "classviz", "lesson",
+                       "live"]
 
 
 def register_all(subparsers) -> None:
