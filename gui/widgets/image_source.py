@@ -41,7 +41,24 @@ class ImageSourceBar(QWidget):
         self.paste_button.setToolTip("Use the image on the clipboard")
         self.paste_button.clicked.connect(self.paste)
         layout.addWidget(self.paste_button)
+        self.camera_button = QPushButton("Camera…")
+        self.camera_button.setToolTip("A live camera (or a video / folder of frames): watch the network react, "
+                                      "then Freeze a frame to use it here")
+        self.camera_button.clicked.connect(self.open_camera)
+        layout.addWidget(self.camera_button)
         layout.addStretch(1)
+        self.model_name = None  # a callable giving the panel's model name; None: the embedded model
+        self.camera = None
+
+    def open_camera(self) -> None:
+        from engine.pretrained import DEFAULT_MODEL
+        from gui.widgets.camera import CameraDialog
+
+        if self.camera is None:
+            self.camera = CameraDialog(self.model_name() if self.model_name else DEFAULT_MODEL, self)
+            self.camera.frozen.connect(self.image_chosen)
+        self.camera.show()
+        self.camera.raise_()
 
     def choose_bundled(self, name: str) -> None:
         try:

@@ -1,0 +1,55 @@
+"""The Camera source (issue 19): a folder of frames played live through the classifier, Freeze
+hands the frame to the panel's image source, a bad source leaves the last frame and says why,
+and closing stops the capture."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from engine.images import load_bundled_photo, save_png
+from engine.transfer.demo import photo_variants
+
+TIMEOUT = 180_000
+
+
+def _frames(folder, count=40):
+    folder.mkdir()
+    for i, view in enumerate(photo_variants(load_bundled_photo("coffee"), count, seed=2)):
+        save_png(folder / f"{i:03d}.png", view)
+    return folder
+
+
+def test_camera_frames_predictions_freeze_and_close(qtbot, tmp_path):
+    from gui.widgets.image_source import ImageSourceBar
+
+    bar = ImageSourceBar()
+    qtbot.addWidget(bar)
+    chosen = []
+    bar.image_chosen.connect(lambda image, caption: chosen.append((image, caption)))
+    bar.open_camera()
+    dialog = bar.camera
+    with qtbot.waitSignal(dialog.jobs.event, timeout=TIMEOUT):
+        dialog.start(str(_frames(tmp_path / "frames")))
+    qtbot.waitUntil(lambda: "frames/s" in dialog.result_label.text(), timeout=TIMEOUT)
+    assert "espresso" in dialog.result_label.text() and "food" in dialog.result_label.text()
+    dialog.freeze()
+    assert chosen and chosen[-1][1] == "camera frame" and chosen[-1][0].shape[2] == 3
+    assert np.array_equal(chosen[-1][0], dialog.last_frame)
+    dialog.close()
+    assert not dialog.jobs.running
+    assert not any(t.name == "convscope-capture" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_source_that_fails_keeps_the_last_frame_and_says_why(qtbot, tmp_path):
+    from gui.widgets.camera import CameraDialog
+
+    dialog = CameraDialog("efficientnet_lite0")
+    qtbot.addWidget(dialog)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with qtbot.waitSignal(dialog.jobs.failed, timeout=TIMEOUT):
+        dialog.start(str(empty))
+    assert "holds no image frames" in dialog.result_label.text()
+    assert dialog.last_frame is None and not dialog.freeze_button.isEnabled()
+    dialog.close()
