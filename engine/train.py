@@ -40,6 +40,7 @@ from .errors import DivergedError
 from .events import Throttle, run_to_end
 from .initialization import apply_init
 from .layer_stats import LayerStatsSnapshot, collect_layer_stats
+from .layers import eval_mode
 from .model import ConvNet
 from .regularize import explicit_penalty, regularized_weights, split_decay_groups
 from .rng import JobRNG, has_random_layers
@@ -170,16 +171,13 @@ def prepare_spec(spec: NetworkSpec, data: ImageData, settings: TrainSettings) ->
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
              batch_size: int = 1000) -> tuple[float, float, torch.Tensor]:
     """(mean loss, accuracy, softmax probabilities on the CPU) in eval mode, no grad."""
-    was_training = model.training
-    model.eval()
     total_loss = torch.zeros((), dtype=torch.float32, device=x.device)  # MPS has no float64
     probs = []
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for start in range(0, len(x), batch_size):
             logits = model(x[start:start + batch_size]).float()
             total_loss += nn.functional.cross_entropy(logits, y[start:start + batch_size], reduction="sum")
             probs.append(torch.softmax(logits, dim=1).cpu())
-    model.train(was_training)
     if not probs:
         return float("nan"), float("nan"), torch.zeros(0)
     probs_all = torch.cat(probs)
@@ -315,10 +313,8 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                        count_parameters(model), lrs.copy(), penalty_ratio)
 
     def layer_stats_event(step: int, epoch: int) -> LayerStatsSnapshot:
-        was_training = model.training
-        model.eval()  # dropout off; BatchNorm measured with batch statistics, running ones untouched
-        stats = collect_layer_stats(model, probe[0], with_grads=True, y=probe[1], batch_stats=True)
-        model.train(was_training)
+        with eval_mode(model):  # dropout off; BatchNorm measured with batch statistics, running ones untouched
+            stats = collect_layer_stats(model, probe[0], with_grads=True, y=probe[1], batch_stats=True)
         return LayerStatsSnapshot(step, epoch, stats)
 
     if probe is not None:
