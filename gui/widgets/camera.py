@@ -87,6 +87,9 @@ class CameraDialog(QDialog):
         if self.source is None:
             return
         model, source, mode = self.model_name, self.source, self.mode_combo.currentData()
+        self.overlay.set_caption({"predict": "", "saliency": "Saliency: |gradient of the top class| per pixel",
+                                  "activations": "The maps of layer blocks.2"}[mode])
+        self.overlay.set_image(None)
         self.result_label.setText("Starting…")
         self.jobs.start(lambda: live_job(model, source, mode))
 
