@@ -115,7 +115,8 @@ def batch_statistics(model: nn.Module):
 def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_grads: bool = False,
                         y: torch.Tensor | None = None,
                         hist_range: tuple[float, float] | str | None = None,
-                        batch_stats: bool = False) -> LayerStats:
+                        batch_stats: bool = False,
+                        layers: list[tuple[str, nn.Module]] | None = None) -> LayerStats:
     """Run one forward pass on `x` and describe every layer's output.
 
     with_grads=True also runs a backward pass of the cross-entropy loss (against
@@ -126,8 +127,9 @@ def collect_layer_stats(model: nn.Module, x: torch.Tensor, bins: int = 41, with_
     range). batch_stats=True measures BatchNorm layers with the batch's own statistics, as
     training sees them (see `batch_statistics`). The model's parameter
     gradients are left as they were, and train/eval mode is not changed.
-    `extra['saturated_share']` is each layer's share of outputs with |a| > 0.99."""
-    layers = observed_layers(model)
+    `extra['saturated_share']` is each layer's share of outputs with |a| > 0.99. `layers`: the
+    (name, module) pairs to describe (default: observed_layers)."""
+    layers = observed_layers(model) if layers is None else layers
     outputs: dict[str, torch.Tensor] = {}
     handles = []
 
@@ -192,3 +194,31 @@ def _describe(layers, outputs: dict, bins: int, with_grads: bool, hist_range) ->
     saturated = np.array([float((a.abs() > SATURATION_LEVEL).float().mean()) for a in acts])
     return LayerStats(names, act_mean, act_std, hists, grad_mean, grad_std, grad_hists,
                       extra={"saturated_share": saturated})
+
+
+def network_layer_stats_job(model_name: str, folder=None, limit: int = 32):
+    """Job: statistics of a pretrained or loaded ImageNet network's blocks (the stem, each
+    top-level block, the head) over `limit` photos of `folder` (the bundled photos when None),
+    gradients of the cross-entropy against its own predictions. Returns a LayerStatsSnapshot."""
+    from .events import Progress
+    from .layers import feature_map_layers
+    from .pretrained import as_classifier
+    from .top_index import bundled_sources, folder_sources
+
+    yield Progress(0, 3, "Loading the network")
+    classifier = as_classifier(model_name)
+    yield Progress(1, 3, "Reading the photos")
+    sources = bundled_sources(1) if folder is None else folder_sources(folder)[0]
+    images = [image for image in (source.load() for source in sources[:limit]) if image is not None]
+    if not images:
+        from .errors import DataError
+
+        raise DataError("None of the photos could be read.")
+    x = torch.cat([classifier.preprocess(image) for image in images]).requires_grad_(True)  # weights are frozen
+    names = [name for name, _shape in feature_map_layers(classifier.net, classifier.input_size)
+             if name.count(".") == 0 or (name.count(".") == 1 and name.split(".")[1].isdigit())]
+    names = [name for name in names if not any(other.startswith(name + ".") for other in names)]  # not 'blocks'
+    blocks = [(name, classifier.net.get_submodule(name)) for name in names]  # hooked inside classifier.model
+    yield Progress(2, 3, f"Measuring {len(blocks)} blocks on {len(images)} photos")
+    stats = collect_layer_stats(classifier.model, x, with_grads=True, layers=blocks)
+    return LayerStatsSnapshot(-1, -1, stats)

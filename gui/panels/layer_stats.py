@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QTabWidget,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from engine.events import Progress
@@ -18,6 +18,7 @@ from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
+from gui.widgets.model_chooser import ModelChooser
 
 HIST_COLUMNS = 6  # at most; fewer when the titles would run into each other (large text)
 
@@ -56,6 +57,16 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         controls.addWidget(self.status, 1)
+        self.network_combo = QComboBox()
+        self.network_combo.addItem("Trained run", "run")
+        self.network_combo.addItem("ImageNet network", "imagenet")
+        self.network_combo.setToolTip("Measure the network trained here, or a pretrained ImageNet network "
+                                      "on the bundled photos (its blocks, activations and gradients)")
+        self.network_combo.currentIndexChanged.connect(self._on_network_changed)
+        controls.addWidget(self.network_combo)
+        self.model_choice = ModelChooser()
+        self.model_choice.setVisible(False)
+        controls.addWidget(self.model_choice)
         self.measure_button = QPushButton("Measure current model")
         self.measure_button.clicked.connect(self.measure)
         self.measure_button.setEnabled(False)
@@ -163,9 +174,18 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
 
     # ------------------------------------------------------------ inputs
+    def imagenet_mode(self) -> bool:
+        return self.network_combo.currentData() == "imagenet"
+
+    def _on_network_changed(self, *_args) -> None:
+        imagenet = self.imagenet_mode()
+        self.model_choice.setVisible(imagenet)
+        self.measure_button.setText("Measure the network" if imagenet else "Measure current model")
+        self.measure_button.setEnabled(imagenet or self.run is not None)
+
     def on_run_changed(self, run) -> None:
         self.run = run
-        self.measure_button.setEnabled(run is not None)
+        self.measure_button.setEnabled(run is not None or self.imagenet_mode())
 
     def on_training_event(self, event) -> None:
         if isinstance(event, LayerStatsSnapshot):
@@ -187,6 +207,13 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         from engine.data import load_dataset
         from engine.errors import ConvScopeError
 
+        if self.imagenet_mode():
+            from engine.layer_stats import network_layer_stats_job
+
+            model = self.model_choice.model_name()
+            self.clear()
+            self.jobs.start(lambda: network_layer_stats_job(model))
+            return
         if self.run is None:
             return
         try:
