@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from engine.adversarial import ATTACKS, AttackResult, AttackStep, attack_job
 from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
-from gui.panels.imagenet_common import (ImageFileDrops, add_run_stop_save, fit_without_scrolling,
+from gui.panels.imagenet_common import (ImageFileDrops, SentImages, add_run_stop_save, fit_without_scrolling,
                                         save_png_or_report, source_and_model_row)
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.image_view import ImageView
@@ -23,7 +23,7 @@ from gui.widgets.live_plot import LivePlot
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class AdversarialPanel(ImageFileDrops, JobPanel):
+class AdversarialPanel(SentImages, ImageFileDrops, JobPanel):
     title = "Adversarial"
     description = "Fool a pretrained classifier with an invisible change."
     stopped_text = "Stopped: the last step is shown."
@@ -115,10 +115,6 @@ class AdversarialPanel(ImageFileDrops, JobPanel):
         self._on_method_changed()
 
     # ------------------------------------------------------------------ inputs
-    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
-        if panel_title == self.title:
-            self.set_image(image, caption)
-
     def set_image(self, image, caption: str = "") -> None:
         """A new photo (the user chose it): everything derived from the previous one is cleared."""
         if image is None:

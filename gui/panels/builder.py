@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -21,6 +21,7 @@ from engine.spec import (LAYER_TYPES, LayerSpec, NetworkSpec, analyze, list_pres
                          total_params)
 from gui.panels.base import Panel
 from gui.theme import fit_table_to_font, follow_font
+from gui.widgets.shortcuts import add_shortcuts
 from gui.widgets.setting_editor import make_editor, make_label, set_editor_value
 
 ERROR_BACKGROUND = QColor("#fbd3cc")
@@ -272,17 +273,13 @@ class BuilderPanel(Panel):
         splitter.setStretchFactor(1, 1)
         root.addWidget(splitter, 1)
 
-        for keys, slot, what in ((QKeySequence.Delete, self.remove_selected, "Remove the selected layer"),
-                                 ("Ctrl+Up", self.move_up, "Move the selected layer up"),
-                                 ("Ctrl+Down", self.move_down, "Move the selected layer down"),
-                                 ("Ctrl+D", self.duplicate_selected, "Duplicate the selected layer"),
-                                 ("Ctrl+N", self.add_layer_clicked, "Add a layer below the selected one"),
-                                 ("Ctrl+O", self._on_load_clicked, "Load an architecture from JSON"),
-                                 ("Ctrl+S", self._on_save_clicked, "Save the architecture as JSON")):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setWhatsThis(what)  # Help -> Keyboard shortcuts lists it
-            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
+        add_shortcuts(self, ((QKeySequence.Delete, self.remove_selected, "Remove the selected layer"),
+                             ("Ctrl+Up", self.move_up, "Move the selected layer up"),
+                             ("Ctrl+Down", self.move_down, "Move the selected layer down"),
+                             ("Ctrl+D", self.duplicate_selected, "Duplicate the selected layer"),
+                             ("Ctrl+N", self.add_layer_clicked, "Add a layer below the selected one"),
+                             ("Ctrl+O", self._on_load_clicked, "Load an architecture from JSON"),
+                             ("Ctrl+S", self._on_save_clicked, "Save the architecture as JSON")))
 
     def _button(self, text: str, tip: str, slot) -> QPushButton:
         button = QPushButton(text)

@@ -141,6 +141,16 @@ def save_png_or_report(ctx, path: str, image: np.ndarray | None) -> None:
     ctx.status(f"Saved {path}")
 
 
+class SentImages:
+    """Mixin for an ImageNet panel with set_image(image, caption): an image another panel sends
+    here because the user asked ("Inspect in Saliency", "Fool it") becomes its photo. Connect
+    ctx.image_sent to _on_image_sent; images sent to other panels are ignored."""
+
+    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
+        if panel_title == self.title and image is not None:
+            self.set_image(image, caption)
+
+
 class ImageFileDrops:
     """Mixin for a panel with an ImageSourceBar: a dropped image file loads through it."""
 

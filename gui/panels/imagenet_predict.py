@@ -16,13 +16,13 @@ from engine.images import bundled_photos
 from engine.pretrained import PredictionResult, predict_job
 from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
-from gui.panels.imagenet_common import ImageFileDrops, source_and_model_row
+from gui.panels.imagenet_common import ImageFileDrops, SentImages, source_and_model_row
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.image_view import ImageView
 from gui.widgets.prediction_bars import PredictionBars
 
 
-class ImageNetPredictPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
+class ImageNetPredictPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
     title = "Predict"
     description = "Top-5 predictions of a pretrained ImageNet classifier."
     stopped_text = ""  # a stopped prediction was for an image that is gone: nothing to say
@@ -106,10 +106,6 @@ class ImageNetPredictPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
     def _on_image_chosen(self, image, caption: str) -> None:
         self.set_image(image, caption)
         self.ctx.set_input_image(image, caption)  # the user's latest choice (workspaces); no panel follows
-
-    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
-        if panel_title == self.title and image is not None:
-            self.set_image(image, caption)
 
     def send_to(self, panel_title: str) -> None:
         """Open this panel's photo in another ImageNet panel (only ever on the user's request)."""

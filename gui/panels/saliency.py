@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSiz
 from engine.attribution import METHODS, SaliencyInput, SaliencyMap, overlay_rgba, saliency_job
 from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
-from gui.panels.imagenet_common import ImageFileDrops, add_run_stop, fit_without_scrolling, source_and_model_row
+from gui.panels.imagenet_common import (ImageFileDrops, SentImages, add_run_stop, fit_without_scrolling,
+                                        source_and_model_row)
 from gui.widgets.class_picker import ClassPicker
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.image_view import ImageView
@@ -30,7 +31,7 @@ def plain_map(display: np.ndarray) -> np.ndarray:
     return (np.clip(np.asarray(display, dtype=np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-class SaliencyPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
+class SaliencyPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
     title = "Saliency"
     description = "Which pixels matter for a class score."
 
@@ -119,10 +120,6 @@ class SaliencyPanel(FitsViewportHeight, ImageFileDrops, JobPanel):
         self._show_selected_views()
 
     # ------------------------------------------------------------------ inputs
-    def _on_image_sent(self, image, caption: str, panel_title: str) -> None:
-        if panel_title == self.title:
-            self.set_image(image, caption)
-
     def set_image(self, image, caption: str = "") -> None:
         """A new photo (the user chose it): the maps, bars and captions of the previous one go."""
         if image is None:
