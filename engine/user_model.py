@@ -96,9 +96,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc):
             raise ModelError(f"{path.name} holds pickled Python objects beyond tensors; ConvScope never runs "
                              "such code. Save the model's state_dict() instead.") from exc
+        if "weights_only" in str(exc) or "Unsupported operand" in str(exc):
+            raise ModelError(f"{path.name} is not a plain PyTorch state_dict: it is not a weights file, or it "
+                             "holds pickled Python objects, which ConvScope never runs. Save the model's "
+                             "state_dict() with torch.save.") from exc
         raise ModelError(f"{path.name} is not a readable PyTorch weights file ({text}).") from exc
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.Quit)
+        quit_action.setToolTip("Close ConvScope (it asks first if there is unsaved work)")
         quit_action.triggered.connect(self.close)
         self.file_menu = file_menu
         file_menu.addAction(quit_action)

@@ -7,7 +7,6 @@ import time
 import numpy as np
 
 from ..events import Progress
-from ..layers import own_thread_forward_hook
 from .catalog import Experiment, LessonError, RunPlan, _measure
 from .records import RunRecord
 from .runner import _load_spec, _make, _result
@@ -145,6 +144,8 @@ def _measure_top_patches(exp, options, context):
     model = trained.run.model.eval()
     k = int(options["k"])
     yield Progress(1, 3, "Top images of every unit of every layer")
+    from ..layers import own_thread_forward_hook  # here: the window imports this module before torch
+
     outputs: dict = {}
     handles = [own_thread_forward_hook(module, lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
                for name, module in named_layers(model)]

@@ -73,7 +73,7 @@ def test_a_pickle_payload_is_refused_and_never_runs(tmp_path):
     weights = tmp_path / "evil.pt"
     with open(weights, "wb") as handle:
         pickle.dump({"conv1.weight": _Payload(marker)}, handle)
-    with pytest.raises(ModelError, match="never runs such code"):
+    with pytest.raises(ModelError, match="pickled Python objects, which ConvScope never runs"):
         load_user_classifier("resnet18", weights)
     assert not marker.exists()
 
