@@ -45,8 +45,25 @@ def trained_run(tmp_path_factory):
 
 
 def test_every_command_has_a_smoke_test():
-    tested = {"predict", "saliency", "fool", "classviz", "embed", "inspect", "train", "dogfood", "lesson"}
+    tested = {"predict", "saliency", "fool", "classviz", "embed", "inspect", "train", "dogfood", "lesson", "live"}
     assert set(COMMANDS) == tested
+
+
+def test_live_on_a_folder_of_frames(tmp_path, capsys):
+    from engine.images import load_bundled_photo, save_png
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, name in enumerate(("coffee", "chelsea", "coffee")):
+        save_png(frames / f"{i}.png", load_bundled_photo(name))
+    code, summary, _ = run_cli(["live", "--source", str(frames), "--every-frame"], capsys)
+    assert code == 0 and summary["frames"] == 3 and summary["dropped"] == 0
+    code = main.main(["live", "--source", str(frames), "--every-frame", "--frames", "2"])
+    per_frame = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()][:-1]
+    assert code == 0 and [f["frame"] for f in per_frame] == [0, 1] and per_frame[0]["top1"] == "espresso"
+    assert {"probability", "ms", "dog", "food"} <= set(per_frame[0])
+    assert main.main(["live", "--source", str(tmp_path / "missing")]) != 0
+    assert "No camera, video or frame folder" in capsys.readouterr().err
 
 
 def test_train(tmp_path, capsys):
