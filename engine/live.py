@@ -20,7 +20,7 @@ import numpy as np
 from .errors import ConvScopeError
 from .events import raise_if_stopped
 
-MODES = ("predict", "saliency", "activations")
+MODES = ("predict", "saliency", "gradcam", "activations")
 
 
 class LiveError(ConvScopeError):
@@ -240,32 +240,44 @@ def _dog_vs_food_groups():
 
 
 def _process(classifier, image: np.ndarray, mode: str, layer: str | None, groups):
+    """One frame: one forward pass (and for the two maps one backward pass) of the classifier."""
     import torch
 
     x = classifier.preprocess(image)
     overlay = None
-    if mode == "saliency":
-        from .attribution import vanilla_gradient_and_target
-
-        saliency, _target = vanilla_gradient_and_target(classifier.model, x, None)
-        overlay = (saliency / (saliency.max() + 1e-12)).cpu().numpy()
-    with torch.no_grad():
-        if mode == "activations":
-            from .imaging import tile_images
-            from .introspect import render_layer
-            from .layers import own_thread_forward_hook
-
-            captured = []
-            target = classifier.net.get_submodule(layer or "blocks.2")
-            handle = own_thread_forward_hook(target, lambda _m, _i, out: captured.append(out))
-            try:
-                logits = classifier.model(x)
-            finally:
-                handle.remove()
-            overlay = tile_images(render_layer(layer or "blocks.2", captured[0][0]).maps[:64], pad=1)[0]
-        else:
+    if mode == "saliency":  # vanilla gradient of the top class, max over colour channels
+        x.requires_grad_(True)
+        with torch.enable_grad():
             logits = classifier.model(x)
-        probabilities = torch.softmax(logits, dim=1)[0].cpu().numpy()
+            (gradient,) = torch.autograd.grad(logits[0, int(logits[0].argmax())], x)
+        saliency = gradient[0].abs().amax(dim=0)
+        overlay = (saliency / (saliency.max() + 1e-12)).cpu().numpy()
+        logits = logits.detach()
+    elif mode == "gradcam":
+        logits, cam = grad_cam(classifier, x)
+        overlay = (cam / (cam.max() + 1e-12)).cpu().numpy()
+    elif mode == "activations":
+        from .imaging import tile_images
+        from .introspect import render_layer
+        from .layers import own_thread_forward_hook
+
+        captured = []
+        name = layer or "blocks.2"
+        try:
+            target = classifier.net.get_submodule(name)
+        except AttributeError:
+            raise LiveError(f"The network has no layer '{name}'.") from None
+        handle = own_thread_forward_hook(target, lambda _m, _i, out: captured.append(out))
+        try:
+            with torch.no_grad():
+                logits = classifier.model(x)
+        finally:
+            handle.remove()
+        overlay = tile_images(render_layer(name, captured[0][0]).maps[:64], pad=1)[0]
+    else:
+        with torch.no_grad():
+            logits = classifier.model(x)
+    probabilities = torch.softmax(logits, dim=1)[0].cpu().numpy()
     names = classifier.class_names()
     order = np.argsort(-probabilities)[:5]
     top5 = tuple((int(i), names[int(i)], float(probabilities[i])) for i in order)
@@ -276,3 +288,28 @@ def _process(classifier, image: np.ndarray, mode: str, layer: str | None, groups
         scores, _inside = remap_to_groups(np.log(probabilities[None] + 1e-12), groups)
         shares = (float(scores[0, 0]), float(scores[0, 1]))
     return top5, shares, overlay
+
+
+def grad_cam(classifier, x):
+    """Grad-CAM (Selvaraju et al.) of the top class in one forward and one backward pass: the
+    last feature map A, the class score's gradient averaged over each map as that map's weight,
+    relu(sum of weight * A), upsampled to the image. Returns (logits, (H, W) map >= 0)."""
+    import torch
+    import torch.nn.functional as F
+
+    from .layers import own_thread_forward_hook
+
+    captured = []
+    x = x.detach().requires_grad_(True)  # the weights are frozen: the graph hangs on the input
+    handle = own_thread_forward_hook(classifier.feature_layer, lambda _m, _i, out: captured.append(out))
+    try:
+        with torch.enable_grad():
+            logits = classifier.model(x)
+            features = captured[0]
+            (gradient,) = torch.autograd.grad(logits[0, int(logits[0].argmax())], features)
+    finally:
+        handle.remove()
+    weights = gradient.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * features).sum(dim=1, keepdim=True)).detach()
+    cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
+    return logits.detach(), cam[0, 0]

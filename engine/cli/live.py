@@ -1,7 +1,8 @@
-"""`python main.py live --source CAMERA_INDEX|VIDEO|FRAME_DIR [--mode predict|saliency|activations] [--frames N]`
+"""`python main.py live --source CAMERA_INDEX|VIDEO|FRAME_DIR [--mode MODE] [--frames N]`
 
-The classifier on live frames. One JSON line per frame (index, top1, probability, milliseconds,
-dog and food shares), then a last line with frames, frames per second and the dropped share.
+The classifier on live frames (MODE: predict, saliency, gradcam, activations). One JSON line per
+frame (index, top1, probability, milliseconds, dog and food shares), then a last line with frames,
+frames per second and the dropped share.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("live", help="the classifier on a camera, video file or frame folder (JSON lines)",
                                    description=__doc__.strip().splitlines()[0])
     parser.add_argument("--source", required=True, help="camera index (0, 1, ...), a video file or a folder of frames")
-    parser.add_argument("--mode", default="predict", choices=["predict", "saliency", "activations"])
+    parser.add_argument("--mode", default="predict", choices=["predict", "saliency", "gradcam", "activations"])
     parser.add_argument("--frames", type=int_in(1, None, "--frames"), help="stop after this many frames")
     parser.add_argument("--layer", help="--mode activations: the layer (module path, default blocks.2)")
     parser.add_argument("--every-frame", action="store_true",

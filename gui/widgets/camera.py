@@ -37,7 +37,8 @@ class CameraDialog(QDialog):
         row.addWidget(self.source_combo)
         row.addWidget(QLabel("Show:"))
         self.mode_combo = QComboBox()
-        for mode, label in (("predict", "Predictions"), ("saliency", "Saliency"), ("activations", "Activations")):
+        for mode, label in (("predict", "Predictions"), ("saliency", "Saliency"), ("gradcam", "Grad-CAM"),
+                            ("activations", "Activations")):
             self.mode_combo.addItem(label, mode)
         self.mode_combo.activated.connect(lambda *_: self.restart())
         row.addWidget(self.mode_combo)
@@ -88,6 +89,7 @@ class CameraDialog(QDialog):
             return
         model, source, mode = self.model_name, self.source, self.mode_combo.currentData()
         self.overlay.set_caption({"predict": "", "saliency": "Saliency: |gradient of the top class| per pixel",
+                                  "gradcam": "Grad-CAM of the top class (last feature map)",
                                   "activations": "The maps of layer blocks.2"}[mode])
         self.overlay.set_image(None)
         self.result_label.setText("Starting…")
@@ -110,7 +112,7 @@ class CameraDialog(QDialog):
             if overlay.dtype != np.uint8:
                 overlay = (np.clip(overlay, 0, 1) * 255).astype(np.uint8)
             self.overlay.set_image(overlay)
-        guesses = ", ".join(f"{name} {probability:.0%}" for _i, name, probability in frame.top5[:3])
+        guesses = ", ".join(f"{name} {probability:.0%}" for _i, name, probability in frame.top5)
         food = "" if frame.dog_vs_food is None else \
             f" · dog {frame.dog_vs_food[0]:.0%} / food {frame.dog_vs_food[1]:.0%}"
         self.result_label.setText(f"{guesses}{food} · {frame.fps:.1f} frames/s ({frame.milliseconds:.0f} ms)")

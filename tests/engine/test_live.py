@@ -70,7 +70,7 @@ def test_a_video_plays_at_its_pace_and_the_slow_consumer_drops_stale_frames(vide
     assert every.frames == 12 and every.dropped == 0
 
 
-@pytest.mark.parametrize("mode", ["saliency", "activations"])
+@pytest.mark.parametrize("mode", ["saliency", "gradcam", "activations"])
 def test_saliency_and_activation_modes(frames, mode):
     seen = []
     run_to_end(live_job(tiny_classifier(), str(frames), mode, frames=2, layer="3", every_frame=True), seen.append)
@@ -94,3 +94,33 @@ def test_closing_the_job_stops_the_capture_thread(frames):
     next(job)
     job.close()
     assert not any(t.name == "convscope-capture" and t.is_alive() for t in threading.enumerate())
+
+
+def test_predictions_per_frame_match_predict_on_the_same_frames(frames):
+    classifier = tiny_classifier()
+    seen = []
+    run_to_end(live_job(classifier, str(frames), every_frame=True), seen.append)
+    from engine.images import load_image
+
+    files = sorted(p for p in frames.iterdir() if p.suffix == ".png")
+    shown = [e for e in seen if isinstance(e, LiveFrame)]
+    assert len(shown) == len(files)
+    for frame, path in zip(shown, files):
+        expected = classifier.predict(load_image(path), k=5)
+        assert [i for i, _n, _p in frame.top5] == [p.index for p in expected]
+        assert np.allclose([p for _i, _n, p in frame.top5], [p[2] for p in expected], atol=1e-6)
+
+
+def test_grad_cam_by_hand_equals_captum(frames):
+    import torch
+
+    from engine.attribution import gradcam
+    from engine.images import load_image
+    from engine.live import grad_cam
+
+    classifier = tiny_classifier()
+    x = classifier.preprocess(load_image(sorted(frames.glob("*.png"))[0]))
+    logits, cam = grad_cam(classifier, x)
+    target = int(logits[0].argmax())
+    expected = gradcam(classifier.model, x, target, classifier.feature_layer)
+    assert torch.allclose(cam, expected, atol=1e-5) and float(cam.max()) > 0
