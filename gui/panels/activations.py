@@ -100,13 +100,18 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         self.photo_combo.setCurrentIndex(max(0, self.photo_combo.findData(DEFAULT_PHOTO)))
         self.net_open_button = QPushButton("Open photo…")
         self.net_open_button.clicked.connect(self._open_file)
+        self.camera_button = QPushButton("Camera…")
+        self.camera_button.setToolTip("A live camera (or video): watch the network react, Freeze a frame to see "
+                                      "its maps here")
+        self.camera_button.clicked.connect(self._open_camera)
+        self.camera = None
         self.net_per_map_check = QCheckBox("Each map on its own scale")
         self.net_per_map_check.setToolTip("Stretch every map to its own range (weak channels show their pattern).")
         self.net_widgets = [self.model_choice, self.net_layer_combo, self.photo_combo, self.net_open_button,
-                            self.net_per_map_check]
+                            self.camera_button, self.net_per_map_check]
         self.network_strip = control_strip("Network:", self.network_combo, self.model_choice,
                                            "Layer:", self.net_layer_combo, "Photo:", self.photo_combo,
-                                           self.net_open_button, self.net_per_map_check)
+                                           self.net_open_button, self.camera_button, self.net_per_map_check)
         outer.addWidget(self.network_strip)
         self.stack = PageStack()
         self.hint = NoModelHint(ctx)
@@ -279,6 +284,16 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         path, _ = QFileDialog.getOpenFileName(self, "Open an image", "", IMAGE_FILTER)
         if path:
             self.show_file(path)
+
+    def _open_camera(self) -> None:
+        from gui.widgets.camera import CameraDialog
+
+        if self.camera is None:
+            self.camera = CameraDialog(self.model_choice.model_name(), self)
+            self.camera.frozen.connect(self.show_image)
+        self.camera.model_name = self.model_choice.model_name()
+        self.camera.show()
+        self.camera.raise_()
 
     def show_file(self, path: str) -> None:
         self._start("file", str(path), Path(path).name)

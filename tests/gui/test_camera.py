@@ -53,3 +53,22 @@ def test_a_source_that_fails_keeps_the_last_frame_and_says_why(qtbot, tmp_path):
     assert "holds no image frames" in dialog.result_label.text()
     assert dialog.last_frame is None and not dialog.freeze_button.isEnabled()
     dialog.close()
+
+
+def test_a_frozen_camera_frame_goes_to_activations(qtbot, ctx, tmp_path):
+    from gui.panels.activations import ActivationsPanel
+
+    panel = ActivationsPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        panel.show_network("efficientnet_lite0")
+    assert panel.camera_button.isVisible()
+    panel._open_camera()
+    with qtbot.waitSignal(panel.camera.jobs.event, timeout=TIMEOUT):
+        panel.camera.start(str(_frames(tmp_path / "frames", 10)))
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        panel.camera.freeze()
+    assert panel.network_result.top1[1] == "espresso"
+    panel.camera.close()
+    assert panel.camera.jobs.wait(TIMEOUT)
