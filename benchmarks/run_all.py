@@ -27,6 +27,7 @@ BENCHMARKS: list[str] = [
     "bench_lessons",
     "bench_lessons_window",
     "bench_top_index",
+    "bench_live",
 ]
 
 def machine_description() -> str:
