@@ -18,7 +18,7 @@ from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid, ImageView
-from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.model_chooser import ModelChooser, network_choice
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 from gui.workers import JobSlot
 
@@ -82,11 +82,8 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         self.setAcceptDrops(True)
 
         outer = QVBoxLayout(self)
-        self.network_combo = QComboBox()
-        self.network_combo.addItem("Trained run", "run")
-        self.network_combo.addItem("ImageNet network", "imagenet")
-        self.network_combo.setToolTip("The network trained here (every layer), or a pretrained ImageNet network "
-                                      "or your own (one chosen layer's maps of a photo).")
+        self.network_combo = network_choice("The network trained here (every layer), or a pretrained ImageNet network "
+                                            "or your own (one chosen layer's maps of a photo).")
         self.model_choice = ModelChooser(ctx=ctx)
         self.net_layer_combo = QComboBox()
         self.net_layer_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)

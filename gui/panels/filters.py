@@ -14,7 +14,7 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.model_chooser import ModelChooser, network_choice
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
@@ -34,12 +34,9 @@ class FiltersPanel(FitsViewportHeight, Panel):
         self.network_name = ""  # label of the ImageNet network whose filters are shown
 
         layout = QVBoxLayout(self)
-        self.network_combo = QComboBox()
-        self.network_combo.addItem("Trained run", "run")
-        self.network_combo.addItem("ImageNet network", "imagenet")
-        self.network_combo.setToolTip("The network trained here (live while it trains), or a pretrained ImageNet "
-                                      "network or your own: its first layer's colour filters are edge and blob "
-                                      "detectors.")
+        self.network_combo = network_choice("The network trained here (live while it trains), or a pretrained ImageNet "
+                                            "network or your own: its first layer's colour filters are edge and blob "
+                                            "detectors.")
         self.model_choice = ModelChooser(ctx=ctx)
         self.model_choice.setVisible(False)
         self.network_combo.currentIndexChanged.connect(self._on_network_changed)

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QTabWidget,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from engine.events import Progress
@@ -18,7 +18,7 @@ from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
-from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.model_chooser import ModelChooser, network_choice
 
 HIST_COLUMNS = 6  # at most; fewer when the titles would run into each other (large text)
 
@@ -56,12 +56,9 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         # Wraps (the panel fills the window's height, FitsViewportHeight), never widens the panel.
         self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        controls.addWidget(self.status, 1)
-        self.network_combo = QComboBox()
-        self.network_combo.addItem("Trained run", "run")
-        self.network_combo.addItem("ImageNet network", "imagenet")
-        self.network_combo.setToolTip("Measure the network trained here, or a pretrained ImageNet network "
-                                      "on the bundled photos (its blocks, activations and gradients)")
+        layout.addWidget(self.status)  # its own row: the controls beside it would squeeze it at 200 %
+        self.network_combo = network_choice("Measure the network trained here, or a pretrained ImageNet network "
+                                            "on the bundled photos (its blocks, activations and gradients)")
         self.network_combo.currentIndexChanged.connect(self._on_network_changed)
         controls.addWidget(self.network_combo)
         self.model_choice = ModelChooser()
@@ -74,6 +71,7 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.clear)
         controls.addWidget(self.clear_button)
+        controls.addStretch(1)
         layout.addWidget(strip_box(controls))  # compact in F5
 
         # Two sections: the per-layer curves and the histograms. Side by side in height when that
@@ -181,6 +179,8 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         imagenet = self.imagenet_mode()
         self.model_choice.setVisible(imagenet)
         self.measure_button.setText("Measure the network" if imagenet else "Measure current model")
+        self.status.setText("Measures the network's stem, blocks and head on the bundled photos." if imagenet else
+                            "Train with “Track layer statistics” on, or measure the current model.")
         self.measure_button.setEnabled(imagenet or self.run is not None)
 
     def on_run_changed(self, run) -> None:

@@ -14,7 +14,7 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.model_chooser import ModelChooser
+from gui.widgets.model_chooser import ModelChooser, network_choice
 from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
 
 
@@ -35,11 +35,8 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         layout = QVBoxLayout(self)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Network:"))
-        self.network_combo = QComboBox()
-        self.network_combo.addItem("Trained run", "run")
-        self.network_combo.addItem("ImageNet network", "imagenet")
-        self.network_combo.setToolTip("The network trained here, or a pretrained ImageNet network "
-                                      "(its top patches over the bundled photos or a folder of yours)")
+        self.network_combo = network_choice("The network trained here, or a pretrained ImageNet network "
+                                            "(its top patches over the bundled photos or a folder of yours)")
         self.network_combo.currentIndexChanged.connect(self._on_network_changed)
         controls.addWidget(self.network_combo)
         self.model_choice = ModelChooser()

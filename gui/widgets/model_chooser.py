@@ -148,3 +148,12 @@ class ModelChooser(QComboBox):
         position = self.findData(name)
         if position >= 0 and self.model().item(position).isEnabled():
             self.setCurrentIndex(position)
+
+
+def network_choice(tooltip: str) -> QComboBox:
+    """'Trained run' or 'ImageNet network': what an Inside panel looks at (data 'run' / 'imagenet')."""
+    combo = QComboBox()
+    combo.addItem("Trained run", "run")
+    combo.addItem("ImageNet network", "imagenet")
+    combo.setToolTip(tooltip)
+    return combo
