@@ -19,13 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from engine.data import load_dataset
-
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
 def tiny_spec():
     from engine.spec import NetworkSpec
 

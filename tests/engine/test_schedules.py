@@ -12,13 +12,6 @@ SPE = 10  # steps per epoch
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from engine.data import load_dataset
-
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
 def tiny_spec():
     from engine.spec import NetworkSpec
 

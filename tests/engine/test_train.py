@@ -15,13 +15,6 @@ from engine.train import (BatchEnd, EnsembleResult, EpochEnd, FiltersSnapshot, L
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from engine.data import load_dataset
-
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
 def tiny_spec():
     return NetworkSpec.from_dict({"name": "tiny", "input_shape": [1, 8, 8], "num_classes": 10, "layers": [
         {"kind": "conv", "out_channels": 6, "kernel": 3, "padding": 1}, {"kind": "relu"},
