@@ -44,6 +44,17 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _png_writer(out: Path, written: list[str]):
+    """save(name, image): a PNG in `out`, its path added to `written` (the JSON's file list)."""
+    from engine.images import save_png
+
+    def save(name: str, image: np.ndarray) -> None:
+        save_png(out / name, image)
+        written.append(str(out / name))
+
+    return save
+
+
 def _upscale_to(image: np.ndarray, target: int) -> np.ndarray:
     from engine.imaging import nearest_upscale
 
@@ -117,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
     from engine.errors import ConvScopeError
     from engine.events import run_to_end
     from engine.fileio import check_output_folder
-    from engine.images import save_png
     from engine.imaging import tile_images
     from engine.introspect import (colour_bar, conv_layer_names, conv_weights, feature_maps_for, filter_grids,
                                    input_to_display, run_mistakes, run_top_patches)
@@ -127,10 +137,7 @@ def run(args: argparse.Namespace) -> int:
         return _inspect_model(args)
     out = Path(args.out)
     written: list[str] = []
-
-    def save(name: str, image: np.ndarray) -> None:
-        save_png(out / name, image)
-        written.append(str(out / name))
+    save = _png_writer(out, written)
 
     try:
         check_output_folder(out, what="output folder")
@@ -190,7 +197,7 @@ def _inspect_model(args) -> int:
     from engine.errors import ConvScopeError
     from engine.events import run_to_end
     from engine.fileio import check_output_folder
-    from engine.images import resize_center_crop, save_png
+    from engine.images import resize_center_crop
     from engine.imaging import tile_images
     from engine.introspect import filter_grid
     from engine.layers import feature_map_layers
@@ -199,10 +206,7 @@ def _inspect_model(args) -> int:
 
     out = Path(args.out)
     written: list[str] = []
-
-    def save(name: str, image: np.ndarray) -> None:
-        save_png(out / name, image)
-        written.append(str(out / name))
+    save = _png_writer(out, written)
 
     try:
         check_output_folder(out, what="output folder")
