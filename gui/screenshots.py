@@ -2,8 +2,7 @@
 
 The scripting that puts meaningful content on a panel for its screenshot lives here, in
 RECIPES (panel title -> function(panel, workdir)), not in the production panels; a panel
-without a recipe here still gets its own `prepare_screenshot` (Filters, Activations and Top
-patches, for now)."""
+without a recipe here shows its empty state."""
 from __future__ import annotations
 
 import os
@@ -168,9 +167,50 @@ def _class_visualization(panel, _workdir: Path) -> None:
     wait_for(lambda: panel.jobs_ended > done and not panel.jobs.running, 400)
 
 
-# Panel title -> recipe. Filters, Activations and Top patches still script themselves
-# (their own prepare_screenshot); the other panels show their empty state.
+def _filters(panel, _workdir: Path) -> None:
+    from gui.widgets.run_hint import ensure_demo_run
+
+    if panel.ctx.run is None:
+        # Train briefly with the real trainer; its FiltersSnapshot events give the step-0 filters.
+        ensure_demo_run(panel, on_event=panel.on_training_event)
+    if panel.ctx.run is not None:
+        panel.on_run_changed(panel.ctx.run)
+    wait_for(lambda: False, 0.5)
+    panel.redraw()
+
+
+def _activations(panel, _workdir: Path) -> None:
+    from gui.widgets.run_hint import ensure_demo_run
+
+    ensure_demo_run(panel)
+    if panel.run is None:
+        return
+    panel.index_spin.setValue(3)
+    panel.show_sample(3)
+    wait_for(lambda: bool(panel.maps), 30)
+    panel.jobs.wait(3000)
+    wait_for(lambda: False, 0.3)
+    first = next(iter(panel.layer_grids), None)
+    if first is not None:
+        panel._show_enlarged(first, 0)
+
+
+def _top_patches(panel, _workdir: Path) -> None:
+    from gui.widgets.run_hint import ensure_demo_run
+
+    ensure_demo_run(panel)
+    if panel.run is None:
+        return
+    panel.limit_spin.setValue(2000)
+    panel.find()
+    wait_for(lambda: panel.result is not None, 60)
+    panel.jobs.wait(3000)
+    panel.select_channel(3)
+
+
+# Panel title -> recipe; the panels without one show their empty state.
 RECIPES = {"Network": _network, "Data": _data, "Training": _training, "Layer statistics": _layer_statistics,
+           "Filters": _filters, "Activations": _activations, "Top patches": _top_patches,
            "Initialization lab": _initialization_lab, "Mistakes": _mistakes, "Feature space": _feature_space,
            "Predict": _predict, "Saliency": _saliency, "Adversarial": _adversarial,
            "Class visualization": _class_visualization, "Dog vs Food": _dog_vs_food}

@@ -19,7 +19,7 @@ from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid, ImageView
 from gui.widgets.model_chooser import ModelChooser, network_choice
-from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack
 from gui.workers import JobSlot
 
 DEFAULT_PHOTO = "coffee"
@@ -507,17 +507,3 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         if setup.get("image_file"):
             self.show_file(setup["image_file"])
 
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        ensure_demo_run(self)
-        if self.run is None:
-            return
-        self.index_spin.setValue(3)
-        self.show_sample(3)
-        wait_for(lambda: bool(self.maps), 30)
-        self.jobs.wait(3000)
-        wait_for(lambda: False, 0.3)
-        first = next(iter(self.layer_grids), None)
-        if first is not None:
-            self._show_enlarged(first, 0)

@@ -15,7 +15,7 @@ from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.model_chooser import ModelChooser, network_choice
-from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack
 
 MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
          ("per_input", "Each input channel")]
@@ -257,13 +257,3 @@ class FiltersPanel(FitsViewportHeight, Panel):
     def apply_lesson(self, setup: dict) -> None:
         self.restore_state(setup)
 
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        if self.ctx.run is None:
-            # Train briefly with the real trainer; its FiltersSnapshot events give the step-0 filters.
-            ensure_demo_run(self, on_event=self.on_training_event)
-        if self.ctx.run is not None:
-            self.on_run_changed(self.ctx.run)
-        wait_for(lambda: False, 0.5)
-        self.redraw()

@@ -15,7 +15,7 @@ from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.model_chooser import ModelChooser, network_choice
-from gui.widgets.run_hint import NoModelHint, PageStack, ensure_demo_run
+from gui.widgets.run_hint import NoModelHint, PageStack
 
 
 class TopPatchesPanel(FitsViewportHeight, Panel):
@@ -338,14 +338,3 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         if setup.get("run") and self.run is not None:
             self.find()
 
-    def prepare_screenshot(self) -> None:
-        from gui.screenshots import wait_for
-
-        ensure_demo_run(self)
-        if self.run is None:
-            return
-        self.limit_spin.setValue(2000)
-        self.find()
-        wait_for(lambda: self.result is not None, 60)
-        self.jobs.wait(3000)
-        self.select_channel(3)
