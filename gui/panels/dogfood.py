@@ -29,7 +29,7 @@ from engine.transfer import (ClassGroups, DogFoodReport, FineTuneResult, SingleI
                              TransferEpochEnd, bundled_photo_job, finetune_job, single_image_job, zero_shot_job)
 from gui.panels.base import JobPanel
 from gui.widgets.class_groups_editor import ClassGroupsEditor
-from gui.widgets.dogfood_views import (OPEN_IMAGE, EvaluationBox, FineTuneCurves, FoldersBox, OnePhotoBox,
+from gui.widgets.dogfood_views import (CAMERA, OPEN_IMAGE, EvaluationBox, FineTuneCurves, FoldersBox, OnePhotoBox,
                                        ReportGallery, RunBox, percent, skipped_text)
 from gui.widgets.fit import visible_area
 
@@ -280,8 +280,21 @@ class DogFoodPanel(JobPanel):
         self.jobs.start(partial(bundled_photo_job, name, groups, self.classifier, self.model_name))
         return True
 
+    def open_camera(self) -> None:
+        """The live camera: it shows dog vs food on every frame; Freeze classifies the frame here."""
+        from gui.widgets.camera import CameraDialog
+
+        if getattr(self, "camera", None) is None:
+            self.camera = CameraDialog(self.model_name or "efficientnet_lite0", self)
+            self.camera.frozen.connect(self.classify_photo)
+        self.camera.show()
+        self.camera.raise_()
+
     def _on_classify_photo_clicked(self) -> None:
         name = self.photo_combo.currentText()
+        if name == CAMERA:
+            self.open_camera()
+            return
         if name != OPEN_IMAGE:
             self.classify_bundled_photo(name)
             return

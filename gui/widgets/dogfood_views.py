@@ -22,6 +22,7 @@ from gui.widgets.confusion_table import ConfusionTable
 from gui.widgets.image_view import ImageGrid, ImageView
 
 OPEN_IMAGE = "Open image…"
+CAMERA = "Camera…"  # a live camera (or a recording); Freeze classifies the frame
 MAX_SKIPPED_IN_TOOLTIP = 25
 
 
@@ -174,7 +175,7 @@ class OnePhotoBox(QGroupBox):
         self.photo_combo = QComboBox()
         from engine.images import bundled_photos
 
-        self.photo_combo.addItems(list(bundled_photos()) + [OPEN_IMAGE])
+        self.photo_combo.addItems(list(bundled_photos()) + [OPEN_IMAGE, CAMERA])
         self.photo_combo.setCurrentText("coffee")
         self.photo_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.photo_combo.setMinimumContentsLength(7)  # photo names stay readable

@@ -72,3 +72,21 @@ def test_a_frozen_camera_frame_goes_to_activations(qtbot, ctx, tmp_path):
     assert panel.network_result.top1[1] == "espresso"
     panel.camera.close()
     assert panel.camera.jobs.wait(TIMEOUT)
+
+
+def test_dog_vs_food_classifies_a_frozen_camera_frame(qtbot, ctx, tmp_path):
+    from gui.panels.dogfood import DogFoodPanel
+    from gui.widgets.dogfood_views import CAMERA
+
+    panel = DogFoodPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.photo_combo.setCurrentText(CAMERA)
+    panel.photo_box.classify_button.click()
+    with qtbot.waitSignal(panel.camera.jobs.event, timeout=TIMEOUT):
+        panel.camera.start(str(_frames(tmp_path / "frames", 10)))
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=TIMEOUT):
+        panel.camera.freeze()
+    assert "camera frame: food" in panel.photo_label.text()
+    panel.camera.close()
+    assert panel.camera.jobs.wait(TIMEOUT)
