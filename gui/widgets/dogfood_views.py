@@ -86,7 +86,10 @@ class EvaluationBox(QGroupBox):
 
     def show_report(self, report: DogFoodReport) -> None:
         ev = report.evaluation
-        self.accuracy_label.setText(f"{report.mode}: {percent(ev.accuracy)} correct of {ev.n} test images")
+        # The big line is just the number (readable from the back of the room in a narrow column);
+        # what it measures goes on the normal-size line under it.
+        self.accuracy_label.setText(f"{percent(ev.accuracy)} correct")
+        self.accuracy_label.setToolTip(f"{report.mode}: {percent(ev.accuracy)} correct of {ev.n} test images")
         rows = "".join(
             f"<tr><td><b>{name}</b>&nbsp;&nbsp;</td><td align='right'>{percent(acc)}</td>"
             f"<td>&nbsp;of&nbsp;{count}</td></tr>"
@@ -95,7 +98,7 @@ class EvaluationBox(QGroupBox):
         if report.group_mass is not None and len(report.group_mass):
             extra = (f"<p>Mean probability inside the groups: {percent(float(np.mean(report.group_mass)))} "
                      f"(the rest went to other ImageNet classes).</p>")
-        self.per_group_label.setText(f"<table>{rows}</table>{extra}")
+        self.per_group_label.setText(f"{report.mode}, {ev.n} test images:<table>{rows}</table>{extra}")
         self.confusion_table.show_matrix(ev.confusion, ev.group_names)
 
 

@@ -88,7 +88,7 @@ def test_zero_shot_button_shows_results_confusion_gallery_and_skips(qtbot, panel
         qtbot.mouseClick(panel.zero_shot_button, Qt.LeftButton)
     report = panel.report
     assert report is not None and report.mode == "zero-shot" and report.evaluation.n == 7
-    assert "7 test images" in panel.accuracy_label.text()
+    assert "7 test images" in panel.per_group_label.text() and "correct" in panel.accuracy_label.text()
     assert panel.confusion_table.rowCount() == 2
     for r in range(2):
         for c in range(2):
@@ -151,7 +151,9 @@ def test_fine_tuning_draws_live_curves_and_learns_the_split(qtbot, panel, folder
     assert accuracies[-1] == 1.0
     assert panel.finetune_result is not None and panel.report.mode == "fine-tuned"
     assert panel.report.evaluation.accuracy == 1.0
-    assert "fine-tuned: 100.0% correct of 7" in panel.accuracy_label.text()
+    assert panel.accuracy_label.text() == "100.0% correct"
+    assert "fine-tuned: 100.0% correct of 7" in panel.accuracy_label.toolTip()
+    assert "fine-tuned, 7 test images" in panel.per_group_label.text()
     qtbot.waitUntil(lambda: panel.loss_plot.redraw_count > 0, timeout=2000)
 
 
