@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from gui.widgets.image_view import ImageView
 from gui.workers import JobSlot
@@ -42,6 +42,14 @@ class CameraDialog(QDialog):
             self.mode_combo.addItem(label, mode)
         self.mode_combo.activated.connect(lambda *_: self.restart())
         row.addWidget(self.mode_combo)
+        self.layer_label = QLabel("Layer:")
+        self.layer_edit = QLineEdit("blocks.2")
+        self.layer_edit.setToolTip("The layer whose maps are shown: its module path in the network, e.g. "
+                                   "conv_stem, blocks.2 or blocks.3.0.conv_pw")
+        self.layer_edit.setMaximumWidth(self.fontMetrics().horizontalAdvance("blocks.3.0.conv_pwl") + 16)
+        self.layer_edit.editingFinished.connect(self.restart)
+        row.addWidget(self.layer_label)
+        row.addWidget(self.layer_edit)
         self.freeze_button = QPushButton("Freeze")
         self.freeze_button.setToolTip("Use the current frame as the panel's image")
         self.freeze_button.setEnabled(False)
@@ -63,6 +71,8 @@ class CameraDialog(QDialog):
         self.jobs.failed.connect(self._on_failed)
         self.jobs.succeeded.connect(self._on_ended)
         self.resize(900, 520)
+        self.layer_label.setVisible(False)
+        self.layer_edit.setVisible(False)
 
     # ------------------------------------------------------------ source
     def _on_source_chosen(self, position: int) -> None:
@@ -88,12 +98,15 @@ class CameraDialog(QDialog):
         if self.source is None:
             return
         model, source, mode = self.model_name, self.source, self.mode_combo.currentData()
+        layer = self.layer_edit.text().strip() or "blocks.2"
+        self.layer_label.setVisible(mode == "activations")
+        self.layer_edit.setVisible(mode == "activations")
         self.overlay.set_caption({"predict": "", "saliency": "Saliency: |gradient of the top class| per pixel",
                                   "gradcam": "Grad-CAM of the top class (last feature map)",
-                                  "activations": "The maps of layer blocks.2"}[mode])
+                                  "activations": f"The maps of layer {layer}"}[mode])
         self.overlay.set_image(None)
         self.result_label.setText("Starting…")
-        self.jobs.start(lambda: live_job(model, source, mode))
+        self.jobs.start(lambda: live_job(model, source, mode, layer=layer))
 
     def stop(self) -> None:
         self.jobs.stop()

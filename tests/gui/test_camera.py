@@ -90,3 +90,23 @@ def test_dog_vs_food_classifies_a_frozen_camera_frame(qtbot, ctx, tmp_path):
     assert "camera frame: food" in panel.photo_label.text()
     panel.camera.close()
     assert panel.camera.jobs.wait(TIMEOUT)
+
+
+def test_live_activations_of_a_chosen_layer(qtbot, tmp_path):
+    from gui.widgets.camera import CameraDialog
+
+    dialog = CameraDialog("efficientnet_lite0")
+    qtbot.addWidget(dialog)
+    dialog.mode_combo.setCurrentIndex(dialog.mode_combo.findData("activations"))
+    dialog.layer_edit.setText("conv_stem")
+    frames = []
+    dialog.jobs.event.connect(frames.append)
+    with qtbot.waitSignal(dialog.jobs.event, timeout=TIMEOUT):
+        dialog.start(str(_frames(tmp_path / "frames", 6)))
+    assert "conv_stem" in dialog.overlay.caption.text() and frames[0].overlay is not None
+    assert frames[0].overlay.ndim >= 2 and frames[0].overlay.dtype == np.uint8  # the 32 stem maps, tiled
+    dialog.layer_edit.setText("blocks.99")
+    with qtbot.waitSignal(dialog.jobs.failed, timeout=TIMEOUT):
+        dialog.restart()
+    assert "no layer 'blocks.99'" in dialog.result_label.text()
+    dialog.close()
