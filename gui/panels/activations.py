@@ -18,7 +18,7 @@ from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid, ImageView
-from gui.widgets.model_chooser import ModelChooser, network_choice
+from gui.widgets.model_chooser import ChoosesNetwork, ModelChooser, network_choice
 from gui.widgets.run_hint import NoModelHint, PageStack
 from gui.workers import JobSlot
 
@@ -66,7 +66,7 @@ def activations_job(model, source: str, payload, input_shape, per_map: bool):
     return input_to_display(x), feature_maps_for(model, x, per_map)
 
 
-class ActivationsPanel(FitsViewportHeight, Panel):
+class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
     title = "Activations"
     description = "Every layer's feature maps for one input."
 
@@ -327,9 +327,6 @@ class ActivationsPanel(FitsViewportHeight, Panel):
     # ------------------------------------------------------------ an ImageNet network
     _net_pending: tuple[str, object, str] | None = None
 
-    def imagenet_mode(self) -> bool:
-        return self.network_combo.currentData() == "imagenet"
-
     def _show_network_widgets(self) -> None:
         imagenet = self.imagenet_mode()
         for widget in self.net_widgets:
@@ -384,16 +381,6 @@ class ActivationsPanel(FitsViewportHeight, Panel):
         index = self.net_layer_combo.findData(path)
         if index >= 0:
             self.net_layer_combo.setCurrentIndex(index)
-
-    def show_network(self, name: str) -> None:
-        """Switch to the ImageNet network `name` ('efficientnet_lite0', 'user:1', ...)."""
-        self.model_choice.blockSignals(True)
-        self.model_choice.set_model_name(name)
-        self.model_choice.blockSignals(False)
-        if self.imagenet_mode():
-            self._on_network_changed()
-        else:
-            self.network_combo.setCurrentIndex(self.network_combo.findData("imagenet"))
 
     def _start_network(self, source: str, payload, caption: str) -> None:
         self._net_pending = (source, payload, caption)

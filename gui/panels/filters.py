@@ -14,14 +14,14 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.model_chooser import ModelChooser, network_choice
+from gui.widgets.model_chooser import ChoosesNetwork, ModelChooser, network_choice
 from gui.widgets.run_hint import NoModelHint, PageStack
 
 MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
          ("per_input", "Each input channel")]
 
 
-class FiltersPanel(FitsViewportHeight, Panel):
+class FiltersPanel(ChoosesNetwork, FitsViewportHeight, Panel):
     title = "Filters"
     description = "Every conv layer's learned filters, live while training."
 
@@ -104,9 +104,6 @@ class FiltersPanel(FitsViewportHeight, Panel):
         self.follow_run(self.on_run_changed)
 
     # ------------------------------------------------------------ inputs
-    def imagenet_mode(self) -> bool:
-        return self.network_combo.currentData() == "imagenet"
-
     def _on_network_changed(self, *_args) -> None:
         imagenet = self.imagenet_mode()
         self.model_choice.setVisible(imagenet)
@@ -229,16 +226,6 @@ class FiltersPanel(FitsViewportHeight, Panel):
         return {"layer": self.layer_combo.currentText(), "mode": self.mode_combo.currentData(),
                 "zoom": self.zoom_spin.value(), "compare": self.compare_check.isChecked(),
                 "network": self.network_combo.currentData(), "model": self.model_choice.model_name()}
-
-    def show_network(self, name: str) -> None:
-        """Show the ImageNet network `name`'s filters ('efficientnet_lite0', 'user:1', ...)."""
-        self.model_choice.blockSignals(True)
-        self.model_choice.set_model_name(name)
-        self.model_choice.blockSignals(False)
-        if self.imagenet_mode():
-            self._on_network_changed()
-        else:
-            self.network_combo.setCurrentIndex(self.network_combo.findData("imagenet"))
 
     def restore_state(self, state: dict) -> None:
         if state.get("network") == "imagenet":

@@ -18,7 +18,7 @@ from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.flow import strip_box
 from gui.widgets.live_plot import WholeNumberAxis
 from gui.widgets.legend import outside_legend
-from gui.widgets.model_chooser import ModelChooser, network_choice
+from gui.widgets.model_chooser import ChoosesNetwork, ModelChooser, network_choice
 
 HIST_COLUMNS = 6  # at most; fewer when the titles would run into each other (large text)
 
@@ -39,7 +39,7 @@ def _time_colour(i: int, n: int) -> QColor:
     return theme.time_colour(1.0 if n <= 1 else i / (n - 1))
 
 
-class LayerStatsPanel(FitsViewportHeight, Panel):
+class LayerStatsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
     title = "Layer statistics"
     description = "Per-layer activation and gradient statistics over training."
 
@@ -172,9 +172,6 @@ class LayerStatsPanel(FitsViewportHeight, Panel):
         self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
 
     # ------------------------------------------------------------ inputs
-    def imagenet_mode(self) -> bool:
-        return self.network_combo.currentData() == "imagenet"
-
     def _on_network_changed(self, *_args) -> None:
         imagenet = self.imagenet_mode()
         self.model_choice.setVisible(imagenet)

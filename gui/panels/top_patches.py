@@ -14,11 +14,11 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import as_strip
 from gui.widgets.image_view import ImageGrid
-from gui.widgets.model_chooser import ModelChooser, network_choice
+from gui.widgets.model_chooser import ChoosesNetwork, ModelChooser, network_choice
 from gui.widgets.run_hint import NoModelHint, PageStack
 
 
-class TopPatchesPanel(FitsViewportHeight, Panel):
+class TopPatchesPanel(ChoosesNetwork, FitsViewportHeight, Panel):
     title = "Top patches"
     description = "The dataset patches that excite each channel most (Zeiler & Fergus)."
 
@@ -108,9 +108,6 @@ class TopPatchesPanel(FitsViewportHeight, Panel):
         self._show_network_controls()
 
     # ------------------------------------------------------------ which network
-    def imagenet_mode(self) -> bool:
-        return self.network_combo.currentData() == "imagenet"
-
     def _show_network_controls(self) -> None:
         imagenet = self.imagenet_mode()
         self.model_choice.setVisible(imagenet)

@@ -157,3 +157,22 @@ def network_choice(tooltip: str) -> QComboBox:
     combo.addItem("ImageNet network", "imagenet")
     combo.setToolTip(tooltip)
     return combo
+
+
+class ChoosesNetwork:
+    """For an Inside panel with a `network_combo` (network_choice), a `model_choice`
+    (ModelChooser) and an `_on_network_changed` slot: which network it shows, and a switch to
+    an ImageNet network by name."""
+
+    def imagenet_mode(self) -> bool:
+        return self.network_combo.currentData() == "imagenet"
+
+    def show_network(self, name: str) -> None:
+        """Show the ImageNet network `name` ('efficientnet_lite0', 'user:1', ...)."""
+        self.model_choice.blockSignals(True)
+        self.model_choice.set_model_name(name)
+        self.model_choice.blockSignals(False)
+        if self.imagenet_mode():
+            self._on_network_changed()
+        else:
+            self.network_combo.setCurrentIndex(self.network_combo.findData("imagenet"))
