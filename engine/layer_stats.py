@@ -196,10 +196,11 @@ def _describe(layers, outputs: dict, bins: int, with_grads: bool, hist_range) ->
                       extra={"saturated_share": saturated})
 
 
-def network_layer_stats_job(model_name: str, folder=None, limit: int = 32):
+def network_layer_stats_job(model_name, folder=None, limit: int = 32, with_grads: bool = True):
     """Job: statistics of a pretrained or loaded ImageNet network's blocks (the stem, each
     top-level block, the head) over `limit` photos of `folder` (the bundled photos when None),
-    gradients of the cross-entropy against its own predictions. Returns a LayerStatsSnapshot."""
+    with_grads: also the gradients of the cross-entropy against its own predictions. `model_name`
+    may also be a loaded classifier. Returns a LayerStatsSnapshot."""
     from .events import Progress
     from .layers import feature_map_layers
     from .pretrained import as_classifier
@@ -214,11 +215,11 @@ def network_layer_stats_job(model_name: str, folder=None, limit: int = 32):
         from .errors import DataError
 
         raise DataError("None of the photos could be read.")
-    x = torch.cat([classifier.preprocess(image) for image in images]).requires_grad_(True)  # weights are frozen
+    x = torch.cat([classifier.preprocess(image) for image in images]).requires_grad_(with_grads)  # frozen weights
     names = [name for name, _shape in feature_map_layers(classifier.net, classifier.input_size)
              if name.count(".") == 0 or (name.count(".") == 1 and name.split(".")[1].isdigit())]
     names = [name for name in names if not any(other.startswith(name + ".") for other in names)]  # not 'blocks'
     blocks = [(name, classifier.net.get_submodule(name)) for name in names]  # hooked inside classifier.model
     yield Progress(2, 3, f"Measuring {len(blocks)} blocks on {len(images)} photos")
-    stats = collect_layer_stats(classifier.model, x, with_grads=True, layers=blocks)
+    stats = collect_layer_stats(classifier.model, x, with_grads=with_grads, layers=blocks)
     return LayerStatsSnapshot(-1, -1, stats)

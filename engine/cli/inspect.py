@@ -244,7 +244,9 @@ def _inspect_model(args) -> int:
             save(f"top_patches_{layer}.png", np.concatenate(rows, axis=0))
             summary_layers[layer] = {"channels": [int(c) for c in strongest], "images": len(index.sources),
                                      "cached": index.from_cache, "seconds": round(index.seconds, 2)}
-        stats = _model_layer_stats(classifier, layers, args.images)
+        from engine.layer_stats import network_layer_stats_job
+
+        stats = run_to_end(network_layer_stats_job(classifier, args.images, with_grads=False)).stats
         _plot_model_stats(stats, out / "layer_stats.png", classifier.label)
         written.append(str(out / "layer_stats.png"))
     except ConvScopeError as exc:
@@ -255,41 +257,17 @@ def _inspect_model(args) -> int:
     return 0
 
 
-def _model_layer_stats(classifier, layers, folder, limit: int = 32) -> list[tuple[str, float, float]]:
-    """(block, mean, std) of each top-level block's output over up to `limit` images."""
-    import torch
-
-    from engine.layers import own_thread_forward_hook
-    from engine.top_index import bundled_sources, folder_sources
-
-    sources = bundled_sources(1) if folder is None else folder_sources(folder)[0]
-    images = [image for image in (source.load() for source in sources[:limit]) if image is not None]
-    x = torch.cat([classifier.preprocess(image) for image in images])
-    blocks = [name for name, _ in layers if name.count(".") <= 1 and not name.endswith("blocks")]
-    outputs: dict[str, torch.Tensor] = {}
-    handles = [own_thread_forward_hook(classifier.net.get_submodule(name),
-                                       lambda _m, _i, o, name=name: outputs.__setitem__(name, o.detach()))
-               for name in blocks]
-    try:
-        with torch.no_grad():
-            classifier.model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return [(name, float(outputs[name].mean()), float(outputs[name].std())) for name in blocks if name in outputs]
-
-
 def _plot_model_stats(stats, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [name for name, _, _ in stats]
+    names = list(stats.layer_names)
     fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(names)), 4.5), constrained_layout=True)
     x = np.arange(len(names))
-    ax.plot(x, [mean for _, mean, _ in stats], "o-", label="mean")
-    ax.plot(x, [std for _, _, std in stats], "s-", label="std")
+    ax.plot(x, stats.act_mean, "o-", label="mean")
+    ax.plot(x, stats.act_std, "s-", label="std")
     ax.set_xticks(x, names, rotation=45, ha="right")
     ax.set_ylabel("activation")
     ax.set_title(f"{title}: activations per block")
