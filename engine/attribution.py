@@ -63,13 +63,20 @@ def vanilla_gradient(model: nn.Module, x01: torch.Tensor, target: int) -> torch.
 def vanilla_gradient_and_target(model: nn.Module, x01: torch.Tensor, target: int | None):
     """(saliency, class): target None = the predicted class, read from the same forward pass,
     so one map costs one forward + one backward."""
+    saliency, target, _scores = vanilla_gradient_with_scores(model, x01, target)
+    return saliency, target
+
+
+def vanilla_gradient_with_scores(model: nn.Module, x01: torch.Tensor, target: int | None):
+    """(saliency, class, detached class scores) from one forward + one backward pass (the live
+    camera shows the predictions of the same pass)."""
     x = x01.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         scores = model(x)
         if target is None:
             target = int(scores[0].detach().argmax())
         (gradient,) = torch.autograd.grad(scores[0, target], x)  # the raw (pre-softmax) class score
-    return gradient[0].abs().amax(dim=0), target
+    return gradient[0].abs().amax(dim=0), target, scores.detach()
 
 
 class _GuidedClamp(torch.autograd.Function):

@@ -246,13 +246,10 @@ def _process(classifier, image: np.ndarray, mode: str, layer: str | None, groups
     x = classifier.preprocess(image)
     overlay = None
     if mode == "saliency":  # vanilla gradient of the top class, max over colour channels
-        x.requires_grad_(True)
-        with torch.enable_grad():
-            logits = classifier.model(x)
-            (gradient,) = torch.autograd.grad(logits[0, int(logits[0].argmax())], x)
-        saliency = gradient[0].abs().amax(dim=0)
+        from .attribution import vanilla_gradient_with_scores
+
+        saliency, _target, logits = vanilla_gradient_with_scores(classifier.model, x, None)
         overlay = (saliency / (saliency.max() + 1e-12)).cpu().numpy()
-        logits = logits.detach()
     elif mode == "gradcam":
         logits, cam = grad_cam(classifier, x)
         overlay = (cam / (cam.max() + 1e-12)).cpu().numpy()
