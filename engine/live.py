@@ -243,8 +243,19 @@ def _process(classifier, image: np.ndarray, mode: str, layer: str | None, groups
     """One frame: one forward pass (and for the two maps one backward pass) of the classifier."""
     import torch
 
-    x = classifier.preprocess(image)
     overlay = None
+    if mode == "activations":
+        from .errors import DataError
+        from .imaging import tile_images
+        from .network_views import network_maps
+
+        try:
+            result = network_maps(classifier, image, layer or "blocks.2")
+        except DataError as exc:
+            raise LiveError(str(exc)) from None
+        overlay = tile_images(result.maps.maps[:64], pad=1)[0]
+        return _top5_and_shares(classifier, result.probabilities, groups) + (overlay,)
+    x = classifier.preprocess(image)
     if mode == "saliency":  # vanilla gradient of the top class, max over colour channels
         from .attribution import vanilla_gradient_with_scores
 
@@ -253,28 +264,15 @@ def _process(classifier, image: np.ndarray, mode: str, layer: str | None, groups
     elif mode == "gradcam":
         logits, cam = grad_cam(classifier, x)
         overlay = (cam / (cam.max() + 1e-12)).cpu().numpy()
-    elif mode == "activations":
-        from .imaging import tile_images
-        from .introspect import render_layer
-        from .layers import own_thread_forward_hook
-
-        captured = []
-        name = layer or "blocks.2"
-        try:
-            target = classifier.net.get_submodule(name)
-        except AttributeError:
-            raise LiveError(f"The network has no layer '{name}'.") from None
-        handle = own_thread_forward_hook(target, lambda _m, _i, out: captured.append(out))
-        try:
-            with torch.no_grad():
-                logits = classifier.model(x)
-        finally:
-            handle.remove()
-        overlay = tile_images(render_layer(name, captured[0][0]).maps[:64], pad=1)[0]
     else:
         with torch.no_grad():
             logits = classifier.model(x)
     probabilities = torch.softmax(logits, dim=1)[0].cpu().numpy()
+    return _top5_and_shares(classifier, probabilities, groups) + (overlay,)
+
+
+def _top5_and_shares(classifier, probabilities: np.ndarray, groups) -> tuple:
+    """(top-5 as (index, name, probability), dog and food shares or None)."""
     names = classifier.class_names()
     order = np.argsort(-probabilities)[:5]
     top5 = tuple((int(i), names[int(i)], float(probabilities[i])) for i in order)
@@ -284,7 +282,7 @@ def _process(classifier, image: np.ndarray, mode: str, layer: str | None, groups
 
         scores, _inside = remap_to_groups(np.log(probabilities[None] + 1e-12), groups)
         shares = (float(scores[0, 0]), float(scores[0, 1]))
-    return top5, shares, overlay
+    return top5, shares
 
 
 def grad_cam(classifier, x):

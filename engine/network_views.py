@@ -15,6 +15,7 @@ from torch import nn
 from .errors import DataError, ModelError
 from .events import Progress
 from .introspect import FeatureMaps, render_layer
+from .layers import own_thread_forward_hook
 from .pretrained import as_classifier
 
 MAX_MAPS = 256  # a layer with more channels shows its first MAX_MAPS maps (conv_head has 1280)
@@ -40,6 +41,7 @@ class NetworkMaps:
     maps: FeatureMaps  # the shown maps (at most MAX_MAPS)
     channels: int  # all channels of the layer
     top1: tuple  # (index, name, probability)
+    probabilities: np.ndarray | None = None  # (classes,) softmax of the same forward pass
 
 
 def conv_filters(net: nn.Module) -> dict[str, np.ndarray]:
@@ -79,7 +81,8 @@ def network_maps(classifier, image: np.ndarray, layer: str, per_map: bool = Fals
         raise DataError(f"{classifier.label} has no layer '{layer}'.")
     x01 = classifier.preprocess(image)
     captured: list[torch.Tensor] = []
-    handle = modules[layer].register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+    # The model is shared: only this thread's forward pass (engine.layers.own_thread_forward_hook).
+    handle = own_thread_forward_hook(modules[layer], lambda _m, _i, out: captured.append(out.detach()))
     try:
         with torch.no_grad():
             logits = classifier.logits(x01)
@@ -94,7 +97,7 @@ def network_maps(classifier, image: np.ndarray, layer: str, per_map: bool = Fals
     index = int(probabilities.argmax())
     names = classifier.class_names()
     return NetworkMaps(classifier.name, classifier.label, layer, classifier.to_uint8(x01), maps, channels,
-                       (index, names[index], float(probabilities[index])))
+                       (index, names[index], float(probabilities[index])), probabilities.cpu().numpy())
 
 
 def network_maps_job(model, image: np.ndarray, layer: str, per_map: bool = False):
