@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from torch import nn
 from .data import ImageData, to_uint8_images
 from .errors import DataError, ModelError
 from .events import LogLine, Progress, Throttle
-from .layers import eval_mode, named_layers
+from .layers import eval_mode, named_layers, own_thread_forward_hook
 
 PIXELS = "pixels"  # pseudo-layer: the raw input images, flattened
 METHODS = ("pca", "tsne")
@@ -187,13 +186,7 @@ def extract_features(model: nn.Module | None, images: torch.Tensor, layer: str,
         # The model may be shared with another panel's job running a forward pass in its own
         # thread: keep only the outputs of this job's forward passes (seen as a 488-row output
         # for a 256-image batch in the close-during-t-SNE test).
-        own_thread = threading.get_ident()
-
-        def grab(_module, _inputs, out):
-            if threading.get_ident() == own_thread:
-                captured.append(out.detach())
-
-        handle = target.register_forward_hook(grab)
+        handle = own_thread_forward_hook(target, lambda _module, _inputs, out: captured.append(out.detach()))
     first_parameter = next(model.parameters(), None)
     device = first_parameter.device if first_parameter is not None else torch.device("cpu")
     features, predictions = [], []

@@ -70,19 +70,20 @@ def feature_map_layers(net: nn.Module, input_size: int = 224, channels: int = 3)
     return list(unique.items())
 
 
-def own_thread_forward_hook(module: nn.Module, hook):
-    """module.register_forward_hook(hook), but the hook only runs for forward passes made by the
-    thread that registered it. Models are shared: the Top patches job, a saliency map and a
-    feature extraction may run the same network at the same moment in different threads, and a
-    plain hook would hand one job another job's outputs (a deconvnet then backpropagated
-    through another thread's graph: 'backward through the graph a second time')."""
+def own_thread_forward_hook(module: nn.Module, hook, pre: bool = False):
+    """module.register_forward_hook(hook) (with pre=True: register_forward_pre_hook), but the hook
+    only runs for forward passes made by the thread that registered it. Models are shared: the
+    Top patches job, a saliency map and a feature extraction may run the same network at the
+    same moment in different threads, and a plain hook would hand one job another job's outputs
+    (a deconvnet then backpropagated through another thread's graph: 'backward through the graph
+    a second time')."""
     import threading
 
     owner = threading.get_ident()
 
-    def guarded(mod, inputs, output):
+    def guarded(*args):
         if threading.get_ident() == owner:
-            return hook(mod, inputs, output)
+            return hook(*args)
         return None
 
-    return module.register_forward_hook(guarded)
+    return module.register_forward_pre_hook(guarded) if pre else module.register_forward_hook(guarded)

@@ -315,7 +315,9 @@ class ImageNetClassifier:
     def features(self, x01: torch.Tensor) -> torch.Tensor:
         """Penultimate pooled features (the input of the final Linear), shape (N, D)."""
         captured = []
-        handle = self.classifier.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+        from .layers import own_thread_forward_hook  # the classifier is shared between jobs
+
+        handle = own_thread_forward_hook(self.classifier, lambda module, args: captured.append(args[0]), pre=True)
         try:
             self.model(x01.to(self.device))
         finally:

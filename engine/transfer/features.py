@@ -14,6 +14,7 @@ from ..errors import DataError, ModelError
 from ..events import Progress, Throttle
 from ..folders import FolderScan, folder_labels_to_groups, read_scanned_image
 from ..images import resize_center_crop
+from ..layers import own_thread_forward_hook
 
 
 THUMBNAIL_SIZE = 96
@@ -134,7 +135,8 @@ def extract_folder_features(classifier, scan: FolderScan, with_block_input: bool
         captured = []
         hook = None
         if block is not None:
-            hook = block.register_forward_pre_hook(lambda _module, args: captured.append(args[0].detach().clone()))
+            hook = own_thread_forward_hook(block, lambda _module, args: captured.append(args[0].detach().clone()),
+                                           pre=True)  # the classifier is shared between jobs
         try:
             with torch.no_grad():
                 x = torch.cat([item[4] for item in pending])
