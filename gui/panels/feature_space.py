@@ -15,7 +15,7 @@ import math
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from engine import embed
 from engine.embed import (PIXELS, EmbeddingPartial, FeatureSet, FeatureSpaceResult, FeaturesReady, ModelReady,
@@ -24,15 +24,10 @@ from engine.errors import ConvScopeError
 from engine.events import LogLine
 from gui import theme
 from gui.panels.base import JobPanel
-from gui.widgets.embedding_plot import EmbeddingPlot
 from gui.widgets.embedding_settings import method_box, restore_settings, settings_state, source_box, view_box
-from gui.theme import colour
-from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.embedding_view import EmbeddingView
 
 DEFAULT_LAYER = "(before the classifier)"
-
-
-MAX_GRID_IMAGES = 200
 
 
 class FeatureSpacePanel(JobPanel):
@@ -43,16 +38,12 @@ class FeatureSpacePanel(JobPanel):
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.run = ctx.run  # the model whose features are shown (may be a quick one trained here)
-        self.features: FeatureSet | None = None
         self.result: FeatureSpaceResult | None = None
-        self.latest: dict[str, np.ndarray] = {}  # source -> newest layout from the job
         self.frames_received = 0
-        self.selected: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._dirty = False
         self._build_ui()
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(50)
-        self.redraw_timer.timeout.connect(self._redraw_if_dirty)
+        self.redraw_timer.timeout.connect(self.view.redraw_if_dirty)
         theme.notifier.changed.connect(self._apply_colours)  # class colours belong to the theme
         self.status_line = self.status_label
         self.set_job_buttons(run=[self.start_button], stop=[self.stop_button])
@@ -111,34 +102,12 @@ class FeatureSpacePanel(JobPanel):
         self.settings_column = left
         outer.addWidget(left)
 
-        right = QSplitter(Qt.Vertical)
-        plots = QWidget()
-        plots_layout = QHBoxLayout(plots)
-        plots_layout.setContentsMargins(0, 0, 0, 0)
-        self.pixel_plot = EmbeddingPlot("Raw pixels")
-        self.feature_plot = EmbeddingPlot("Trained features")
-        plots_layout.addWidget(self.pixel_plot)
-        plots_layout.addWidget(self.feature_plot)
-        self.pixel_plot.hide()
-        self.plots = {"features": self.feature_plot, "pixels": self.pixel_plot}
-        for plot in self.plots.values():
-            plot.point_hovered.connect(self.show_point)
-            plot.point_clicked.connect(self._on_point_clicked)
-            plot.selection_made.connect(self._on_selection)
-        self.plots_widget = plots
-        right.addWidget(plots)
-        bottom = QWidget()
-        bottom_layout = QHBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        self.preview = ImageView("Hover over a point to see its image")
-        self.preview.setFixedWidth(260)
-        bottom_layout.addWidget(self.preview)
-        self.selection_grid = ImageGrid("Select points with a box or lasso (Mouse) to see their images here")
-        self.selection_grid.tile_clicked.connect(self._on_tile_clicked)
-        bottom_layout.addWidget(self.selection_grid, 1)
-        right.addWidget(bottom)
-        right.setSizes([640, 200])
-        outer.addWidget(right, 1)
+        self.view = EmbeddingView(self.ctx)
+        # The view's parts under the names tests, screenshots and the layout checks use.
+        self.plots, self.plots_widget = self.view.plots, self.view.plots_widget
+        self.feature_plot, self.pixel_plot = self.view.feature_plot, self.view.pixel_plot
+        self.preview, self.selection_grid = self.view.preview, self.view.selection_grid
+        outer.addWidget(self.view, 1)
         self._fit_settings_width()
 
     def _fit_settings_width(self) -> None:
@@ -261,19 +230,9 @@ class FeatureSpacePanel(JobPanel):
         if run is None and dataset not in ("mnist5k", "shapes"):
             dataset = "mnist5k"  # the quick LeNet-5 needs images at least 28 px wide
         self.result = None
-        self.features = None
-        self.latest = {}
         self.frames_received = 0
-        self.selected = np.zeros(0, dtype=np.int64)
-        self.selection_grid.clear()
         compare = options["compare_pixels"]
-        self.pixel_plot.setVisible(compare)
-        axis = "t-SNE" if options["method"] == "tsne" else "PCA"
-        for plot in self.plots.values():
-            plot.clear()
-            plot.set_axis_names(axis)
-        self.feature_plot.set_title("Trained features" if compare else "Features")
-        self.pixel_plot.set_title("Raw pixels")
+        self.view.reset(options["method"], compare)
         self.status_label.setText("Starting…")
         if self.using_imagenet():
             folder, network = self.folder or None, self.network_choice.model_name()
@@ -288,45 +247,31 @@ class FeatureSpacePanel(JobPanel):
             self.redraw_timer.start()
         else:
             self.redraw_timer.stop()
-            self._redraw_if_dirty()
+            self.view.redraw_if_dirty()
 
     def on_job_event(self, event) -> None:
         if isinstance(event, EmbeddingPartial):
-            self.latest[event.source] = event.xy
+            self.view.set_layout(event.source, event.xy)
             self.frames_received += 1
-            self._dirty = True
             if event.source == "features" and event.total > 1:
                 kl = "" if math.isnan(event.kl) else f", KL divergence {event.kl:.3f}"
                 phase = "start layout" if event.iteration == 0 else f"iteration {event.iteration}/{event.total}"
                 self.status_label.setText(f"t-SNE {phase}{kl}")
         elif isinstance(event, FeaturesReady):
-            self.features = event.features
-            for plot in self.plots.values():
-                plot.images = event.features.images
-            self._apply_colours()
+            self.view.set_features(event.features, self.colour_mode())
         elif isinstance(event, ModelReady):
             self.run = event.run
             self._refresh_layers()
         elif isinstance(event, LogLine):
             self.status_label.setText(event.text)
 
-    def _redraw_if_dirty(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        for source, xy in self.latest.items():
-            plot = self.plots[source]
-            if plot.groups:
-                plot.set_layout(xy)
-
     def on_job_succeeded(self, result: FeatureSpaceResult) -> None:
         self.result = result
-        self.features = result.features
-        self.latest["features"] = result.embedding.xy
+        self.view.features = result.features
+        self.view.set_layout("features", result.embedding.xy)
         if result.pixel_embedding is not None:
-            self.latest["pixels"] = result.pixel_embedding.xy
-        self._dirty = True
-        self._redraw_if_dirty()
+            self.view.set_layout("pixels", result.pixel_embedding.xy)
+        self.view.redraw_if_dirty()
         self.feature_plot.set_title(embed.describe(result.embedding))
         lines = [embed.describe(result.embedding) + f" ({result.embedding.seconds:.1f} s)."]
         if result.pixel_embedding is not None:
@@ -336,105 +281,44 @@ class FeatureSpacePanel(JobPanel):
         self.status_label.setText(" ".join(lines))
 
     def job_stopped(self) -> None:
-        self._redraw_if_dirty()
+        self.view.redraw_if_dirty()
         self.status_label.setText(self.status_label.text() + " (stopped; the last frame stays)")
 
     def job_failed(self, title: str, message: str) -> None:
         self.status_label.setText(f"{title}: {message}")
 
-    # ------------------------------------------------------------ colours, hover, click, selection
+    # ------------------------------------------------------------ the view (hover, click, selection)
+    @property
+    def features(self) -> FeatureSet | None:
+        return self.view.features
+
+    @property
+    def selected(self) -> np.ndarray:
+        return self.view.selected
+
     def colour_mode(self) -> str:
         return self.colour_combo.currentData()
 
     def _apply_colours(self) -> None:
-        if self.features is None:
-            return
-        mode = self.colour_mode()
-        own_classes = self.features.prediction_names is not None  # a network's guesses on photos
-        if (mode != "true" and self.features.predictions is None) or (mode == "correct" and own_classes):
-            mode = "true"
-        groups = embed.colour_groups(self.features.labels, self.features.predictions, self.features.class_names,
-                                     mode, self.features.prediction_names)
-        named = [(name, colour(c), idx) for name, c, idx in groups]
-        meaning = {"true": "colour = true class", "predicted": "colour = predicted class",
-                   "correct": "colour = prediction right or wrong"}[mode]
-        if own_classes:
-            meaning = {"true": "colour = folder", "predicted": "colour = the network's top-1 guess"}[mode]
-        for source, plot in self.plots.items():
-            plot.set_title(subtitle=meaning)
-            plot.set_groups(named)
-            if source in self.latest:
-                plot.set_layout(self.latest[source])
+        self.view.apply_colours(self.colour_mode())
 
     def _on_thumbnails_toggled(self, on: bool) -> None:
-        for plot in self.plots.values():
-            plot.show_thumbnails = on
-            plot.redraw()
+        self.view.show_thumbnails(on)
 
     def _on_select_mode_changed(self) -> None:
-        for plot in self.plots.values():
-            plot.view_box.select_mode = self.select_combo.currentData()
+        self.view.set_select_mode(self.select_combo.currentData())
 
     def describe_point(self, index: int) -> str:
-        f = self.features
-        names = f.class_names
-        if f.captions is not None:
-            return f"{f.captions[index]} · folder {names[int(f.labels[index])]}"
-        text = f"#{int(f.indices[index])} of the {f.split} images · true {names[int(f.labels[index])]}"
-        if f.predictions is not None:
-            pred = int(f.predictions[index])
-            verdict = "right" if pred == int(f.labels[index]) else "wrong"
-            text += f" · predicted {names[pred]} ({verdict})"
-        return text
+        return self.view.describe_point(index)
 
     def show_point(self, index: int) -> None:
-        if index < 0 or self.features is None or index >= len(self.features):
-            for other in self.plots.values():
-                other.mark(None)
-            return
-        for other in self.plots.values():
-            other.mark(index)  # the same image in both plots of compare mode
-        image = self.features.images[index]
-        self.preview.set_image(image[:, :, 0] if image.shape[2] == 1 else image)
-        self.preview.set_caption(self.describe_point(index))
-
-    def _on_point_clicked(self, index: int) -> None:
-        self.send_to_tools(index)
+        self.view.show_point(index)
 
     def send_to_tools(self, index: int) -> None:
-        """The user clicked image `index`: it becomes the current input and opens in Activations
-        (the ImageNet panels keep their own photos)."""
-        if self.features is None or not 0 <= index < len(self.features):
-            return
-        caption = self.describe_point(index)
-        image = self.features.images[index].copy()
-        self.ctx.set_input_image(image, caption)
-        self.ctx.send_image(image, caption, "Activations", focus=False)
-        self.ctx.status(f"Feature space: {caption} is now the input of Activations.")
+        self.view.send_to_tools(index)
 
     def select_points(self, indices: np.ndarray) -> None:
-        self._on_selection(np.asarray(indices, dtype=np.int64))
-
-    def _on_selection(self, indices: np.ndarray) -> None:
-        if self.features is None:
-            return
-        self.selected = np.asarray(indices, dtype=np.int64)
-        if len(self.selected) == 0:
-            self.selection_grid.clear()
-            self.selection_grid.set_caption("Nothing selected")
-            return
-        shown = self.selected[:MAX_GRID_IMAGES]
-        self.selection_grid.set_tiles(self.features.images[shown])
-        labels = self.features.labels[self.selected]
-        counts = np.bincount(labels, minlength=len(self.features.class_names))
-        top = [f"{self.features.class_names[c]}: {counts[c]}" for c in np.argsort(-counts)[:4] if counts[c]]
-        more = f" (first {MAX_GRID_IMAGES} shown)" if len(self.selected) > MAX_GRID_IMAGES else ""
-        self.selection_grid.set_caption(f"{len(self.selected)} selected{more} · true classes " + ", ".join(top)
-                                        + " · click an image to inspect it")
-
-    def _on_tile_clicked(self, tile: int) -> None:
-        if 0 <= tile < len(self.selected):
-            self.send_to_tools(int(self.selected[tile]))
+        self.view.select_points(indices)
 
     # ------------------------------------------------------------ export
     def _ask_export_csv(self) -> None:
@@ -465,11 +349,7 @@ class FeatureSpacePanel(JobPanel):
         return True
 
     def export_png(self, path: str) -> bool:
-        if not self.plots_widget.grab().save(str(path)):
-            self.ctx.show_error("Export failed", f"Could not write the picture to {path}.")
-            return False
-        self.ctx.status(f"Plot written to {path}")
-        return True
+        return self.view.export_png(path)
 
     # ------------------------------------------------------------ workspaces, lessons
     def save_state(self) -> dict:
