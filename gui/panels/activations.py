@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.events import Progress
@@ -18,31 +18,11 @@ from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid, ImageView
-from gui.widgets.model_chooser import ChoosesNetwork, ModelChooser, network_choice
+from gui.widgets.model_chooser import ChoosesNetwork, network_choice
+from gui.widgets.network_activations import NetworkActivations
 from gui.widgets.run_hint import NoModelHint, PageStack
-from gui.workers import JobSlot
 
-DEFAULT_PHOTO = "coffee"
 IMAGENET_PAGE = 2
-
-
-def imagenet_activations_job(model: str, source: str, payload, layer: str, per_map: bool):
-    """An ImageNet network's maps of one photo at `layer` (engine.network_views), off the GUI thread."""
-    from engine.errors import DataError
-    from engine.images import load_bundled_photo, load_image
-    from engine.network_views import network_maps_job
-
-    yield Progress(0, 1, "Reading the photo")
-    if source == "file":
-        image = load_image(payload, max_side=1024)
-    elif source == "image":
-        image = np.asarray(payload)
-    elif source == "bundled":
-        image = load_bundled_photo(payload)
-    else:
-        raise DataError("An ImageNet network looks at photos: open an image file, drop one here or pick a "
-                        "bundled photo (drawings and dataset samples go to the trained run).")
-    return (yield from network_maps_job(model, image, layer, per_map))
 
 
 def activations_job(model, source: str, payload, input_shape, per_map: bool):
@@ -84,28 +64,14 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         outer = QVBoxLayout(self)
         self.network_combo = network_choice("The network trained here (every layer), or a pretrained ImageNet network "
                                             "or your own (one chosen layer's maps of a photo).")
-        self.model_choice = ModelChooser(ctx=ctx)
-        self.net_layer_combo = QComboBox()
-        self.net_layer_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.net_layer_combo.setMinimumContentsLength(16)
-        self.net_layer_combo.setToolTip("The layer (real module path) whose feature maps are shown.")
-        self.photo_combo = QComboBox()
-        from engine.images import bundled_photos
-
-        for name in bundled_photos():
-            self.photo_combo.addItem(name.replace("_", " "), name)
-        self.photo_combo.setCurrentIndex(max(0, self.photo_combo.findData(DEFAULT_PHOTO)))
-        self.net_open_button = QPushButton("Open photo…")
-        self.net_open_button.clicked.connect(self._open_file)
-        self.camera_button = QPushButton("Camera…")
-        self.camera_button.setToolTip("A live camera (or video): watch the network react, Freeze a frame to see "
-                                      "its maps here")
-        self.camera_button.clicked.connect(self._open_camera)
-        self.camera = None
-        self.net_per_map_check = QCheckBox("Each map on its own scale")
-        self.net_per_map_check.setToolTip("Stretch every map to its own range (weak channels show their pattern).")
-        self.net_widgets = [self.model_choice, self.net_layer_combo, self.photo_combo, self.net_open_button,
-                            self.camera_button, self.net_per_map_check]
+        self.network = NetworkActivations(self)
+        # The network side's parts under the names ChoosesNetwork, tests and the layout checks use.
+        self.model_choice, self.net_layer_combo = self.network.model_choice, self.network.layer_combo
+        self.photo_combo, self.net_open_button = self.network.photo_combo, self.network.open_button
+        self.camera_button, self.net_per_map_check = self.network.camera_button, self.network.per_map_check
+        self.net_widgets, self.net_jobs = self.network.widgets, self.network.layer_jobs
+        self.net_input_view, self.net_enlarged_view = self.network.input_view, self.network.enlarged_view
+        self.net_grid = self.network.grid
         self.network_strip = control_strip("Network:", self.network_combo, self.model_choice,
                                            "Layer:", self.net_layer_combo, "Photo:", self.photo_combo,
                                            self.net_open_button, self.camera_button, self.net_per_map_check)
@@ -178,39 +144,18 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.scroll.setWidget(self.maps_host)
         row.addWidget(self.scroll, 2)
         self.stack.addWidget(content)
-        self.stack.addWidget(self._build_imagenet_page())
+        self.stack.addWidget(self.network.page)
         self._fit_controls_width()
         outer.addWidget(self.stack, 1)
-        self.net_layers: list[tuple[str, tuple]] = []
-        self.network_result = None  # engine.network_views.NetworkMaps shown on the ImageNet page
-        self.net_jobs = JobSlot(self)  # the layer list of the chosen network
-        self.net_jobs.succeeded.connect(self._on_network_layers)
-        self.net_jobs.failed.connect(self._on_job_failed)
         self.network_combo.currentIndexChanged.connect(self._on_network_changed)
         self.model_choice.currentIndexChanged.connect(self._on_network_changed)
-        self.net_layer_combo.currentIndexChanged.connect(self.recompute)
         self.net_per_map_check.toggled.connect(self.per_map_check.setChecked)  # one setting, two places
-        self.photo_combo.activated.connect(self._on_photo_chosen)
         self._show_network_widgets()
 
         self._pending: tuple[str, object, str] | None = None
         self.jobs.succeeded.connect(self.on_maps_ready)
         ctx.image_sent.connect(self._on_image_sent)  # an image the user clicked in Feature space
         self.follow_run(self.on_run_changed)
-
-    def _build_imagenet_page(self) -> QWidget:
-        page = QWidget()
-        row = QHBoxLayout(page)
-        left = QVBoxLayout()
-        self.net_input_view = ImageView("The photo as the network sees it")
-        self.net_enlarged_view = ImageView("Click a feature map to enlarge it")
-        left.addWidget(self.net_input_view, 1)
-        left.addWidget(self.net_enlarged_view, 1)
-        row.addLayout(left, 1)
-        self.net_grid = ImageGrid("Feature maps")
-        self.net_grid.tile_clicked.connect(self._on_network_tile_clicked)
-        row.addWidget(self.net_grid, 2)
-        return page
 
     def _fit_controls_width(self) -> None:
         """The controls column is as wide as its content at this text size (no sideways scroll)."""
@@ -283,14 +228,12 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
             self.show_file(path)
 
     def _open_camera(self) -> None:
-        from gui.widgets.camera import CameraDialog
+        self.network.open_camera()
 
-        if self.camera is None:
-            self.camera = CameraDialog(self.model_choice.model_name(), self)
-            self.camera.frozen.connect(self.show_image)
-        self.camera.model_name = self.model_choice.model_name()
-        self.camera.show()
-        self.camera.raise_()
+    @property
+    def camera(self):
+        """The camera dialog (made on first use)."""
+        return self.network.camera
 
     def show_file(self, path: str) -> None:
         self._start("file", str(path), Path(path).name)
@@ -319,13 +262,15 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
 
     def recompute(self, *_args) -> None:
         if self.imagenet_mode():
-            if self._net_pending is not None:
-                self._start_network(*self._net_pending)
+            self.network.recompute()
         elif self._pending is not None:
             self._start(*self._pending)
 
     # ------------------------------------------------------------ an ImageNet network
-    _net_pending: tuple[str, object, str] | None = None
+    @property
+    def network_result(self):
+        """engine.network_views.NetworkMaps shown on the ImageNet page."""
+        return self.network.result
 
     def _show_network_widgets(self) -> None:
         imagenet = self.imagenet_mode()
@@ -336,8 +281,6 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
                 label.setVisible(imagenet)
 
     def _on_network_changed(self, *_args) -> None:
-        from engine.network_views import network_layers_job
-
         self._show_network_widgets()
         if not self.imagenet_mode():
             self.net_jobs.stop()
@@ -347,78 +290,10 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
             return
         self.stack.setCurrentIndex(IMAGENET_PAGE)
         self.jobs.stop()
-        self.net_layer_combo.blockSignals(True)
-        self.net_layer_combo.clear()  # the new network's layers arrive with network_layers_job
-        self.net_layer_combo.blockSignals(False)
-        name = self.model_choice.model_name()
-        self.net_grid.set_caption(f"Loading {self.model_choice.currentText()}…")
-        self.net_jobs.start(lambda: network_layers_job(name))
-
-    def _on_network_layers(self, result) -> None:
-        name, _label, layers = result
-        if not self.imagenet_mode() or name != self.model_choice.model_name():
-            return
-        self.net_layers = layers
-        current = self.net_layer_combo.currentData()
-        self.net_layer_combo.blockSignals(True)
-        self.net_layer_combo.clear()
-        for path, shape in layers:
-            self.net_layer_combo.addItem(f"{path}  ({'×'.join(map(str, shape))})", path)
-        paths = [path for path, _shape in layers]
-        default = current if current in paths else ("blocks.3" if "blocks.3" in paths else paths[len(paths) // 3])
-        self.net_layer_combo.setCurrentIndex(paths.index(default))
-        self.net_layer_combo.blockSignals(False)
-        if self._net_pending is None:
-            self._on_photo_chosen()
-        else:
-            self.recompute()
-
-    def _on_photo_chosen(self, *_args) -> None:
-        name = self.photo_combo.currentData() or DEFAULT_PHOTO
-        self._start_network("bundled", name, f"{self.photo_combo.currentText()} (bundled photo)")
+        self.network.load_layers()
 
     def set_network_layer(self, path: str) -> None:
-        index = self.net_layer_combo.findData(path)
-        if index >= 0:
-            self.net_layer_combo.setCurrentIndex(index)
-
-    def _start_network(self, source: str, payload, caption: str) -> None:
-        self._net_pending = (source, payload, caption)
-        layer = self.net_layer_combo.currentData()
-        if not layer:
-            return  # the layer list is loading: it starts this input when it arrives
-        model, per_map = self.model_choice.model_name(), self.per_map_check.isChecked()
-        self.caption = caption
-        self.jobs.start(lambda: imagenet_activations_job(model, source, payload, layer, per_map))
-
-    def _on_network_maps(self, result) -> None:
-        if not self.imagenet_mode():
-            return
-        from engine.network_views import MAX_MAPS
-
-        self.network_result = result
-        self.net_input_view.set_image(result.crop)
-        index, name, prob = result.top1
-        self.net_input_view.set_caption(f"{self.caption} · {result.label} sees: {name} ({prob:.0%})")
-        fm = result.maps
-        self.net_grid.set_tiles(fm.maps, pad=1 if fm.maps.shape[-1] < 16 else 2)
-        shape = "×".join(str(v) for v in fm.raw.shape[1:])
-        shown = (f"first {fm.maps.shape[0]} of {result.channels} maps" if result.channels > MAX_MAPS
-                 else f"{result.channels} maps")
-        self.net_grid.set_caption(f"<b>{result.layer}</b> of {result.label} · {shown} of {shape} · "
-                                  f"range [{fm.vmin:.2f}, {fm.vmax:.2f}] · click a map to enlarge it")
-        self._show_network_enlarged(0)
-
-    def _on_network_tile_clicked(self, index: int) -> None:
-        self._show_network_enlarged(index)
-
-    def _show_network_enlarged(self, index: int) -> None:
-        result = self.network_result
-        if result is None or index >= result.maps.maps.shape[0]:
-            return
-        tile = result.maps.maps[index]
-        self.net_enlarged_view.set_image(nearest_upscale(tile, max(1, 224 // max(tile.shape))))
-        self.net_enlarged_view.set_caption(f"{result.layer}, channel {index} (bright = strong activation)")
+        self.network.set_layer(path)
 
     def shutdown(self) -> None:
         self.net_jobs.stop()
@@ -426,7 +301,7 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
 
     def _start(self, source: str, payload, caption: str) -> None:
         if self.imagenet_mode():
-            self._start_network(source, payload, caption)
+            self.network.start(source, payload, caption)
             return
         self._pending = (source, payload, caption)
         if self.run is None:
@@ -440,7 +315,8 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         from engine.network_views import NetworkMaps
 
         if isinstance(result, NetworkMaps):
-            self._on_network_maps(result)
+            if self.imagenet_mode():
+                self.network.show_maps(result)
             return
         image, maps = result
         self.input_image = image
