@@ -98,7 +98,10 @@ class RunLogWriter:
             pass
 
     def write(self, event: Any) -> None:
-        """Append one engine event (arrays first, then the line that names them)."""
+        """Append one engine event (arrays first, then the line that names them). Events whose
+        class says `logged = False` (a whole model copy for live views) are left out."""
+        if getattr(type(event), "logged", True) is False:
+            return
         self._count += 1
         record = _encode(event, self, f"{self._count:06d}")
         self._events.write(json.dumps(record, allow_nan=False) + "\n")

@@ -1,7 +1,8 @@
 """The trainer: mini-batch SGD / Adam as a job (a generator of events).
 
 `train_job(spec, data, settings)` yields `TrainStarted`, `BatchEnd` (throttled,
-~50 ms, always the last batch of an epoch), `EpochEnd`, `FiltersSnapshot`,
+~50 ms, always the last batch of an epoch), `EpochEnd`, `FiltersSnapshot` (each followed by a
+`ModelSnapshot`),
 `LayerStatsSnapshot`, and for ensembles `MemberFinished` / `EnsembleResult`;
 it returns a `TrainResult`. `fit(...)` drains it (CLI, tests). Stopping = closing
 the generator between yields. A NaN/inf loss (or one above EXPLODED_LOSS) raises
@@ -100,6 +101,21 @@ class FiltersSnapshot:
 
 
 @dataclass(frozen=True)
+class ModelSnapshot:
+    """A CPU copy of the whole model being trained (weights, batch-norm statistics, input
+    normalization), sent right after each FiltersSnapshot: live views (the Diagram panel) build
+    their own model from it and run forward passes on that in their own thread, never on the
+    model being trained. Too large for run folders: RunLogWriter skips it (`logged`)."""
+
+    step: int
+    member: int
+    spec: Any  # the NetworkSpec actually trained (prepare_spec's: batch norm inserted, adapted to the data)
+    state: dict  # state_dict name -> numpy copy
+
+    logged = False  # a class attribute, not a field: engine.run_log leaves these events out
+
+
+@dataclass(frozen=True)
 class MemberFinished:
     member: int  # member (or snapshot) index
     val_acc: float
@@ -113,6 +129,7 @@ class EnsembleResult:
 
 
 __all__ = ["TrainSettings", "TrainSettingsError", "TrainStarted", "BatchEnd", "EpochEnd", "FiltersSnapshot",
+           "ModelSnapshot",
            "LayerStatsSnapshot", "MemberFinished", "EnsembleResult", "TrainResult", "train_job", "fit",
            "prepare_spec", "insert_batchnorm", "ensemble_probabilities", "evaluate"]
 
@@ -194,6 +211,10 @@ def ensemble_probabilities(models: list[nn.Module], x: torch.Tensor, batch_size:
 def _conv_filters(model: ConvNet) -> dict:
     return {name: m.weight.detach().float().cpu().numpy().copy()
             for name, m in model.features.named_children() if isinstance(m, nn.Conv2d)}
+
+
+def _model_state(model: ConvNet) -> dict:
+    return {name: value.detach().cpu().numpy().copy() for name, value in model.state_dict().items()}
 
 
 # ---------------------------------------------------------------- the job
@@ -321,6 +342,7 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
         yield layer_stats_event(0, 0)
     if settings.snapshot_every_steps > 0:
         yield FiltersSnapshot(0, member, _conv_filters(model))
+        yield ModelSnapshot(0, member, spec, _model_state(model))
 
     batch_throttle = Throttle(settings.event_interval_s)
     filter_throttle = Throttle(max(settings.event_interval_s, 0.2))
@@ -420,6 +442,7 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                 if filter_every > 0 and step % filter_every == 0 and filter_throttle.ready():
                     side_start = time.perf_counter()
                     yield FiltersSnapshot(step, member, _conv_filters(model))
+                    yield ModelSnapshot(step, member, spec, _model_state(model))
                     since_event_start += time.perf_counter() - side_start
             loss_sum, correct_count = epoch_loss_sum, correct.item()
             if ranks is not None:  # the shares of all ranks cover the training set once
