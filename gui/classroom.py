@@ -1,22 +1,21 @@
 """Window-level classroom features, installed on the main window in one call:
-File (workspaces, export), View (presentation mode, theme, text size, cursor
-highlight, lessons and convolution arithmetic docks), Help (keyboard shortcuts),
-tab tooltips, and a global busy indicator in the status bar."""
+File (workspaces, export) and View (presentation mode, theme, text size, cursor
+highlight, lessons and convolution arithmetic docks) from gui.classroom_menus, Help
+(keyboard shortcuts, gui.shortcuts_dialog), tab tooltips, and a global busy indicator
+in the status bar."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QHeaderView,
-                               QLabel, QMainWindow, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QVBoxLayout)
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget
 
-from engine.errors import ConvScopeError
-from gui import export, settings, theme
+from gui import settings, theme
+from gui.classroom_menus import FileMenu, ViewMenu, window_action
+from gui.shortcuts_dialog import open_shortcuts_dialog
+from gui.shortcuts_dialog import shortcut_rows as collect_shortcut_rows
 from gui.workers import registry
-
-TEXT_SIZES = (100, 125, 150, 175, 200, 250)
 
 
 class Classroom(QObject):
@@ -29,11 +28,16 @@ class Classroom(QObject):
         self.presentation = PresentationController(window)
         self.workspaces = WorkspaceController(window)
         self._build_docks()
-        self._build_file_menu()
-        self._build_view_menu()
+        self.file_actions = FileMenu(window, self.workspaces)
+        self.view_actions = ViewMenu(window, self.presentation, self.lessons_dock, self.conv_dock)
+        # The View menu's actions under the names the tests and the window use.
+        view = self.view_actions
+        self.presentation_action, self.cursor_action = view.presentation_action, view.cursor_action
+        self.theme_actions, self.size_actions = view.theme_actions, view.size_actions
+        self.theme_group, self.size_group = view.theme_group, view.size_group
+        self.lessons_action, self.conv_action = view.lessons_action, view.conv_action
         self._build_help_menu()
         self._build_busy_indicator()
-        self.presentation.toggled.connect(self._on_presentation_toggled)
         if getattr(window, "panels_ready", None) is not None:
             window.panels_ready.connect(self._on_panels_ready)
         self._on_panels_ready()
@@ -72,113 +76,12 @@ class Classroom(QObject):
         self.conv_dock.raise_()
 
     # ----- menus
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
-        action = QAction(text, self.window)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text.replace("&", ""))
-        action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        self.window.addAction(action)  # shortcuts keep working while the menu bar is hidden
-        return action
-
-    def _build_file_menu(self) -> None:
-        menu = self.window.file_menu
-        menu.setToolTipsVisible(True)
-        first = menu.actions()[0] if menu.actions() else None
-        ws = self.workspaces
-        actions = [
-            self._action("&Open workspace…", ws.open, "Ctrl+Shift+O",
-                         "Open a workspace folder: architecture, runs with curves and weights, images, "
-                         "panel settings."),
-            self._action("&Save workspace", ws.save, "Ctrl+Alt+S",
-                         "Save everything (architecture, runs, images, panel settings) into the workspace folder."),
-            self._action("Save workspace &as…", ws.save_as, "Ctrl+Shift+S", "Save the workspace into a new folder."),
-        ]
-        for action in actions:
-            menu.insertAction(first, action)
-        menu.insertMenu(first, ws.recent_menu)
-        menu.insertSeparator(first)
-        for action in [
-            self._action("&Export current view…", self.export_current_view, "Ctrl+E",
-                         "Save the current panel and each of its plots and images as PNG (1920 px wide) and SVG."),
-            self._action("&Copy view to clipboard", self.copy_current_view, "Ctrl+Shift+C",
-                         "Copy a projector-resolution picture of the current panel, to paste into slides."),
-            self._action("Export &metrics as CSV…", self.export_metrics, "Ctrl+Shift+E",
-                         "Save the current panel's numbers (or the run's training curves) as a CSV table."),
-        ]:
-            menu.insertAction(first, action)
-        menu.insertSeparator(first)
-        if first is not None and first.text().replace("&", "") == "Quit" and not first.shortcuts():
-            first.setShortcut(QKeySequence("Ctrl+Q"))  # the platform gave no standard Quit key
-            first.setToolTip("Stop every job and close ConvScope.")
-
-    def _build_view_menu(self) -> None:
-        menu = self.window.view_menu
-        menu.setToolTipsVisible(True)
-        menu.addSeparator()
-        self.presentation_action = self._action(
-            "&Presentation mode", self._set_presentation, "F5",
-            "One panel full screen with large type and thick lines, menus and tabs hidden. Esc leaves.", True)
-        menu.addAction(self.presentation_action)
-        self.cursor_action = self._action("Highlight &cursor", self._set_cursor_highlight, "F6",
-                                          "Draw a translucent ring around the mouse pointer so a room can follow it.",
-                                          True)
-        menu.addAction(self.cursor_action)
-        theme_menu = menu.addMenu("&Theme")
-        theme_menu.setToolTipsVisible(True)
-        self.theme_group = QActionGroup(self.window)
-        self.theme_actions: dict[str, QAction] = {}
-        for name, tip in (("light", "Dark text on a light background: best in a bright room."),
-                          ("dark", "Light text on a dark background: best in a dark room or on an LCD projector.")):
-            action = QAction(name.capitalize(), self.window, checkable=True)
-            action.setToolTip(tip)
-            action.setData(name)
-            action.setChecked(theme.current["theme"] == name)
-            action.triggered.connect(self._on_theme_action)
-            self.theme_group.addAction(action)
-            theme_menu.addAction(action)
-            self.theme_actions[name] = action
-        size_menu = menu.addMenu("Text &size")
-        size_menu.setToolTipsVisible(True)
-        self.size_group = QActionGroup(self.window)
-        self.size_actions: dict[int, QAction] = {}
-        for percent in TEXT_SIZES:
-            action = QAction(f"{percent}%", self.window, checkable=True)
-            action.setToolTip(f"All text at {percent}% (kept separately for presentation mode).")
-            action.setData(percent)
-            action.triggered.connect(self._on_size_action)
-            self.size_group.addAction(action)
-            size_menu.addAction(action)
-            self.size_actions[percent] = action
-        size_menu.addSeparator()
-        size_menu.addAction(self._action("&Larger text", self.larger_text, QKeySequence.ZoomIn,
-                                         "Make all text larger."))
-        size_menu.addAction(self._action("S&maller text", self.smaller_text, QKeySequence.ZoomOut,
-                                         "Make all text smaller."))
-        self._check_size_action()
-        menu.addSeparator()
-        lessons_toggle = self.lessons_dock.toggleViewAction()
-        lessons_toggle.setText("&Lessons")
-        lessons_toggle.setShortcut(QKeySequence("Ctrl+L"))
-        lessons_toggle.setToolTip("Guided lessons: the lecture step by step, each set up with one click.")
-        self.window.addAction(lessons_toggle)
-        menu.addAction(lessons_toggle)
-        conv_toggle = self.conv_dock.toggleViewAction()
-        conv_toggle.setText("Convolution &arithmetic")
-        conv_toggle.setShortcut(QKeySequence("Ctrl+K"))
-        conv_toggle.setToolTip("Output size of a convolution from kernel, padding, stride and dilation, animated.")
-        self.window.addAction(conv_toggle)
-        menu.addAction(conv_toggle)
-        self.lessons_action, self.conv_action = lessons_toggle, conv_toggle
-
     def _build_help_menu(self) -> None:
         menu = self.window.help_menu
         menu.setToolTipsVisible(True)
         first = menu.actions()[0] if menu.actions() else None
-        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/",
-                                             "Every keyboard shortcut of the window and the current panels.")
+        self.shortcuts_action = window_action(self.window, "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/",
+                                              "Every keyboard shortcut of the window and the current panels.")
         menu.insertAction(first, self.shortcuts_action)
         guided = QAction("&Guided lessons", self.window)
         guided.setToolTip("Open the lessons side panel.")
@@ -269,202 +172,36 @@ class Classroom(QObject):
             if plain.startswith("About") and action.toolTip() == plain:
                 action.setToolTip("Version, and what ConvScope is for.")
 
-    # ----- appearance
-    def _apply(self, theme_name: str | None = None, percent: int | None = None) -> None:
-        name = theme_name or theme.current["theme"]
-        if percent is None:
-            scale = theme.current["scale"]
-        else:
-            scale = percent / 100.0
-        if self.presentation.active:
-            if percent is not None:
-                settings.save_presentation_scale(scale)
-            _saved_theme, normal_scale = settings.load_appearance()
-            settings.save_appearance(name, normal_scale)
-        else:
-            settings.save_appearance(name, scale)
-        theme.apply_theme(QApplication.instance(), name, scale)
-        self.theme_actions[theme.current["theme"]].setChecked(True)
-        self._check_size_action()
-
+    # ----- the menus' actions, for lessons, tests and scripts
     def set_theme(self, name: str) -> None:
-        self._apply(theme_name=name)
+        self.view_actions.set_theme(name)
 
     def set_text_size(self, percent: int) -> None:
-        self._apply(percent=int(percent))
+        self.view_actions.set_text_size(percent)
 
     def larger_text(self) -> None:
-        current = round(theme.current["scale"] * 100)
-        bigger = [p for p in TEXT_SIZES if p > current]
-        if bigger:
-            self.set_text_size(bigger[0])
+        self.view_actions.larger_text()
 
     def smaller_text(self) -> None:
-        current = round(theme.current["scale"] * 100)
-        smaller = [p for p in TEXT_SIZES if p < current]
-        if smaller:
-            self.set_text_size(smaller[-1])
-
-    def _on_theme_action(self) -> None:
-        action = self.sender()
-        if isinstance(action, QAction):
-            self.set_theme(str(action.data()))
-
-    def _on_size_action(self) -> None:
-        action = self.sender()
-        if isinstance(action, QAction):
-            self.set_text_size(int(action.data()))
-
-    def _check_size_action(self) -> None:
-        percent = round(theme.current["scale"] * 100)
-        for value, action in self.size_actions.items():
-            action.setChecked(value == percent)
-
-    def _set_presentation(self, on: bool) -> None:
-        if on:
-            self.presentation.enter()
-        else:
-            self.presentation.leave()
-
-    def _on_presentation_toggled(self, on: bool) -> None:
-        if self.presentation_action.isChecked() != on:  # Esc left presentation mode
-            self.presentation_action.blockSignals(True)
-            self.presentation_action.setChecked(on)
-            self.presentation_action.blockSignals(False)
-        self._check_size_action()
-
-    def _set_cursor_highlight(self, on: bool) -> None:
-        self.presentation.cursor.set_active(on)
-        settings.save_cursor_highlight(on)
-
-    # ----- export
-    def _current(self):
-        panel = self.window.current_panel()
-        if panel is None:
-            self.window.ctx.show_error("Export problem", "No panel is shown (the panels are still loading).")
-        return panel
+        self.view_actions.smaller_text()
 
     def export_current_view(self, folder: str | Path | None = None) -> list[Path]:
-        panel = self._current()
-        if panel is None:
-            return []
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self.window, "Export the current view into a folder",
-                                                      settings.last_export_folder())
-            if not folder:
-                return []
-        try:
-            written = export.export_view(panel, folder, panel.title)
-        except ConvScopeError as exc:
-            self.window.ctx.show_error(exc.title, str(exc))
-            return []
-        settings.save_last_export_folder(folder)
-        self.window.ctx.status(f"Exported {len(written)} files to {folder}")
-        return written
+        return self.file_actions.export_current_view(folder)
 
     def copy_current_view(self) -> None:
-        panel = self._current()
-        if panel is None:
-            return
-        try:
-            image = export.copy_to_clipboard(panel)
-        except ConvScopeError as exc:
-            self.window.ctx.show_error(exc.title, str(exc))
-            return
-        self.window.ctx.status(f"Copied {panel.title} to the clipboard ({image.width()}x{image.height()})")
+        self.file_actions.copy_current_view()
 
     def export_metrics(self, path: str | Path | None = None) -> Path | None:
-        panel = self._current()
-        if panel is None:
-            return None
-        if path is None:
-            default = Path(settings.last_export_folder()) / f"{export._slug(panel.title)}_metrics.csv"
-            path, _ = QFileDialog.getSaveFileName(self.window, "Export metrics", str(default), "CSV (*.csv)")
-            if not path:
-                return None
-        try:
-            written = export.write_metrics_csv(path, export.metrics_table(panel, self.window.ctx.run))
-        except ConvScopeError as exc:
-            self.window.ctx.show_error(exc.title, str(exc))
-            return None
-        self.window.ctx.status(f"Metrics saved to {written}")
-        return written
+        return self.file_actions.export_metrics(path)
 
     # ----- shortcuts sheet
     def shortcut_rows(self) -> list[tuple[str, str, str]]:
         """(keys, what, where) for every QAction and QShortcut that has keys, collected now."""
-        rows: dict[tuple[str, str], str] = {}
-
-        def add(keys: str, text: str, where: str) -> None:
-            text = text.replace("&", "").strip() or "(unnamed)"
-            if keys:
-                rows.setdefault((keys, text), where)
-
-        for action in self.window.findChildren(QAction):
-            if not action.shortcuts():
-                continue
-            owner = _owning_panel(action)
-            keys = ", ".join(k.toString(QKeySequence.NativeText) for k in action.shortcuts())
-            add(keys, action.text() or action.toolTip(), owner.title if owner is not None else "Window")
-        for shortcut in self.window.findChildren(QShortcut):
-            if shortcut.key().isEmpty():
-                continue
-            owner = _owning_panel(shortcut)
-            keys = shortcut.key().toString(QKeySequence.NativeText)
-            what = shortcut.whatsThis() or shortcut.objectName() or (
-                "Leave presentation mode" if shortcut is self.presentation.escape
-                else _described_by_button(owner, keys))
-            add(shortcut.key().toString(QKeySequence.NativeText), what, owner.title if owner else "Window")
-        return sorted(((k, t, w) for (k, t), w in rows.items()), key=lambda r: (r[2] != "Window", r[2], r[1]))
+        return collect_shortcut_rows(self.window, self.presentation.escape)
 
     def show_shortcuts(self) -> QDialog:
-        dialog = QDialog(self.window)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        dialog.setAttribute(Qt.WA_DeleteOnClose)
-        layout = QVBoxLayout(dialog)
-        rows = self.shortcut_rows()
-        table = QTableWidget(len(rows), 3)
-        table.setHorizontalHeaderLabels(["Keys", "Action", "Where"])
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                item = QTableWidgetItem(value)
-                item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
-                table.setItem(r, c, item)
-        table.verticalHeader().hide()
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
-        layout.addWidget(QLabel("Collected from the window now, so the list matches this version."))
-        layout.addWidget(table)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        buttons.rejected.connect(dialog.close)
-        layout.addWidget(buttons)
-        dialog.resize(int(640 * theme.current["scale"]), int(560 * theme.current["scale"]))
-        dialog.open()
-        self.shortcuts_table = table
+        dialog, self.shortcuts_table = open_shortcuts_dialog(self.window, self.shortcut_rows())
         return dialog
-
-
-def _described_by_button(owner, keys: str) -> str:
-    """A panel shortcut without a description: use the button whose tooltip mentions the keys."""
-    from PySide6.QtWidgets import QAbstractButton
-
-    if owner is None:
-        return ""
-    for button in owner.findChildren(QAbstractButton):
-        if f"({keys})" in button.toolTip() or f"{keys})" in button.toolTip():
-            return button.text() or button.toolTip().split(".")[0]
-    return ""
-
-
-def _owning_panel(obj):
-    from gui.panels.base import Panel
-
-    parent = obj.parent()
-    while parent is not None:
-        if isinstance(parent, Panel):
-            return parent
-        parent = parent.parent()
-    return None
 
 
 def install_classroom(window: QMainWindow) -> Classroom:
