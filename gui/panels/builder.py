@@ -10,27 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
-                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from engine.errors import ConvScopeError, SpecError
-from engine.spec import (LAYER_TYPES, LayerSpec, NetworkSpec, analyze, list_presets, load_preset,
-                         total_params)
+from engine.spec import LAYER_TYPES, LayerSpec, NetworkSpec, analyze, load_preset
 from gui.panels.base import Panel
-from gui.theme import fit_table_to_font, follow_font
+from gui.widgets.layer_table import (COLUMNS, ERROR_BACKGROUND, LayerEditor, LayerTable,  # noqa: F401 (tests)
+                                     network_summary, shape_text)
+from gui.widgets.preset_chooser import PresetChooser
 from gui.widgets.shortcuts import add_shortcuts
-from gui.widgets.setting_editor import make_editor, make_label, set_editor_value
-
-ERROR_BACKGROUND = QColor("#fbd3cc")
-ERROR_FOREGROUND = QColor("#8a1c0c")
-COLUMNS = ["#", "Name", "Layer", "Output shape", "Parameters", "Receptive field", "Problem"]
-
-
-def _shape_text(shape) -> str:
-    return "—" if shape is None else " x ".join(str(v) for v in shape)
 
 
 class _DatasetShapeJob:
@@ -50,99 +41,6 @@ class _DatasetShapeJob:
         yield  # unreachable: makes this a generator (a job that only returns)
 
 
-class LayerTable(QTableWidget):
-    """The layer table; dragging a row onto another reports (from, to) instead of
-    letting Qt shuffle cells, so the spec stays the single source of truth."""
-
-    row_dragged = Signal(int, int)  # source row, destination row
-
-    def __init__(self, rows: int, columns: int, parent: QWidget | None = None):
-        super().__init__(rows, columns, parent)
-        self.setDragEnabled(True)
-        self.setAcceptDrops(True)
-        self.setDropIndicatorShown(True)
-        self.setDragDropMode(QAbstractItemView.InternalMove)
-        self.setDefaultDropAction(Qt.MoveAction)
-
-    def fit_free_columns(self) -> None:
-        """The key columns size to their contents; "Layer" and "Problem" share what is left
-        (elided, full text in their tooltips), so no horizontal scroll bar hides the key columns."""
-        layer, problem = COLUMNS.index("Layer"), COLUMNS.index("Problem")
-        header = self.horizontalHeader()
-        used = sum(header.sectionSize(c) for c in range(self.columnCount())
-                   if c not in (layer, problem) and not self.isColumnHidden(c))
-        free = max(0, self.viewport().width() - used)
-        metrics = self.fontMetrics()
-        floor = metrics.horizontalAdvance("Conv…") + 12
-        if self.isColumnHidden(problem):
-            header.resizeSection(layer, max(floor, free))
-            return
-        want = max((metrics.horizontalAdvance(self.item(r, problem).text()) + 12
-                    for r in range(self.rowCount()) if self.item(r, problem)), default=0)
-        bold = QFont(header.font())
-        bold.setBold(True)  # header labels are drawn bold
-        marker = max(metrics.horizontalAdvance("⚠ Kernel…") + 12,
-                     QFontMetrics(bold).horizontalAdvance("Problem") + 24)
-        width = max(marker, min(want, free // 2))
-        header.resizeSection(problem, width)
-        header.resizeSection(layer, max(floor, free - width))
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().resizeEvent(event)
-        self.fit_free_columns()
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        rows = self.selectionModel().selectedRows()
-        if event.source() is not self or not rows:
-            event.ignore()
-            return
-        target = self.rowAt(int(event.position().y()))
-        if target < 0:
-            target = self.rowCount() - 1
-        event.setDropAction(Qt.IgnoreAction)  # the panel rebuilds the rows from the spec
-        event.accept()
-        if target != rows[0].row():
-            self.row_dragged.emit(rows[0].row(), target)
-
-
-class LayerEditor(QGroupBox):
-    """Spin boxes generated from LAYER_TYPES[kind].params, with min/max and help tooltips."""
-
-    changed = Signal(str, object)  # parameter name, new value
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__("Selected layer", parent)
-        self._layout = QVBoxLayout(self)
-        self.help_label = QLabel("Select a layer to edit its parameters.")
-        self.help_label.setWordWrap(True)
-        self._layout.addWidget(self.help_label)
-        self.form = QFormLayout()
-        self._layout.addLayout(self.form)
-        self._layout.addStretch(1)
-        self.editors: dict[str, QSpinBox | QDoubleSpinBox] = {}
-
-    def show_layer(self, layer: LayerSpec | None, name: str = "") -> None:
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        self.editors = {}
-        if layer is None:
-            self.setTitle("Selected layer")
-            self.help_label.setText("Select a layer to edit its parameters.")
-            return
-        layer_type = LAYER_TYPES[layer.kind]
-        self.setTitle(f"{name}: {layer_type.label}")
-        self.help_label.setText(layer_type.help + ("" if layer_type.params else "\n\nThis layer has no settings."))
-        for setting in layer_type.params:  # editors from the layer's schema (engine.spec LAYER_TYPES)
-            editor = make_editor(setting, self._on_value_changed)
-            set_editor_value(setting, editor, layer.get(setting.name))
-            self.editors[setting.name] = editor
-            self.form.addRow(make_label(setting), editor)
-
-    def _on_value_changed(self, value) -> None:
-        name = self.sender().property("setting_name")
-        self.changed.emit(str(name), value)
-
-
 class BuilderPanel(Panel):
     title = "Network"
     description = "Build a CNN layer by layer with live output shapes and parameter counts."
@@ -150,8 +48,6 @@ class BuilderPanel(Panel):
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.spec = self._initial_spec()
-        self._preset_name = "lenet5" if self.ctx.spec is None else ""  # the preset the network came from
-        self._preset_cache: dict[str, NetworkSpec] = {}
         self.infos = []
         self._build_ui()
         self.jobs.succeeded.connect(self._on_dataset_shape)
@@ -176,12 +72,7 @@ class BuilderPanel(Panel):
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset:"))
-        self.preset_combo = QComboBox()
-        self.preset_combo.addItem("(choose a preset)", "")
-        for name in list_presets():
-            self.preset_combo.addItem(name, name)
-        self.preset_combo.setToolTip("Load a classic architecture, adapted to the current dataset's image size "
-                                     "and number of classes.")
+        self.preset_combo = PresetChooser("lenet5" if self.ctx.spec is None else "")
         self.preset_combo.activated.connect(self._on_preset_chosen)
         top.addWidget(self.preset_combo)
         self.load_button = QPushButton("Load JSON…")
@@ -204,35 +95,8 @@ class BuilderPanel(Panel):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        self.table = LayerTable(0, len(COLUMNS))
+        self.table = LayerTable()
         self.table.row_dragged.connect(self.move_layer)
-        # Two-line headers: at 200 % text the key columns are as narrow as their numbers.
-        self.table.setHorizontalHeaderLabels([{"Output shape": "Output\nshape", "Receptive field": "Receptive\nfield"}
-                                              .get(name, name) for name in COLUMNS])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        # One line per row: an impossible layer's reason is elided in its cell and
-        # given in full in the cell's tooltip and the summary line below.
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.ElideRight)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
-        # The key columns (name, output shape, parameters, receptive field) size to their
-        # contents; the long "Layer" description stretches into what is left and is elided
-        # (full text in its tooltip), so no horizontal scroll bar hides the key columns.
-        header = self.table.horizontalHeader()
-        header.setMinimumSectionSize(8)
-        for column in range(len(COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("Layer"), QHeaderView.Interactive)
-        header.setSectionResizeMode(COLUMNS.index("Problem"), QHeaderView.Interactive)
-        header.setStretchLastSection(False)
-        header.sectionResized.connect(self._on_section_resized)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        follow_font(self.table)
-        header.setToolTip("Receptive field: how many input pixels (per side) one output unit sees.")
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         left_layout.addWidget(self.table, 1)
         self.total_label = QLabel()
@@ -294,80 +158,15 @@ class BuilderPanel(Panel):
 
     def _refresh(self, select: int | None = None) -> None:
         self.infos = analyze(self.spec)
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(self.infos))
-        for row, info in enumerate(self.infos):
-            rf = "—" if info.receptive_field is None else f"{info.receptive_field} x {info.receptive_field}"
-            if info.receptive_field is not None and info.out_shape is not None and len(info.out_shape) == 1:
-                rf = "whole image"
-            values = [str(row + 1), info.name, info.label, _shape_text(info.out_shape),
-                      f"{info.params:,}", rf, f"⚠ {info.error}" if info.error else ""]
-            for column, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                if column in (0, 4):
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if info.error:
-                    item.setBackground(QBrush(ERROR_BACKGROUND))
-                    item.setForeground(QBrush(ERROR_FOREGROUND))
-                    item.setToolTip(info.error)
-                elif column == 2:
-                    item.setToolTip(f"{text}\n{LAYER_TYPES[self.spec.layers[row].kind].help}")
-                self.table.setItem(row, column, item)
-        fit_table_to_font(self.table)
-        # The Problem column is a short marker (the reason is in the row's tooltip and the summary line).
-        problem = COLUMNS.index("Problem")
-        self.table.setColumnHidden(problem, not any(info.error for info in self.infos))
-        self.table.fit_free_columns()
-        self.table.blockSignals(False)
-        errors = [info for info in self.infos if info.error]
-        total = total_params(self.infos)
-        if errors:  # nothing after an impossible layer has a shape, so its parameters are unknown
-            text = (f"<b>Parameters: at least {total:,}</b> (counted up to the impossible layer) · "
-                    f"{len(self.spec.layers)} layers")
-        else:
-            text = f"<b>Total parameters: {total:,}</b> · {len(self.spec.layers)} layers"
-        if not self.spec.layers:
-            text += " · <span style='color:#8a1c0c'>The network has no layers: add some or pick a preset.</span>"
-        elif errors:
-            bad = errors[0]
-            text += (f" · <span style='color:#8a1c0c'><b>Layer {bad.index + 1} ({bad.name}) is impossible:</b> "
-                     f"{bad.error}</span>")
-        else:
-            text += " · <span style='color:#1b6e3a'>Shapes fit: ready to train.</span>"
-        self.total_label.setText(text)
-        self._sync_preset_combo()
+        self.table.show_layers(self.infos, self.spec.layers)
+        self.total_label.setText(network_summary(self.infos, len(self.spec.layers)))
+        self.preset_combo.sync(self.spec, getattr(self, "_dataset_shape", None))
         c = " x ".join(str(v) for v in self.spec.input_shape)
         self.input_label.setText(f"Input {c} · {self.spec.num_classes} classes · dataset: {self.ctx.dataset}")
         if select is not None and self.spec.layers:
             select = max(0, min(select, len(self.spec.layers) - 1))
             self.table.selectRow(select)
         self._on_selection_changed()
-
-    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
-        if COLUMNS[column] not in ("Layer", "Problem"):  # a key column measured its contents again
-            self.table.fit_free_columns()
-
-    def _sync_preset_combo(self) -> None:
-        """The combo names the preset while the network is that preset (adapted to the dataset);
-        after an edit it says the network is custom."""
-        name = self._preset_name
-        if name:
-            if name not in self._preset_cache:
-                try:
-                    self._preset_cache[name] = load_preset(name)
-                except ConvScopeError:
-                    self._preset_cache[name] = None
-            preset = self._preset_cache[name]
-            shape = getattr(self, "_dataset_shape", None)
-            if preset is None:
-                name = ""
-            else:
-                adapted = preset.adapted_to(shape[0], shape[1]) if shape else preset
-                if self.spec.layers != adapted.layers and self.spec.layers != preset.layers:
-                    name = ""
-        index = self.preset_combo.findData(name) if name else -1
-        self.preset_combo.setItemText(0, "(choose a preset)" if self.spec.layers == [] else "(custom network)")
-        self.preset_combo.setCurrentIndex(max(0, index))
 
     def _on_selection_changed(self) -> None:
         index = self.selected_index()
@@ -482,7 +281,7 @@ class BuilderPanel(Panel):
         except ConvScopeError as exc:
             self.ctx.show_error(exc.title, str(exc))
             return
-        self._preset_name = name
+        self.preset_combo.preset_name = name
         self.set_spec(self._adapt(preset))
         self.ctx.status(f"Loaded preset {name}: {preset.name}")
 
@@ -540,7 +339,7 @@ class BuilderPanel(Panel):
             self._refresh(self.selected_index())
             return
         self.set_spec(self.spec.adapted_to(input_shape, num_classes))
-        self.ctx.status(f"Network adapted to {name}: input {_shape_text(input_shape)}, {num_classes} classes")
+        self.ctx.status(f"Network adapted to {name}: input {shape_text(input_shape)}, {num_classes} classes")
 
     # ----- workspaces, lessons, screenshots
     def save_state(self) -> dict:
