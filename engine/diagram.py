@@ -261,6 +261,52 @@ def diagram_of_spec_job(spec, probe: torch.Tensor, every_layer: bool = False, pa
     return network_diagram(model, probe, None, every_layer, 0, pad_value)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """The image the diagram shows the network: (C, H, W) in [0, 1] and where it came from."""
+
+    tensor: torch.Tensor
+    caption: str
+    class_names: tuple[str, ...]
+
+
+def probe_job(source: str, payload, input_shape: tuple[int, ...], dataset: str | None) -> Job:
+    """The probe for a network taking `input_shape` inputs: validation image number `payload` of
+    `dataset` ('sample'), an image file ('file') or a mouse drawing ('drawing'). Returns a Probe."""
+    from .data import load_dataset
+    from .errors import DataError
+    from .images import load_image
+    from .introspect import drawn_digit_to_input, image_to_input
+
+    yield Progress(0, 1, "Preparing the probe image…")
+    names: tuple[str, ...] = ()
+    data = None
+    if dataset:
+        try:
+            data = load_dataset(dataset)
+            names = tuple(data.class_names)
+        except DataError:
+            if source == "sample":
+                raise
+    if source == "sample":
+        if data is None:
+            raise DataError("Choose a dataset first (Data panel) to take a probe image from it.")
+        if tuple(data.input_shape) != tuple(input_shape):
+            raise DataError(f"Dataset '{data.name}' has {tuple(data.input_shape)} images but the network takes "
+                            f"{tuple(input_shape)}; open an image file or train on this dataset.")
+        index = min(max(0, int(payload)), len(data.val_x) - 1)
+        label = int(data.val_y[index])
+        name = data.class_names[label] if label < len(data.class_names) else str(label)
+        return Probe(data.val_x[index].clone(), f"validation image #{index} ({name})", names)
+    if source == "file":
+        from pathlib import Path
+
+        return Probe(image_to_input(load_image(payload), input_shape), Path(payload).name, names)
+    if source == "drawing":
+        return Probe(drawn_digit_to_input(payload, input_shape), "your drawing", names)
+    raise DataError(f"Unknown probe source '{source}'.")
+
+
 # ----------------------------------------------------------------- the convolution in numbers
 
 
@@ -278,6 +324,13 @@ class ConvWalk:
     pool: PoolStep | None = None
     pool_computed: float | None = None  # the real pooling layer's output at the pool step's position
     pool_input: np.ndarray | None = None  # (H, W) the map the pooling reads
+    input_hw: tuple[int, int] = (0, 0)  # the size of the map the conv reads (taps outside it: padding)
+
+    def padding_mask(self) -> np.ndarray:
+        """(k, k) True where a kernel tap falls outside the input (it reads a zero of the padding)."""
+        rows, cols = self.step.rows, self.step.cols
+        return ((rows[:, None] < 0) | (rows[:, None] >= self.input_hw[0]) |
+                (cols[None, :] < 0) | (cols[None, :] >= self.input_hw[1]))
 
 
 def _pair(value) -> tuple[int, int]:
@@ -302,7 +355,7 @@ def pool_position_covering(pool: nn.MaxPool2d, in_hw: tuple[int, int], out_hw: t
 
 
 def describe_layer(module: nn.Module) -> str:
-    names = {nn.ReLU: "ReLU: max(0, v)", nn.LeakyReLU: "leaky ReLU", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid",
+    names = {nn.ReLU: "ReLU", nn.LeakyReLU: "leaky ReLU", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid",
              nn.ELU: "ELU", nn.GELU: "GELU", nn.BatchNorm2d: "batch norm", nn.BatchNorm1d: "batch norm",
              nn.Dropout: "dropout (off at test time)"}
     return next((text for kind, text in names.items() if isinstance(module, kind)), type(module).__name__)
@@ -330,7 +383,8 @@ def walk_layers(layers: list[tuple[str, nn.Module]], outputs: dict, layer: str, 
         after.append((name, describe_layer(module), float(np.asarray(outputs[name])[channel, y, x])))
         current += 1
     walk = dict(layer=layer, source=source, step=step, computed=float(out[channel, y, x]),
-                out_shape=tuple(out.shape), after=tuple(after))
+                out_shape=tuple(out.shape), after=tuple(after),
+                input_hw=tuple(int(v) for v in np.shape(outputs[source])[1:]))
     if current < len(layers) and isinstance(layers[current][1], nn.MaxPool2d):
         pool_name, pool = layers[current]
         pool_in = np.asarray(outputs[names[current - 1]])[channel]

@@ -37,6 +37,7 @@ LESSON_KEYS: dict[str, frozenset[str]] = {
     "Layer statistics": frozenset({"measure"}),
     "Initialization lab": frozenset({"nonlinearity", "init", "batch_norm", "layers", "width"}),
     "Mistakes": frozenset({"count"}),
+    "Diagram": frozenset({"index", "every_layer", "image_file"}),
     "Feature space": frozenset({"model", "folder", "layer", "split", "method", "init", "colour_by", "sample_size",
                                 "perplexity", "iterations", "learning_rate", "thumbnails", "compare", "start"}),
     "Predict": frozenset({"photo", "image", "model"}),

@@ -19,6 +19,7 @@ PANELS: list[tuple[str, str, str, str]] = [
     ("Inside", "Layer statistics", "gui.panels.layer_stats", "LayerStatsPanel"),
     ("Inside", "Initialization lab", "gui.panels.init_lab", "InitLabPanel"),
     ("Inside", "Mistakes", "gui.panels.mistakes", "MistakesPanel"),
+    ("Inside", "Diagram", "gui.panels.diagram", "DiagramPanel"),
     ("Feature space", "Feature space", "gui.panels.feature_space", "FeatureSpacePanel"),
     ("ImageNet", "Predict", "gui.panels.imagenet_predict", "ImageNetPredictPanel"),
     ("ImageNet", "Saliency", "gui.panels.saliency", "SaliencyPanel"),

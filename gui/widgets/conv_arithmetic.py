@@ -4,18 +4,23 @@ output size, with the formula filled in and an animated sliding window.
 The numbers come from engine.conv_arithmetic (integers only); this widget only
 paints them: the padded input grid on the left (padding cells hatched), the
 kernel taps of the current position highlighted, and the output grid on the
-right with the cell being computed.
+right with the cell being computed. The "In numbers" tab shows the same position
+computed by a real Conv2d with the same stride, padding and dilation (whole-number
+input and kernel from engine.diagram.arithmetic_example), then ReLU and 2x2 max pooling.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.conv_arithmetic import ConvGeometry
 from engine.errors import SpecError
 from gui import theme
+from gui.widgets.conv_numbers_view import ConvNumbersView
+
+VIEWS = ("geometry", "numbers")
 
 
 class SlidingWindowCanvas(QWidget):
@@ -163,7 +168,7 @@ class ConvArithmeticWidget(QWidget):
         self.play_button.toggled.connect(self._on_play_toggled)
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("Move the window to its next position.")
-        self.step_button.clicked.connect(self.canvas.step)
+        self.step_button.clicked.connect(self.step)
         self.speed = QSlider(Qt.Horizontal)
         self.speed.setRange(1, 10)
         self.speed.setValue(4)
@@ -175,9 +180,20 @@ class ConvArithmeticWidget(QWidget):
         controls.addWidget(self.speed, 1)
         left.addLayout(controls)
         left.addStretch(1)
-        layout.addWidget(self.canvas, 3)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.canvas, "Sliding window")
+        self.numbers = ConvNumbersView()
+        self.numbers.play_button.hide()  # the Play / Step buttons on the left drive both tabs
+        self.numbers.next_button.hide()
+        self.numbers.position_changed.connect(self._on_numbers_moved)
+        self.tabs.addTab(self.numbers, "In numbers")
+        self.tabs.setTabToolTip(1, "The same position computed by a real convolution with these settings: "
+                                "input patch × kernel, summed, plus the bias, then ReLU and 2×2 max pooling.")
+        self.tabs.currentChanged.connect(self._sync_numbers)
+        layout.addWidget(self.tabs, 3)
+        self.example = None  # engine.diagram.ArithmeticExample of the current settings
         self.timer = QTimer(self)
-        self.timer.timeout.connect(self.canvas.step)
+        self.timer.timeout.connect(self.step)
         self._on_speed(self.speed.value())
         self.geometry_value: ConvGeometry | None = None
         self._recompute()
@@ -186,7 +202,12 @@ class ConvArithmeticWidget(QWidget):
     def values(self) -> dict[str, int]:
         return {key: spin.value() for key, spin in self.spins.items()}
 
-    def set_values(self, **values: int) -> None:
+    def set_values(self, view: str | None = None, **values: int) -> None:
+        """The five settings; `view` 'numbers' opens the values tab, 'geometry' the sliding window."""
+        if view is not None:
+            if view not in VIEWS:
+                raise KeyError(f"unknown view '{view}' (one of {', '.join(VIEWS)})")
+            self.tabs.setCurrentIndex(VIEWS.index(view))
         for key, value in values.items():
             if key not in self.spins:
                 raise KeyError(f"unknown convolution parameter '{key}'")
@@ -204,6 +225,8 @@ class ConvArithmeticWidget(QWidget):
             self.geometry_value = None
             self.formula_label.setText(f"<b>Impossible:</b> {exc}")
             self.canvas.set_geometry(None)
+            self.example = None
+            self.numbers.set_walker(None, (0, 0))
             self.changed.emit(None)
             return
         self.geometry_value = geometry
@@ -216,7 +239,38 @@ class ConvArithmeticWidget(QWidget):
             f"<b>Output size = {out}</b> &nbsp; = floor(({g.input_size} + 2·{g.padding} − {g.dilation}·({g.kernel} − 1)"
             f" − 1) / {g.stride}) + 1 &nbsp; ({out * out} window positions, kernel spans {g.effective_kernel}px){note}")
         self.canvas.set_geometry(geometry)
+        from engine.diagram import arithmetic_example
+
+        self.example = arithmetic_example(g.input_size, g.kernel, g.padding, g.stride, g.dilation)
+        self.numbers.walker = None  # new numbers: the values tab starts over at the window's position
+        self._sync_numbers()
         self.changed.emit(geometry)
+
+    # ------------------------------------------------------------ the values tab
+    def step(self) -> None:
+        self.canvas.step()
+        self._sync_numbers()
+
+    def _sync_numbers(self, *_args) -> None:
+        """The numbers at the window's current position (only while the tab shows)."""
+        if self.example is None or self.tabs.currentWidget() is not self.numbers:
+            return
+        out = self.example.out_size
+        y, x = divmod(self.canvas.position % (out * out), out)
+        if self.numbers.walker is None or self.numbers.out_hw != (out, out):
+            self.numbers.set_walker(self._walk, (out, out), y, x)
+        elif (self.numbers.y, self.numbers.x) != (y, x):
+            self.numbers.move_to(y, x)
+
+    def _walk(self, y: int, x: int):
+        return self.example.walk(y, x)
+
+    def _on_numbers_moved(self, y: int, x: int) -> None:
+        """Arrow keys in the numbers move the window of the geometry too."""
+        out = self.example.out_size if self.example is not None else 0
+        if out and self.canvas.position % (out * out) != y * out + x:
+            self.canvas.position = y * out + x
+            self.canvas.update()
 
     def _on_play_toggled(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
