@@ -17,9 +17,9 @@ from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.draw_canvas import DrawCanvas
 from gui.widgets.flow import control_strip
-from gui.widgets.image_view import ImageGrid, ImageView
+from gui.widgets.image_view import ImageGrid
 from gui.widgets.model_chooser import ChoosesNetwork, network_choice
-from gui.widgets.network_activations import NetworkActivations
+from gui.widgets.network_activations import NetworkActivations, input_and_enlarged_views
 from gui.widgets.run_hint import NoModelHint, PageStack
 
 IMAGENET_PAGE = 2
@@ -130,11 +130,7 @@ class ActivationsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.controls_scroll.setWidget(left_host)
         row.addWidget(self.controls_scroll, 0)
 
-        middle = QVBoxLayout()
-        self.input_view = ImageView("Input")
-        self.enlarged_view = ImageView("Click a feature map to enlarge it")
-        middle.addWidget(self.input_view, 1)
-        middle.addWidget(self.enlarged_view, 1)
+        middle, self.input_view, self.enlarged_view = input_and_enlarged_views("Input")
         row.addLayout(middle, 1)
 
         self.scroll = QScrollArea()

@@ -39,6 +39,16 @@ def imagenet_activations_job(model: str, source: str, payload, layer: str, per_m
     return (yield from network_maps_job(model, image, layer, per_map))
 
 
+def input_and_enlarged_views(input_caption: str) -> tuple[QVBoxLayout, ImageView, ImageView]:
+    """The column both pages of Activations show: the input above one enlarged map."""
+    column = QVBoxLayout()
+    input_view = ImageView(input_caption)
+    enlarged_view = ImageView("Click a feature map to enlarge it")
+    column.addWidget(input_view, 1)
+    column.addWidget(enlarged_view, 1)
+    return column, input_view, enlarged_view
+
+
 class NetworkActivations(QObject):
     """Given the Activations panel: its `jobs`, `imagenet_mode()`, `recompute()`, `_open_file()`,
     `show_image()`, `_on_job_failed()` and (when maps start) `per_map_check`."""
@@ -82,11 +92,7 @@ class NetworkActivations(QObject):
     def _build_page(self) -> QWidget:
         page = QWidget()
         row = QHBoxLayout(page)
-        left = QVBoxLayout()
-        self.input_view = ImageView("The photo as the network sees it")
-        self.enlarged_view = ImageView("Click a feature map to enlarge it")
-        left.addWidget(self.input_view, 1)
-        left.addWidget(self.enlarged_view, 1)
+        left, self.input_view, self.enlarged_view = input_and_enlarged_views("The photo as the network sees it")
         row.addLayout(left, 1)
         self.grid = ImageGrid("Feature maps")
         self.grid.tile_clicked.connect(self.show_enlarged)
