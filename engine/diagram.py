@@ -121,11 +121,11 @@ def shown_layer(model: nn.Module, group: tuple[str, ...]) -> str:
     return kept[-1] if kept else group[-1]
 
 
-def _thumbnails(maps: np.ndarray, limit: int, pad_value: int):
+def _thumbnails(maps: np.ndarray, limit: int, pad_value: int, size: int = THUMBNAIL_PX):
     """(C, H, W) or (N, H, W, 3) uint8 maps -> (mosaic of enlarged thumbnails, tile shape, grid, maps drawn)."""
     shown = min(len(maps), limit)
     side = max(maps.shape[1:3])
-    factor = max(1, int(round(THUMBNAIL_PX / max(1, side))))
+    factor = max(1, int(round(size / max(1, side))))
     tiles = np.stack([nearest_upscale(m, factor) for m in maps[:shown]])
     columns = max(1, math.ceil(shown / MAPS_PER_ROW_OF_COLUMN))
     mosaic, grid = tile_images(tiles, columns, pad=2, pad_value=pad_value)
@@ -183,7 +183,7 @@ def network_diagram(model: nn.Module, probe: torch.Tensor, class_names=None, eve
     outputs = {"input": normalized.numpy(), **outputs}
     display = (probe.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
     input_maps = display.transpose(1, 2, 0)[None] if display.shape[0] == 3 else display[:1]
-    image, tile, grid, _ = _thumbnails(input_maps, 1, pad_value)
+    image, tile, grid, _ = _thumbnails(input_maps, 1, pad_value, THUMBNAIL_PX * 3)  # the probe, large
     columns = [DiagramColumn(("input",), "input", "input", tuple(probe.shape), image, tile, grid, 2, 1, None, (),
                              "the probe image")]
     groups = column_groups(model, every_layer)

@@ -208,12 +208,22 @@ def _top_patches(panel, _workdir: Path) -> None:
     panel.select_channel(3)
 
 
+def _diagram(panel, _workdir: Path) -> None:
+    """A short real training the diagram follows live, then the trained LeNet-5 for digit #3."""
+    from gui.widgets.run_hint import ensure_demo_run
+
+    ensure_demo_run(panel, on_event=panel.ctx.training_event.emit)
+    panel.picker.index_spin.setValue(3)
+    shown = panel.diagrams_shown
+    wait_for(lambda: panel.diagrams_shown > shown and panel.diagram is not None and panel.diagram.step is None, 60)
+
+
 # Panel title -> recipe; the panels without one show their empty state.
 RECIPES = {"Network": _network, "Data": _data, "Training": _training, "Layer statistics": _layer_statistics,
            "Filters": _filters, "Activations": _activations, "Top patches": _top_patches,
            "Initialization lab": _initialization_lab, "Mistakes": _mistakes, "Feature space": _feature_space,
            "Predict": _predict, "Saliency": _saliency, "Adversarial": _adversarial,
-           "Class visualization": _class_visualization, "Dog vs Food": _dog_vs_food}
+           "Class visualization": _class_visualization, "Dog vs Food": _dog_vs_food, "Diagram": _diagram}
 
 
 def prepare_panel(panel, workdir: Path) -> None:

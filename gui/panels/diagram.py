@@ -62,10 +62,11 @@ class DiagramPanel(FitsViewportHeight, Panel):
         self.view = DiagramView()
         self.view.map_clicked.connect(self.open_map)
         content_layout.addWidget(self.view, 4)
-        self.curves = LivePlot("Training", "step", "loss / accuracy", from_zero=True)
+        self.curves = LivePlot("", "step", "", from_zero=True)  # the legend names the two curves
         self.curves.add_series("loss", 0)
         self.curves.add_series("val accuracy", 2)
-        self.curves.setMinimumHeight(self.fontMetrics().height() * 7)
+        self.curves.setMinimumHeight(self.fontMetrics().height() * 5)
+        self.curves.setMaximumHeight(self.fontMetrics().height() * 7)  # a strip: the diagram gets the height
         content_layout.addWidget(self.curves, 1)
         self.stack.addWidget(content)
         layout.addWidget(self.stack, 1)

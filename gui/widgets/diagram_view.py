@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from gui import theme
-
-COLUMN_GAP = 0.9  # gap between columns, as a fraction of the widest column (room for the labels)
 
 
 class _ColumnImage(pg.ImageItem):
@@ -56,6 +54,10 @@ class DiagramView(QWidget):
         self.selected: tuple[int, int] | None = None
         theme.notifier.changed.connect(self._relayout)
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._relayout()
+
     # ------------------------------------------------------------ content
     def set_diagram(self, diagram) -> None:
         """Show an engine.diagram.Diagram; only the pictures change when its layout is the same."""
@@ -78,7 +80,11 @@ class DiagramView(QWidget):
 
     @staticmethod
     def _note_text(column) -> str:
-        return f"{column.shape_text}\n{column.note}"
+        """The shape, and the note only where it says more than the shape."""
+        shape = "×".join(str(v) for v in column.shape)
+        if column.note.startswith("predicts"):
+            return f"{shape}\n→ {column.note.removeprefix('predicts ')}"
+        return f"{shape}\n{column.note}" if " of " in column.note else shape
 
     def _remove_items(self) -> None:
         for item in self._images + self._texts + self._notes + self._unit_labels:
@@ -95,29 +101,65 @@ class DiagramView(QWidget):
         font.setPointSizeF(font.pointSizeF() * relative)
         return font
 
+    def _label_width_px(self, column) -> float:
+        """The widest line of a column's title and note, in pixels."""
+        title, note = QFontMetricsF(self._font(1.0)), QFontMetricsF(self._font(0.9))
+        lines = [title.horizontalAdvance(column.layers[0])]
+        if len(column.layers) > 1:
+            lines.append(note.horizontalAdvance("+ " + " + ".join(column.layers[1:])))
+        lines += [note.horizontalAdvance(line) for line in self._note_text(column).split("\n")]
+        return max(lines)
+
+    def _gaps(self, tallest: float) -> tuple[list[float], float, float, float]:
+        """Scene-unit gaps between the columns so neighbouring labels never touch (labels keep their
+        size in pixels: u = scene units per pixel, from fitting the height), the spare width spread
+        evenly; returns (gaps, left margin, right margin, top and bottom margins in pixels as u)."""
+        columns = self.diagram.columns
+        metrics = QFontMetricsF(self._font(1.0))
+        height_px, width_px = max(1, self.graphics.height()), max(1, self.graphics.width())
+        top_px, bottom_px = metrics.height() * 2.3 + 6, metrics.height() * 2.0 + 6
+        u = tallest / max(0.35, 1.0 - (top_px + bottom_px) / height_px) / height_px
+        labels = [self._label_width_px(c) for c in columns]
+        widths = [c.image.shape[1] for c in columns]
+        gaps = [max(12.0, (labels[i] + labels[i + 1]) / 2 * u + 16 * u - (widths[i] + widths[i + 1]) / 2)
+                for i in range(len(columns) - 1)]
+        unit_labels = max((QFontMetricsF(self._font(0.8)).horizontalAdvance(t) for t in columns[-1].unit_labels),
+                          default=0.0)
+        left = max(8 * u, labels[0] / 2 * u - widths[0] / 2 + 8 * u)
+        right = max(8 * u + unit_labels * u, labels[-1] / 2 * u - widths[-1] / 2 + 8 * u)
+        spare = width_px * u - (left + sum(widths) + sum(gaps) + right)
+        if spare > 0 and gaps:
+            gaps = [g + spare / (len(gaps) + 1) for g in gaps]
+            left += spare / (len(gaps) + 1) / 2
+            right += spare / (len(gaps) + 1) / 2
+        return gaps, left, right, u, top_px, bottom_px
+
     def _build(self) -> None:
         """Columns side by side, centred vertically, a gap wide enough for the labels between them."""
         self._remove_items()
         columns = self.diagram.columns
-        widest = max(c.image.shape[1] for c in columns)
         tallest = max(c.image.shape[0] for c in columns)
-        gap = max(24.0, widest * COLUMN_GAP)
+        gaps, left, right, u, top_px, bottom_px = self._gaps(tallest)
         text_colour = QColor(theme.theme_colour("plot_fg"))
         x = 0.0
         for index, column in enumerate(columns):
             height, width = column.image.shape[:2]
             top = (tallest - height) / 2
             item = _ColumnImage(self, index)
-            item.setRect(QRectF(x, top, width, height))
+            item.setImage(np.ascontiguousarray(column.image), levels=(0, 255), autoLevels=False)
+            item.setRect(QRectF(x, top, width, height))  # after the image: setRect scales the image's own size
             self.view.addItem(item)
             self._images.append(item)
             centre = x + width / 2
-            title = pg.TextItem(column.title.replace(" + ", "\n+ "), color=text_colour, anchor=(0.5, 1.0))
+            title = pg.TextItem(color=text_colour, anchor=(0.5, 1.0))
             title.setFont(self._font(1.0))
-            title.setPos(centre, top - 4)
+            rest = " + ".join(column.layers[1:])
+            title.setHtml(f"<div style='text-align:center'>{column.layers[0]}"
+                          + (f"<br><span style='font-size:small'>+ {rest}</span>" if rest else "") + "</div>")
+            title.setPos(centre, top - 4 * u)
             note = pg.TextItem(self._note_text(column), color=text_colour, anchor=(0.5, 0.0))
             note.setFont(self._font(0.9))
-            note.setPos(centre, top + height + 4)
+            note.setPos(centre, top + height + 4 * u)
             for text in (title, note):
                 self.view.addItem(text)
             self._texts.append(title)
@@ -127,12 +169,12 @@ class DiagramView(QWidget):
                 for unit, label in enumerate(column.unit_labels):
                     text = pg.TextItem(label, color=text_colour, anchor=(0.0, 0.5))
                     text.setFont(self._font(0.8))
-                    text.setPos(x + width + 3, top + (unit + 0.5) * row)
+                    text.setPos(x + width + 3 * u, top + (unit + 0.5) * row)
                     self.view.addItem(text)
                     self._unit_labels.append(text)
-            x += width + gap
-        # Room above and below for the labels (they keep their size in pixels whatever the zoom).
-        self.view.setRange(QRectF(-gap * 0.4, -tallest * 0.22, x - gap * 0.2, tallest * 1.5), padding=0)
+            x += width + (gaps[index] if index < len(gaps) else 0.0)
+        self.view.setRange(QRectF(-left, -top_px * u, x + left + right, tallest + (top_px + bottom_px) * u),
+                           padding=0)
 
     # ------------------------------------------------------------ clicks
     def clicked_at(self, index: int, x: float, y: float) -> None:
