@@ -42,15 +42,22 @@ class TrainedRun:
 
 def save_checkpoint(path: str | Path, run: TrainedRun) -> None:
     """Write atomically: a crash mid-save leaves the old file intact."""
+    write_checkpoint(path, run.name, run.dataset, run.spec, run.settings, run.history, run.model.state_dict())
+
+
+def write_checkpoint(path: str | Path, name: str, dataset: str, spec: NetworkSpec, settings: dict, history: dict,
+                     state: dict) -> None:
+    """The checkpoint file of a run given as its parts (a model's state_dict, not the model):
+    written atomically, readable by load_checkpoint."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "name": run.name,
-        "dataset": run.dataset,
-        "spec": run.spec.to_json(),
-        "settings": json.dumps(run.settings),
-        "history": json.dumps(run.history),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
+        "name": name,
+        "dataset": dataset,
+        "spec": spec.to_json(),
+        "settings": json.dumps(settings),
+        "history": json.dumps(history),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in state.items()},
     }
     try:
         atomic_write(path, lambda tmp: torch.save(payload, tmp))
@@ -241,9 +248,31 @@ def save_run(folder: str | Path, run: TrainedRun) -> Path:
 
 
 def load_run(folder: str | Path) -> TrainedRun:
+    """A run folder's model: its final checkpoint.pt, or, for a run that stopped before the end
+    (a run folder written by `train --out`), the last complete epoch's checkpoint."""
     folder = Path(folder)
     if folder.is_file():
         return load_checkpoint(folder)
     if not (folder / "checkpoint.pt").exists():
-        raise CheckpointError(f"{folder} is not a ConvScope run folder (no checkpoint.pt inside).")
+        epochs = latest_epoch_checkpoint(folder)
+        if epochs is None:
+            raise CheckpointError(f"{folder} is not a ConvScope run folder (no checkpoint.pt inside).")
+        run = load_checkpoint(epochs)
+        run.name = f"{run.name} (incomplete: {epochs.stem})"
+        return run
     return load_checkpoint(folder / "checkpoint.pt")
+
+
+EPOCH_CHECKPOINTS = "checkpoints"
+
+
+def epoch_checkpoint_name(epoch: int, member: int = 0) -> str:
+    """checkpoints/epoch-003.pt for the end of the third epoch (member k > 0: member-k+1-epoch-003.pt)."""
+    prefix = f"member-{member + 1}-" if member else ""
+    return f"{EPOCH_CHECKPOINTS}/{prefix}epoch-{epoch + 1:03d}.pt"
+
+
+def latest_epoch_checkpoint(folder: str | Path) -> Path | None:
+    """The first member's newest complete epoch checkpoint in a run folder, if any."""
+    found = sorted((Path(folder) / EPOCH_CHECKPOINTS).glob("epoch-*.pt"))
+    return found[-1] if found else None

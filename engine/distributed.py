@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -78,7 +80,16 @@ def start() -> Ranks | None:
     except Exception as exc:
         raise DistributedError(f"Could not join the torchrun process group ({exc}).") from exc
     _active = ranks
+    if threading.current_thread() is threading.main_thread():
+        # torchrun ends the other processes with SIGTERM when one fails: end like an error, so the
+        # run folder says the run is incomplete instead of stopping mid-line.
+        signal.signal(signal.SIGTERM, _stopped_by_torchrun)
     return ranks
+
+
+def _stopped_by_torchrun(_signum, _frame) -> None:
+    raise DistributedError("torchrun stopped this process because another process of the run failed. The run is "
+                           "incomplete: its folder keeps the last complete epoch (checkpoints/).")
 
 
 def active() -> Ranks | None:

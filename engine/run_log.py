@@ -63,7 +63,9 @@ class RunLogWriter:
         from .fileio import atomic_write_text
 
         # A new run in the folder of an old one replaces its log, as save_run replaces its checkpoint.
-        for old in (self.folder / ARRAYS).glob("*.npy"):
+        from .checkpoint import EPOCH_CHECKPOINTS
+
+        for old in [*(self.folder / ARRAYS).glob("*.npy"), *(self.folder / EPOCH_CHECKPOINTS).glob("*.pt")]:
             old.unlink()
 
         atomic_write_text(self.folder / HEADER, json.dumps({
@@ -76,6 +78,7 @@ class RunLogWriter:
         open(self.folder / EVENTS, "w").close()
         self._events = open(self.folder / EVENTS, "a", encoding="utf-8")  # O_APPEND: every line at the end
         self._count = 0
+        self._finished = False
 
     def _take_lock(self) -> None:
         lock = self.folder / LOCK
@@ -100,28 +103,49 @@ class RunLogWriter:
     def write(self, event: Any) -> None:
         """Append one engine event (arrays first, then the line that names them). Events whose
         class says `logged = False` (a whole model copy for live views) are left out."""
+        if type(event).__name__ == "EpochCheckpoint":
+            self._save_epoch(event)
+            return
         if getattr(type(event), "logged", True) is False:
             return
         self._count += 1
         record = _encode(event, self, f"{self._count:06d}")
+        self._append(record)
+
+    def _save_epoch(self, event: Any) -> None:
+        """checkpoints/epoch-NNN.pt (whole before its line names it): what a run that dies keeps."""
+        from .checkpoint import epoch_checkpoint_name, write_checkpoint
+
+        relative = epoch_checkpoint_name(event.epoch, event.member)
+        (self.folder / relative).parent.mkdir(exist_ok=True)
+        write_checkpoint(self.folder / relative, event.run_name, event.dataset, event.spec, event.settings,
+                         event.history, event.state)
+        self._append({"__checkpoint__": {"epoch": event.epoch, "member": event.member, "path": relative}})
+
+    def _append(self, record: dict) -> None:
         self._events.write(json.dumps(record, allow_nan=False) + "\n")
         self._events.flush()
 
     def finish(self, summary: dict | None = None) -> None:
-        self._events.write(json.dumps({"__finished__": _encode(summary or {}, self, "summary")}) + "\n")
-        self._events.flush()
+        self._append({"__finished__": _encode(summary or {}, self, "summary")})
         os.fsync(self._events.fileno())
+        self._finished = True
 
-    def close(self) -> None:
+    def close(self, reason: str = "") -> None:
+        """Release the folder. Closed before finish(), the log ends with an `__incomplete__` line
+        (with `reason`): readers then know the run stopped early and keeps its last epoch."""
         if not self._events.closed:
+            if not self._finished:
+                self._append({"__incomplete__": reason or "the training process stopped before the run finished"})
+                os.fsync(self._events.fileno())
             self._events.close()
         self._release_lock()
 
     def __enter__(self) -> "RunLogWriter":
         return self
 
-    def __exit__(self, *_exc) -> None:
-        self.close()
+    def __exit__(self, _type, exc, _traceback) -> None:
+        self.close(str(exc) if exc is not None else "")
 
     def save_array(self, name: str, array: np.ndarray) -> str:
         relative = f"{ARRAYS}/{name}.npy"
@@ -197,7 +221,9 @@ class RunLogReader:
         self.meta = meta
         self._offset = 0
         self._classes = _event_classes()
-        self.finished: dict | None = None
+        self.finished: dict | None = None  # the summary, once the run finished
+        self.incomplete: str | None = None  # why the writer stopped early, if it said so
+        self.checkpoints: list[dict] = []  # {"epoch", "member", "path"} of each complete epoch so far
 
     def poll(self, limit: int = 10_000) -> list[Any]:
         """New complete events (at most `limit`), oldest first. A line without its newline yet,
@@ -220,6 +246,10 @@ class RunLogReader:
                 record = json.loads(line.decode("utf-8"))
                 if isinstance(record, dict) and "__finished__" in record:
                     self.finished = self._decode(record["__finished__"])
+                elif isinstance(record, dict) and "__incomplete__" in record:
+                    self.incomplete = str(record["__incomplete__"])
+                elif isinstance(record, dict) and "__checkpoint__" in record:
+                    self.checkpoints.append(dict(record["__checkpoint__"]))
                 else:
                     events.append(self._decode(record))
             except _Pending:
@@ -229,6 +259,29 @@ class RunLogReader:
             position = end + 1
         self._offset += position
         return events
+
+    def status(self) -> str:
+        """'finished', 'incomplete' (the writer said so, or its process on this machine is gone
+        without finishing) or 'running'; read after poll() has taken the whole log."""
+        if self.finished is not None:
+            return "finished"
+        if self.incomplete is not None:
+            return "incomplete"
+        lock = self.folder / LOCK
+        try:
+            owner = lock.read_text(errors="replace").strip()
+        except FileNotFoundError:
+            return "incomplete"  # no writer and no end line: it was killed between the two
+        except OSError:
+            return "running"
+        return "incomplete" if _stale(owner) else "running"
+
+    def describe_end(self) -> str:
+        """One sentence for an incomplete run: why, and which epoch it keeps."""
+        kept = [c for c in self.checkpoints if int(c.get("member", 0)) == 0]
+        keeps = (f"It keeps epoch {int(kept[-1]['epoch']) + 1} ({kept[-1]['path']})." if kept
+                 else "No epoch was complete.")
+        return f"The run is incomplete: {self.incomplete or 'its training process stopped'}. {keeps}"
 
     def _decode(self, value: Any) -> Any:
         if isinstance(value, list):

@@ -94,6 +94,24 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class EpochCheckpoint:
+    """The model as it stands at the end of an epoch, for run folders (engine.run_log writes it as
+    checkpoints/epoch-NNN.pt, a checkpoint File -> Open run reads): a run that dies keeps its
+    last complete epoch. CPU copies; not a line of the event log itself."""
+
+    epoch: int  # 0-based epoch that just ended
+    member: int
+    run_name: str
+    dataset: str
+    spec: Any  # the NetworkSpec actually trained
+    settings: dict
+    history: dict  # the curves so far (copies)
+    state: dict  # state_dict name -> CPU tensor copy
+
+    logged = False  # engine.run_log saves it as a checkpoint file, not as an event line
+
+
+@dataclass(frozen=True)
 class FiltersSnapshot:
     step: int
     member: int
@@ -128,7 +146,8 @@ class EnsembleResult:
     kind: str  # 'independent' | 'snapshot'
 
 
-__all__ = ["TrainSettings", "TrainSettingsError", "TrainStarted", "BatchEnd", "EpochEnd", "FiltersSnapshot",
+__all__ = ["TrainSettings", "TrainSettingsError", "TrainStarted", "BatchEnd", "EpochEnd", "EpochCheckpoint",
+           "FiltersSnapshot",
            "ModelSnapshot",
            "LayerStatsSnapshot", "MemberFinished", "EnsembleResult", "TrainResult", "train_job", "fit",
            "prepare_spec", "insert_batchnorm", "ensemble_probabilities", "evaluate"]
@@ -467,6 +486,10 @@ def _train_one(spec: NetworkSpec, data: ImageData, tensors: dict, settings: Trai
                                ("seconds", seconds)):
                 history[key].append(value)
             yield EpochEnd(epoch, member, train_loss, train_acc, val_loss, val_acc, lr_list[step - 1], seconds)
+            yield EpochCheckpoint(epoch, member, _run_name(spec, settings, member, members), data.name, spec,
+                                  {**settings.to_dict(), "seed": member_seed, "member": member},
+                                  {key: list(values) for key, values in history.items()},
+                                  {key: value.detach().cpu().clone() for key, value in model.state_dict().items()})
             if probe is not None:
                 yield layer_stats_event(step, epoch)
 

@@ -1,7 +1,8 @@
 """File -> Follow run…: watch a run folder that another process is writing (a headless
 `train --out`, a job on another machine over a shared or synced folder). Its events go to the
 Training panel, and through it to Filters and Layer statistics, as if the run were trained here;
-when the run is finished its checkpoint is opened like File -> Load. The folder is read by
+when the run is finished its checkpoint is opened like File -> Load; a run that stopped early
+(its writer said so or is gone) is reported as incomplete and its last complete epoch is opened. The folder is read by
 engine.run_log (complete lines only, arrays once whole), a few hundred events per tick."""
 from __future__ import annotations
 
@@ -69,10 +70,23 @@ class RunFollower(QObject):
                 self.epochs_seen += 1
         if events:
             self.training.status_label.setText(f"Following {self.folder.name}: {self.epochs_seen} epoch(s) so far")
-        if self.reader.finished is not None and len(events) < EVENTS_PER_TICK and \
-                (self.folder / "checkpoint.pt").is_file():
+        caught_up = len(events) < EVENTS_PER_TICK
+        if caught_up and self.reader.finished is None and self.reader.status() == "incomplete":
+            self._end_incomplete()
+            return
+        if self.reader.finished is not None and caught_up and (self.folder / "checkpoint.pt").is_file():
             folder = self.folder
             self.stop()
             if self.training.load_checkpoint(folder):
                 self.training.status_label.setText(f"Followed {folder.name} to its end: the run is open.")
             self.finished.emit(str(folder))
+
+    def _end_incomplete(self) -> None:
+        """The writer stopped early (a dead rank, Ctrl+C, a killed process): say so, and open the
+        last complete epoch's checkpoint if there is one."""
+        folder, sentence, kept = self.folder, self.reader.describe_end(), bool(self.reader.checkpoints)
+        self.stop()
+        if kept:
+            self.training.load_checkpoint(folder)
+        self.training.status_label.setText(sentence)
+        self.ctx.status(sentence)

@@ -185,6 +185,13 @@ def run(args) -> int:
         distributed.stop()
 
 
+def _first_sentence(exc: BaseException) -> str:
+    """'Connection reset by peer' out of gloo's '[pair.cc:545] Read error ...: Connection reset by peer. This is…'."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.rsplit("] ", 1)[-1]
+    return text.split(". ")[0].rsplit(": ", 1)[-1]
+
+
 def _train_and_save(args, spec, data, settings, ranks) -> int:
     from ..checkpoint import save_run
     from ..train import fit
@@ -210,11 +217,16 @@ def _train_and_save(args, spec, data, settings, ranks) -> int:
                 raise
             from ..distributed import DistributedError
 
-            raise DistributedError(f"Another training process stopped answering ({str(exc).splitlines()[0]}). "
-                                   "The run is incomplete: its folder keeps the epochs logged so far.") from exc
+            raise DistributedError(f"Another training process stopped answering ({_first_sentence(exc)}). "
+                                   "The run is incomplete: its folder keeps the last complete epoch "
+                                   "(checkpoints/).") from exc
         summary = dict(result.summary)
         if log is not None:
             log.finish(_clean(summary))
+    except BaseException as exc:  # the log says why it ends early (Ctrl+C, a dead rank, an error)
+        if log is not None:
+            log.close(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
     finally:
         if log is not None:
             log.close()

@@ -3,10 +3,14 @@ batch match a single process; rank 0 alone writes the run folder, which inspect 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from engine.distributed import Ranks, torchrun_environment
@@ -59,3 +63,53 @@ def test_torchrun_environment(monkeypatch):
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("LOCAL_RANK", "0")
     assert torchrun_environment() == Ranks(2, 4, 0)
+
+
+def _rank_process(rank: int, marker: str) -> int | None:
+    """The pid of torchrun's worker `rank` whose command line names `marker` (Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in command and f"RANK={rank}".encode() in environ and b"main.py" in b" ".join(command):
+            if not any(part.endswith(b"torch.distributed.run") for part in command):
+                return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process in /proc")
+def test_a_killed_rank_stops_the_run_and_the_folder_keeps_its_last_epoch(tmp_path):
+    from engine.checkpoint import load_run
+    from engine.run_log import RunLogReader
+
+    spec = tmp_path / "tiny.json"
+    spec.write_text(json.dumps(TINY))
+    out = tmp_path / "ddp"
+    run = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                            "main.py", "train", "--dataset", "digits", "--spec", str(spec), "--epochs", "300",
+                            "--batch-size", "64", "--quiet", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait on the run itself (its first epoch checkpoint), however slow the machine is.
+        while not (out / "checkpoints" / "epoch-001.pt").exists():
+            assert run.poll() is None, run.communicate()[1][-3000:]
+            time.sleep(0.1)
+        victim = _rank_process(1, str(out))
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode != 0
+    reader = RunLogReader(out)
+    reader.poll()
+    assert reader.finished is None and reader.status() == "incomplete"
+    assert reader.checkpoints and "keeps epoch" in reader.describe_end()
+    kept = load_run(out)  # no final checkpoint.pt: the last complete epoch
+    assert "incomplete" in kept.name and len(kept.history["epoch"]) >= 1
+    assert "incomplete" in stderr.lower() or "failed" in stderr.lower()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from engine.run_log import RunLogError, RunLogReader, RunLogWriter
 from engine.train import BatchEnd, EpochEnd, FiltersSnapshot, TrainSettings, TrainStarted, fit
@@ -41,9 +42,19 @@ def test_events_round_trip_through_the_folder(tmp_path, digits, tiny_spec):
     read = reader.poll()
     model_copies = [e for e in written if type(e).__name__ == "ModelSnapshot"]
     assert model_copies  # sent for the live diagram, but a whole model per snapshot is not logged
-    written = [e for e in written if type(e).__name__ != "ModelSnapshot"]
+    # Epoch checkpoints become files (checkpoints/epoch-NNN.pt) named by a line of their own.
+    epoch_ends = [e for e in written if type(e).__name__ == "EpochCheckpoint"]
+    assert [c["path"] for c in reader.checkpoints] == ["checkpoints/epoch-001.pt", "checkpoints/epoch-002.pt"]
+    assert [e.epoch for e in epoch_ends] == [0, 1]
+    written = [e for e in written if type(e).__name__ not in ("ModelSnapshot", "EpochCheckpoint")]
     assert [type(e).__name__ for e in read] == [type(e).__name__ for e in written]
-    assert reader.finished == {"val_acc": result.summary["val_acc"]}
+    assert reader.finished == {"val_acc": result.summary["val_acc"]} and reader.status() == "finished"
+    from engine.checkpoint import load_checkpoint
+
+    last = load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-002.pt")  # weights_only=True inside
+    for name, value in result.run.model.state_dict().items():
+        assert torch.equal(last.model.state_dict()[name], value)  # the end of the last epoch = the result
+    assert last.history["val_acc"] == result.run.history["val_acc"]
     for mine, theirs in zip(written, read):
         if isinstance(mine, (BatchEnd, EpochEnd)):
             assert mine == theirs or np.isnan(mine.val_loss if isinstance(mine, EpochEnd) else 0)
@@ -128,3 +139,21 @@ def test_following_a_headless_train_process_as_it_writes(tmp_path, tiny_spec):
         process.kill()
         process.wait()
     assert reader.finished is None  # killed: the log says the run did not finish
+    reader.poll()
+    assert reader.status() == "incomplete"  # no end line, and the process named by writer.lock is gone
+    assert reader.checkpoints and f"keeps epoch {len(reader.checkpoints)}" in reader.describe_end()
+    from engine.checkpoint import load_run
+
+    kept = load_run(folder)  # no final checkpoint.pt: the last complete epoch opens instead
+    assert "incomplete" in kept.name and len(kept.history["epoch"]) == len(reader.checkpoints)
+
+
+def test_a_writer_closed_early_says_why(tmp_path, tiny_spec):
+    log = RunLogWriter(tmp_path / "run", tiny_spec.to_json())
+    reader = RunLogReader(tmp_path / "run")
+    reader.poll()
+    assert reader.status() == "running"  # its writer holds the lock
+    log.close("Another training process stopped answering (Connection reset by peer)")
+    reader.poll()
+    assert reader.status() == "incomplete" and "Connection reset by peer" in reader.incomplete
+    assert reader.describe_end().endswith("No epoch was complete.")

@@ -9,8 +9,8 @@ import torch
 from engine.errors import DivergedError
 from engine.events import run_to_end
 from engine.spec import NetworkSpec, load_preset
-from engine.train import (BatchEnd, EnsembleResult, EpochEnd, FiltersSnapshot, LayerStatsSnapshot, MemberFinished,
-                          TrainResult, TrainSettings, TrainSettingsError, TrainStarted, ensemble_probabilities, fit,
+from engine.train import (BatchEnd, EnsembleResult, EpochCheckpoint, EpochEnd, FiltersSnapshot, LayerStatsSnapshot,
+                          MemberFinished, TrainResult, TrainSettings, TrainSettingsError, TrainStarted, ensemble_probabilities, fit,
                           insert_batchnorm, train_job)
 
 
@@ -44,7 +44,11 @@ def test_events_come_in_order_with_one_epoch_end_per_epoch(digits, tiny_spec):
         assert last_batch.step == (end.epoch + 1) * started.steps_per_epoch
     steps = [e.step for e in events if isinstance(e, BatchEnd)]
     assert steps == sorted(steps) and steps[-1] == started.total_steps
-    assert events[-2 if isinstance(events[-1], LayerStatsSnapshot) else -1] is epoch_ends[-1]
+    # The run ends with its last EpochEnd, the epoch's checkpoint (for run folders), and the statistics.
+    tail = [e for e in events if not isinstance(e, LayerStatsSnapshot)]
+    assert tail[-2] is epoch_ends[-1]
+    assert isinstance(tail[-1], EpochCheckpoint) and tail[-1].epoch == 2 and tail[-1].history["epoch"] == [0, 1, 2]
+    assert all(torch.equal(tail[-1].state[k], v) for k, v in result.run.model.state_dict().items())
     assert [e for e in events if isinstance(e, BatchEnd)][-1].fraction == pytest.approx(1.0)
     filters = [e for e in events if isinstance(e, FiltersSnapshot)]
     assert filters and filters[0].filters["conv1"].shape == (6, 1, 3, 3)

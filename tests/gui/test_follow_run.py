@@ -1,5 +1,6 @@
 """File -> Follow run (issue 18 item 2): the window follows a run folder a background `train`
-process is writing, shows its epochs as they land, and opens the run when it is finished."""
+process is writing, shows its epochs as they land, opens the run when it is finished, and says a
+run whose writer died is incomplete (opening its last complete epoch)."""
 from __future__ import annotations
 
 import subprocess
@@ -38,6 +39,15 @@ def test_window_follows_a_background_run_as_its_epochs_land(window, qtbot, tmp_p
         assert process.poll() is None  # shown while the other process is still training
         assert any(isinstance(e, FiltersSnapshot) for e in seen)  # the Filters view gets its snapshots too
         assert "epoch(s) so far" in window.panel("Training").status_label.text()
+        # The writer dies mid-run: the window says the run is incomplete and opens its last epoch.
+        runs = []
+        window.ctx.run_changed.connect(runs.append)
+        process.kill()
+        process.wait()
+        qtbot.waitUntil(lambda: "incomplete" in window.panel("Training").status_label.text(), timeout=TIMEOUT)
+        assert not window.follower().following
+        assert "keeps epoch" in window.panel("Training").status_label.text()
+        assert runs and "incomplete" in runs[-1].name
     finally:
         process.kill()
         process.wait()
