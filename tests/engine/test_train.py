@@ -10,8 +10,8 @@ from engine.errors import DivergedError
 from engine.events import run_to_end
 from engine.spec import NetworkSpec, load_preset
 from engine.train import (BatchEnd, EnsembleResult, EpochCheckpoint, EpochEnd, FiltersSnapshot, LayerStatsSnapshot,
-                          MemberFinished, TrainResult, TrainSettings, TrainSettingsError, TrainStarted, ensemble_probabilities, fit,
-                          insert_batchnorm, train_job)
+                          MemberFinished, TrainResult, TrainSettings, TrainSettingsError, TrainStarted,
+                          ensemble_probabilities, fit, insert_batchnorm, train_job)
 
 
 @pytest.fixture(scope="module")
