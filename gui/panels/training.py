@@ -74,7 +74,8 @@ class TrainingPanel(Panel):
         if hasattr(ctx, "data_options_changed"):
             ctx.data_options_changed.connect(self._on_context_changed)
         self._status_timer = QTimer(self)
-        self._status_timer.setInterval(100)
+        # 4 Hz: a progress bar repaints at once on every new value, holding the GIL training needs.
+        self._status_timer.setInterval(250)
         self._status_timer.timeout.connect(self._refresh_status)
         self._update_buttons()
         self._on_context_changed()
@@ -290,7 +291,7 @@ class TrainingPanel(Panel):
         if not live or not self.jobs.running:
             return
         fraction = live.get("fraction", 0.0)
-        self.progress.setValue(int(fraction * 1000))
+        self.progress.setValue(int(fraction * 200) * 5)  # steps of 0.5 %: fewer repaints
         self.progress.setFormat(f"{fraction:.0%} · ETA {format_seconds(live.get('eta', float('nan')))}")
         prefix = "Paused · " if self.jobs.paused else ""
         self.status_label.setText(prefix + status_text(live))
@@ -298,7 +299,7 @@ class TrainingPanel(Panel):
     # ------------------------------------------------------------------ endings
     def _finish(self, message: str, progress_text: str = "stopped") -> None:
         self._status_timer.stop()
-        self.curves.redraw()
+        self.curves.end_run()
         self.status_label.setText(message)
         self.progress.setFormat(progress_text)
         self._update_buttons()

@@ -7,13 +7,14 @@ stays responsive however fast events arrive and however many plots are live.
 """
 from __future__ import annotations
 
+import time
 import weakref
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
 from gui import theme
@@ -90,15 +91,19 @@ class _ReadableAxis(pg.AxisItem):
 
 class _RedrawScheduler:
     """One timer for every LivePlot: each tick redraws the next plot that has new
-    points and is on screen, round robin.
+    points, is on screen and has not redrawn in the last LIVE_INTERVAL_S, round robin.
 
     Why one at a time: Qt delivers the repaints of plots updated in the same tick as
     one uninterrupted chain of posted events, so four plots at ~12 ms each froze
     the window for ~50–80 ms at a time. One plot per tick bounds a freeze by one
     plot's paint, and the timer stops when nothing is left to draw.
+    Why at most 4 frames a second per plot while points stream in: that is plenty to
+    follow a curve, and every redraw holds the GIL that the training thread needs
+    (at 20 frames a second the Training view cost training ~25 % of its speed).
     """
 
-    TICK_MS = 25  # four live plots -> each redraws ~10 times a second
+    TICK_MS = 50
+    LIVE_INTERVAL_S = 0.25
 
     def __init__(self):
         self._plots: list[weakref.ref] = []
@@ -118,14 +123,21 @@ class _RedrawScheduler:
         # Drop plots whose widget is gone (the Python wrapper can outlive the C++ object).
         self._plots = [ref for ref in self._plots if ref() is not None and isValid(ref())]
         count = len(self._plots)
+        now = time.monotonic()
+        waiting = False
         for offset in range(count):
             index = (self._next + offset) % count
             plot = self._plots[index]()
-            if plot is not None and plot.wants_redraw():
-                self._next = index + 1
-                plot.redraw()
-                return
-        self._timer.stop()  # nothing dirty on screen: sleep until the next append
+            if plot is None or not plot.wants_redraw():
+                continue
+            if now - plot.last_redraw_s < self.LIVE_INTERVAL_S:
+                waiting = True  # drawn a moment ago: its next frame comes on a later tick
+                continue
+            self._next = index + 1
+            plot.redraw()
+            return
+        if not waiting:
+            self._timer.stop()  # nothing dirty on screen: sleep until the next append
 
 
 _scheduler: _RedrawScheduler | None = None
@@ -169,6 +181,9 @@ class LivePlot(QWidget):
             # Major ticks only (denser, see _fit_ticks_to_text): an easier grid to read on a
             # projector, and the minor grid lines were about half the cost of every repaint.
             self.plot.getAxis(side).setStyle(maxTickLevel=0)
+            # Keep each axis (with its grid lines) as a pixmap: a new point repaints the
+            # region under the curve, and replaying the axes there was half of every frame.
+            self.plot.getAxis(side).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self._fit_ticks_to_text()
         theme.notifier.changed.connect(self._fit_ticks_to_text)
         self.plot.setMenuEnabled(False)
@@ -193,6 +208,8 @@ class LivePlot(QWidget):
         self._series: dict[str, _Series] = {}
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}
         self.redraw_count = 0
+        self.last_redraw_s = 0.0  # time.monotonic() of the last redraw (the scheduler paces live plots)
+        self._overlay_top = 0.0  # largest overlay value, so a from-zero axis does not cut them
         self.auto_redraw = True
         _redraw_scheduler().register(self)
 
@@ -248,6 +265,10 @@ class LivePlot(QWidget):
         self.plot.enableAutoRange(x=False)
         self.plot.setXRange(low, high, padding=0.02)
 
+    def follow_x(self) -> None:
+        """Let the x axis follow the data again (after set_x_span)."""
+        self.plot.enableAutoRange(x=True)
+
     def series_names(self) -> list[str]:
         return list(self._series)
 
@@ -265,6 +286,7 @@ class LivePlot(QWidget):
     def redraw(self) -> None:
         """Push changed series into their plot items (GUI thread, from the timer)."""
         changed = any(series.dirty for series in self._series.values())
+        self.last_redraw_s = time.monotonic()
         for series in self._series.values():
             if series.dirty:
                 series.dirty = False
@@ -277,13 +299,16 @@ class LivePlot(QWidget):
                     series.item.setData([], [])
                 self.redraw_count += 1
         if changed and self._from_zero:
-            top = max((series.top for series in self._series.values()), default=0.0)
-            self.plot.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
+            self._fit_from_zero()
         if changed:
             # Settle the auto range now, not at paint time: a range that changes while the
             # scene paints invalidates the axes and costs a second full repaint of the plot.
             self.plot.vb.prepareForPaint()
             self.legend.data_changed()  # under the axis, or inside in a corner where no point lies
+
+    def _fit_from_zero(self) -> None:
+        top = max([series.top for series in self._series.values()] + [self._overlay_top])
+        self.plot.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
 
     # ----- overlays of earlier runs
     def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True,
@@ -297,12 +322,21 @@ class LivePlot(QWidget):
             if symbol else {}
         item = self.plot.plot(x[finite], y[finite], pen=pen, name=label, **kwargs)
         item.setZValue(-1)
+        if finite.any():
+            self._overlay_top = max(self._overlay_top, float(y[finite].max()))
+            if self._from_zero:
+                self._fit_from_zero()
         self._overlays.setdefault(key, []).append(item)
 
     def remove_overlay(self, key: str) -> None:
         for item in self._overlays.pop(key, []):
             self.plot.removeItem(item)
             self.legend.removeItem(item)
+        tops = [float(np.max(item.yData)) for items in self._overlays.values() for item in items
+                if item.yData is not None and len(item.yData)]
+        self._overlay_top = max(tops, default=0.0)
+        if self._from_zero:
+            self._fit_from_zero()
 
     def clear_overlays(self) -> None:
         for key in list(self._overlays):

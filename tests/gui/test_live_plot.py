@@ -58,3 +58,41 @@ def test_legend_box_grows_with_its_text(qtbot):
     label = legend.items[0][1]
     assert legend.boundingRect().height() > small  # the legend (a strip under the axis) grows with its text
     assert legend.boundingRect().width() >= label.boundingRect().width()
+
+
+def test_a_live_plot_redraws_at_most_four_times_a_second_while_points_stream(qtbot, monkeypatch):
+    """Every redraw holds the GIL that training needs: a streaming curve gets a frame per 0.25 s."""
+    import gui.widgets.live_plot as live_plot
+
+    clock = [1000.0]
+    monkeypatch.setattr(live_plot.time, "monotonic", lambda: clock[0])
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.add_series("loss", 0)
+    scheduler = live_plot._redraw_scheduler()
+    scheduler._timer.stop()  # ticks by hand, on the fake clock
+    drawn = []
+    for tick in range(40):  # 2.5 s of 62.5 ms ticks (exact in binary), a new point before each
+        plot.append("loss", tick, 1.0 / (tick + 1))
+        before = plot.redraw_count
+        scheduler._tick()
+        if plot.redraw_count > before:
+            drawn.append(round(clock[0] - 1000.0, 2))
+        clock[0] += 0.0625
+    assert len(drawn) == 10 and all(b - a >= 0.25 for a, b in zip(drawn, drawn[1:]))
+    assert plot.series_data("loss")[0] == list(range(40))  # every point is kept, only frames are fewer
+
+
+def test_a_from_zero_axis_leaves_room_for_overlays(qtbot):
+    plot = LivePlot("loss", "iteration", "loss", from_zero=True)
+    qtbot.addWidget(plot)
+    plot.add_series("loss", 0)
+    plot.append("loss", 1, 0.5)
+    plot.redraw()
+    plot.add_overlay("old", "old loss", [1, 2], [2.0, 1.0], 4)
+    low, high = plot.plot.vb.viewRange()[1]
+    assert low == 0 and high >= 2.0  # the earlier run's curve is not cut off
+    plot.remove_overlay("old")
+    assert plot.plot.vb.viewRange()[1][1] < 1.0
