@@ -40,6 +40,7 @@ class DiagramPanel(FitsViewportHeight, Panel):
         self.dialog = None
         self.diagrams_shown = 0
         self.last_problem = ""
+        self.drawn_caption = ""
         self._dirty = False
         self._step = 0
 
@@ -174,6 +175,7 @@ class DiagramPanel(FitsViewportHeight, Panel):
 
         kind, source = self.network()
         probe, every, pad = self.probe, self.every_check.isChecked(), theme_pad_value()
+        self.drawn_caption = probe.caption  # the probe may change before this diagram arrives
         names = probe.class_names
         if kind == "snapshot":
             self.diagram_jobs.start(lambda: diagram_job(None, probe.tensor, names, every, source, pad))
@@ -205,7 +207,7 @@ class DiagramPanel(FitsViewportHeight, Panel):
         kind, source = self.network()
         what = {"snapshot": f"training step {diagram.step}, live", "run": f"trained run {getattr(source, 'name', '')}",
                 "spec": "untrained network (weights at initialization)"}.get(kind, "")
-        self.status.setText(f"{self.probe.caption} → {what}. Click a feature map to open it large.")
+        self.status.setText(f"{self.drawn_caption} → {what}. Click a feature map to open it large.")
 
     def _on_diagram_failed(self, title: str, message: str) -> None:
         self.last_problem = message

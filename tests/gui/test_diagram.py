@@ -157,3 +157,23 @@ def test_bad_input_is_a_message_not_a_crash(qtbot, ctx, tmp_path):
     panel.choose_probe("file", str(bad))
     qtbot.waitUntil(lambda: ctx.last_error is not None, timeout=60000)
     assert panel.probe_choice[0] == "sample"  # back to a dataset image
+
+
+def test_the_two_lessons_open_the_numbers_and_train_under_the_diagram(window, qtbot):
+    from gui.lessons import load_lessons
+
+    dock = window.classroom.lessons_dock
+    lessons = {lesson.id: lesson for lesson in load_lessons()}
+    dock.set_up(lessons["conv_numbers"])
+    dock.open_tool(lessons["conv_numbers"])
+    widget = window.classroom.conv_widget
+    assert window.classroom.conv_dock.isVisible() and widget.tabs.currentWidget() is widget.numbers
+    assert widget.numbers.walk is not None and "output" in widget.numbers.values_text
+    assert dock.set_up(lessons["diagram_live"]) == []
+    panel = window.current_panel()
+    assert panel.title == "Diagram"
+    # One click trained it: the diagram follows the live training, then shows the trained run.
+    qtbot.waitUntil(lambda: panel.diagram is not None and panel.diagram.step not in (None, 0), timeout=120000)
+    qtbot.waitUntil(lambda: window.ctx.run is not None, timeout=180000)
+    qtbot.waitUntil(lambda: panel.diagram is not None and panel.diagram.step is None, timeout=60000)
+    assert window.ctx.last_error is None
