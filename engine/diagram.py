@@ -87,6 +87,11 @@ class Diagram:
             raise ModelError(f"Layer {layer} has no feature maps.")
         return render_layer(layer, raw, per_map=per_map).maps
 
+    def map_range(self, layer: str, channel: int) -> tuple[float, float]:
+        """The lowest and highest value of one map (its picture is stretched between them)."""
+        values = np.asarray(self.outputs[layer])[channel]
+        return float(values.min()), float(values.max())
+
     def module(self, layer: str) -> nn.Module:
         for name, module in feature_layers(self.model):
             if name == layer:
@@ -155,6 +160,8 @@ def unit_bars(values: np.ndarray, limit: int = MAX_UNITS) -> tuple[np.ndarray, i
             image[top:bottom, zero - length:zero] = 160  # negative bars a little dimmer
     if signed:
         image[:, zero] = np.maximum(image[:, zero], 96)
+    image[:, -1] = 96  # a frame on the right: a full-length white bar must not look like a gap
+    image[[0, -1], :] = np.maximum(image[[0, -1], :], 96)
     return image, row, shown
 
 

@@ -60,35 +60,37 @@ class NumberGrids(QWidget):
         return sum(p[1].shape[1] for p in self.parts if not isinstance(p, str))
 
     def _layout(self, width: float) -> tuple[QFont, float]:
-        """The font and cell size that fit every grid across `width` pixels."""
+        """The font, cell width and row height that fit every grid across `width` pixels (rows are
+        one line high, not square: a 5x5 kernel of three-decimal numbers stays short)."""
         font = QFont(self.font())
         metrics = QFontMetricsF(font)
         widest = max((len(number_text(float(v), p[2])) for p in self.parts if not isinstance(p, str)
                       for v in np.asarray(p[1]).reshape(-1)), default=4)
         cell = metrics.horizontalAdvance("0" * max(widest, 2)) + metrics.height() * 0.5
         operators = sum(1 for p in self.parts if isinstance(p, str))
-        needed = self._cells() * cell + operators * metrics.height() * 2 + 8
+        grids = len(self.parts) - operators
+        needed = self._cells() * cell + operators * metrics.height() * 2 + 4 * grids + 16
         if needed > width and needed > 0:  # shrink the type rather than cut numbers off
             factor = max(0.45, width / needed)
             font.setPointSizeF(max(6.0, font.pointSizeF() * factor))
             cell *= factor
-        return font, cell
+        return font, cell, QFontMetricsF(font).height() * 1.5
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         if not self.parts:
             return QSize(400, 120)
-        font, cell = self._layout(10_000)
+        font, cell, row = self._layout(10_000)
         rows = max(p[1].shape[0] for p in self.parts if not isinstance(p, str))
         metrics = QFontMetricsF(font)
         width = self._cells() * cell + sum(1 for p in self.parts if isinstance(p, str)) * metrics.height() * 2
-        return QSize(int(width) + 16, int(rows * cell + metrics.height() * 2.2) + 8)
+        return QSize(int(width) + 16, int(rows * row + metrics.height() * 1.6) + 8)
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
         if not self.parts:
             return 120
-        font, cell = self._layout(width)
+        font, cell, row = self._layout(width)
         rows = max(p[1].shape[0] for p in self.parts if not isinstance(p, str))
-        return int(rows * cell + QFontMetricsF(font).height() * 2.2) + 8
+        return int(rows * row + QFontMetricsF(font).height() * 1.6) + 8
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
         return True
@@ -100,19 +102,19 @@ class NumberGrids(QWidget):
         if not self.parts:
             painter.end()
             return
-        font, cell = self._layout(self.width())
+        font, cell, row = self._layout(self.width())
         painter.setFont(font)
         metrics = QFontMetricsF(font)
         text = QColor(theme.theme_colour("text"))
         muted = QColor(theme.theme_colour("muted"))
         positive, negative, mark = QColor(theme.colour(0)), QColor(theme.colour(3)), QColor(theme.colour(1))
-        top = metrics.height() * 1.4
+        top = metrics.height() * 1.3
         x = 4.0
         for part in self.parts:
             if isinstance(part, str):  # an operator between two grids
                 rows = max(p[1].shape[0] for p in self.parts if not isinstance(p, str))
                 painter.setPen(text)
-                painter.drawText(QRectF(x, top, metrics.height() * 2, rows * cell), Qt.AlignCenter, part)
+                painter.drawText(QRectF(x, top, metrics.height() * 2, rows * row), Qt.AlignCenter, part)
                 x += metrics.height() * 2
                 continue
             caption, values, decimals, padding, highlight = part
@@ -125,7 +127,7 @@ class NumberGrids(QWidget):
             bound = float(np.abs(finite).max()) if finite.size else 1.0
             for r in range(rows):
                 for c in range(cols):
-                    rect = QRectF(x + c * cell, top + r * cell, cell, cell)
+                    rect = QRectF(x + c * cell, top + r * row, cell, row)
                     value = values[r, c]
                     pad = padding is not None and bool(padding[r, c])
                     if pad or not np.isfinite(value):
@@ -291,7 +293,8 @@ class ConvNumbersView(QWidget):
         self.values_text = {"channel_sum": fmt(partial[channel]), "total": fmt(step.total), "bias": fmt(step.bias),
                             "output": fmt(step.output), "computed": fmt(walk.computed)}
         if len(partial) > 1:
-            shown = " + ".join(fmt(v) for v in partial[:8]) + (" + …" if len(partial) > 8 else "")
+            terms = [fmt(v) if v >= 0 else f"({fmt(v)})" for v in partial[:8]]  # "+ (−0.8)", not "+ −0.8"
+            shown = " + ".join(terms) + (" + …" if len(partial) > 8 else "")
             sums = (f"Σ products of channel {channel} = {fmt(partial[channel])}.<br>"
                     f"Over all {len(partial)} channels: {shown} = <b>{self.values_text['total']}</b>")
         else:

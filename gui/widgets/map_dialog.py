@@ -107,6 +107,11 @@ class LayerMapDialog(QDialog):
         maps = diagram.layer_maps(layer, per_map=True)
         self.channel = min(self.channel, len(maps) - 1)
         self.map_view.set_image(maps[self.channel])
+        low, high = diagram.map_range(layer, self.channel)
+        self.map_view.set_caption(f"Values {low:.3g} (black) to {high:.3g} (white). Click a pixel to see how it "
+                                  "was computed." if high > low else
+                                  f"Every value is {low:.3g} for this image (the map is off). Click a pixel "
+                                  "to see why.")
         when = "trained network" if diagram.step is None else f"training step {diagram.step}"
         self.header.setText(f"<b>{column.title}</b>, map {self.channel} of {len(maps)} "
                             f"({maps.shape[1]}×{maps.shape[2]}), {when}. Each map on its own scale: black = its "
@@ -222,7 +227,7 @@ class LayerMapDialog(QDialog):
 
 def export_widget_svg(widget: QWidget, path: Path) -> Path:
     """A painted widget (the numbers) as vectors."""
-    from PySide6.QtCore import QRect
+    from PySide6.QtCore import QPoint, QRect
     from PySide6.QtGui import QPainter
     from PySide6.QtSvg import QSvgGenerator
 
@@ -233,7 +238,7 @@ def export_widget_svg(widget: QWidget, path: Path) -> Path:
     generator.setTitle(path.stem)
     painter = QPainter(generator)
     try:
-        widget.render(painter)
+        widget.render(painter, QPoint(0, 0))
     finally:
         painter.end()
     return path
