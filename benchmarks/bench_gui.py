@@ -28,16 +28,27 @@ def _session(*args: str) -> dict:
 def run(quick: bool = False) -> list[BenchResult]:
     epochs = 2 if quick else 5
     results = []
-    for view in ("Training", "Filters"):
+    sessions: dict[str, dict] = {}
+    headless_rates = []
+    for view in ("Training", "Filters", "Diagram"):
         session = _session("stall", "--epochs", str(epochs), "--view", view)
+        sessions[view] = session
         if view == "Training":
             threads = session["torch_threads"]
-            headless = _headless_images_per_sec(epochs, threads)
+            # Interleaved with a second window session, best of two each: load from elsewhere hits both alike.
+            headless_rates.append(_headless_images_per_sec(epochs, threads))
+            again = _session("stall", "--epochs", str(epochs), "--view", view)
+            headless_rates.append(_headless_images_per_sec(epochs, threads))
+            if again["images_per_sec"] > session["images_per_sec"]:
+                sessions[view] = session = {**again, "warm_up_gaps_ms": session["warm_up_gaps_ms"],
+                                            "warm_up_s": session["warm_up_s"]}
+            inside, headless = float(session["images_per_sec"]), max(headless_rates)
             results.append(BenchResult("train throughput inside the GUI, LeNet-5 / MNIST-5k (Training view on screen)",
-                                       float(session["images_per_sec"]), "images/s", headless,
-                                       f"the same engine run headless, {threads} torch thread(s)", "", None, True,
-                                       "the GUI keeps one core for its own thread; what is lost is the live "
-                                       "plots' share of the GIL"))
+                                       inside, "images/s", headless,
+                                       f"the same engine run headless, {threads} torch thread(s)", ">= 0.95x",
+                                       inside >= 0.95 * headless, True,
+                                       "live loss/accuracy curves and progress on screen; the GUI keeps one core for "
+                                       "its own thread; best of 2 each, interleaved"))
             # Paid once per process, in the background, while the user looks at the new window.
             warm = np.asarray(session["warm_up_gaps_ms"])
             results.append(BenchResult("GUI main-thread longest gap during torch's background warm-up after start-up",
@@ -45,6 +56,12 @@ def run(quick: bool = False) -> list[BenchResult]:
                                        f"warm-up took {session['warm_up_s']:.1f} s after the panels loaded; "
                                        f"p99 {np.percentile(warm, 99):.0f} ms; it takes the first optimizer's "
                                        "~880 lazy imports out of the first training run"))
+        if view == "Diagram":
+            diagram, training = float(session["images_per_sec"]), float(sessions["Training"]["images_per_sec"])
+            results.append(BenchResult("train throughput with the network diagram on screen, LeNet-5 / MNIST-5k",
+                                       diagram, "images/s", training, "the same training with the Training view on "
+                                       "screen", ">= 0.95x", diagram >= 0.95 * training, True,
+                                       "every layer's maps and filters of a probe digit redrawn live"))
         idle = np.asarray(session["idle_gaps_ms"])
         busy = np.asarray(session["training_gaps_ms"])
         p50, p99 = np.percentile(busy, [50, 99])
@@ -53,8 +70,8 @@ def run(quick: bool = False) -> list[BenchResult]:
                                    "ms", float(idle_p50), "idle window, same process", "", None, False,
                                    f"5 ms heartbeat; {len(busy)} ticks; max {busy.max():.0f} ms"))
         results.append(BenchResult(f"GUI main-thread gap p99 while training ({view} view on screen)", float(p99),
-                                   "ms", float(idle_p99), "idle window, same process", "< 50 ms", p99 < 50, False,
-                                   f"LeNet-5 / MNIST-5k, {epochs} epochs, live plots"))
+                                   "ms", float(idle_p99), "idle window, same process", "< 16 ms", p99 < 16, False,
+                                   f"LeNet-5 / MNIST-5k, {epochs} epochs, live views"))
     memory = _session("memory", "--epochs", str(epochs))["peak_rss_mb"]
     bare = subprocess.run([sys.executable, "-c", _bare_script(), str(ROOT), str(epochs)], capture_output=True,
                           text=True, timeout=1200)

@@ -28,6 +28,7 @@ BENCHMARKS: list[str] = [
     "bench_lessons_window",
     "bench_top_index",
     "bench_live",
+    "bench_distributed",
 ]
 
 def machine_description() -> str:

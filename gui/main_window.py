@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         collection on the GUI thread then takes ~0 ms instead of ~190 ms: no stall mid-training."""
         from engine.device import warm_up_finished
 
-        if not warm_up_finished():
+        if not warm_up_finished() or registry.live():  # the one slow collection waits for a quiet moment
             QTimer.singleShot(250, self, self._freeze_when_warm)
             return
         import gc
