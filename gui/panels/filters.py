@@ -4,7 +4,6 @@ to the same layer at initialization."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
                                QWidget)
@@ -15,6 +14,7 @@ from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
 from gui.widgets.image_view import ImageGrid
 from gui.widgets.model_chooser import ChoosesNetwork, ModelChooser, network_choice
+from gui.widgets.paced_redraw import PacedRedraw
 from gui.widgets.run_hint import NoModelHint, PageStack
 
 MODES = [("auto", "Auto: pictures / channel mean"), ("mean", "Mean over input channels"),
@@ -30,7 +30,6 @@ class FiltersPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.weights: dict[str, np.ndarray] = {}  # current filters, layer -> (out, in, k, k)
         self.initial: dict[str, np.ndarray] = {}  # filters at step 0 of the latest training
         self.step: int | None = None
-        self._dirty = False
         self.network_name = ""  # label of the ImageNet network whose filters are shown
 
         layout = QVBoxLayout(self)
@@ -96,10 +95,7 @@ class FiltersPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.stack.addWidget(content)
         layout.addWidget(self.stack, 1)
 
-        self.timer = QTimer(self)  # redraw at most 5 times a second, however fast snapshots arrive
-        self.timer.setInterval(200)
-        self.timer.timeout.connect(self._redraw_if_dirty)
-        self.timer.start()
+        self.redraws = PacedRedraw(self, self.redraw, 200)  # at most 5 a second, however fast snapshots come
         ctx.training_event.connect(self.on_training_event)
         self.follow_run(self.on_run_changed)
 
@@ -132,7 +128,7 @@ class FiltersPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.zoom_spin.setValue(max(self.zoom_spin.value(), 48 // max(1, kernel)))  # 3×3 stems: tiles of 48 px
         self.set_weights(result.weights, step=None)
         self.layer_combo.setCurrentText(result.first_layer)  # the RGB layer first
-        self._dirty = True
+        self.redraws.mark()
 
     def on_run_changed(self, run) -> None:
         if run is None or self.imagenet_mode():
@@ -164,16 +160,12 @@ class FiltersPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.stack.setCurrentIndex(1 if self.weights else 0)
         if not self.weights:
             self.hint.label.setText("This model has no convolutional layers, so it has no filters to show.")
-        self._dirty = True
+        self.redraws.mark()
 
     def _mark_dirty(self, *_args) -> None:
-        self._dirty = True
+        self.redraws.mark()
 
     # ------------------------------------------------------------ drawing
-    def _redraw_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.redraw()
 
     def redraw(self) -> None:
         layer = self.layer_combo.currentText()
@@ -239,7 +231,7 @@ class FiltersPanel(ChoosesNetwork, FitsViewportHeight, Panel):
             self.mode_combo.setCurrentIndex(index)
         self.zoom_spin.setValue(int(state.get("zoom", self.zoom_spin.value())))
         self.compare_check.setChecked(bool(state.get("compare", True)))
-        self._dirty = True
+        self.redraws.mark()
 
     def apply_lesson(self, setup: dict) -> None:
         self.restore_state(setup)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QS
 from engine.events import Progress
 from engine.layer_stats import LayerStatsSnapshot
 from gui import theme
+from gui.widgets.paced_redraw import PacedRedraw
 from gui.panels.base import Panel
 from gui.widgets.fit import FitsViewportHeight, visible_area
 from gui.widgets.flow import strip_box
@@ -47,7 +48,6 @@ class LayerStatsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         super().__init__(ctx, parent)
         self.snapshots: list[LayerStatsSnapshot] = []
         self.run = None
-        self._dirty = False
 
         layout = QVBoxLayout(self)
         controls = QHBoxLayout()
@@ -120,10 +120,7 @@ class LayerStatsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.compact = False
         self._fit_status()
 
-        self.timer = QTimer(self)
-        self.timer.setInterval(250)
-        self.timer.timeout.connect(self._redraw_if_dirty)
-        self.timer.start()
+        self.redraws = PacedRedraw(self, self.redraw, 250)
         theme.notifier.changed.connect(self._mark_dirty)  # the time colours belong to the theme
         self.jobs.succeeded.connect(self.add_snapshot)
         ctx.training_event.connect(self.on_training_event)
@@ -154,7 +151,7 @@ class LayerStatsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
             layout.addWidget(self.histogram_page, 3)
             self.per_layer_page.show()
             self.histogram_page.show()
-        self._dirty = True  # the histograms' columns follow the new width
+        self.redraws.mark()  # the histograms' columns follow the new width
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
@@ -198,7 +195,7 @@ class LayerStatsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
         self.slider.setRange(0, len(self.snapshots) - 1)
         if follow:
             self.slider.setValue(len(self.snapshots) - 1)
-        self._dirty = True
+        self.redraws.mark()
 
     def measure(self) -> None:
         from engine.data import load_dataset
@@ -224,16 +221,12 @@ class LayerStatsPanel(ChoosesNetwork, FitsViewportHeight, Panel):
     def clear(self) -> None:
         self.snapshots = []
         self.slider.setRange(0, 0)
-        self._dirty = True
+        self.redraws.mark()
 
     def _mark_dirty(self, *_args) -> None:
-        self._dirty = True
+        self.redraws.mark()
 
     # ------------------------------------------------------------ drawing
-    def _redraw_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.redraw()
 
     @staticmethod
     def _label(snapshot: LayerStatsSnapshot) -> str:

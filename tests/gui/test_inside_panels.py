@@ -55,19 +55,27 @@ def test_filters_follow_the_run_and_live_snapshots(qtbot, ctx, trained_lenet):
 
     panel = FiltersPanel(ctx)
     qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
     ctx.set_run(trained_lenet)
     assert panel.stack.currentIndex() == 1
     assert [panel.layer_combo.itemText(i) for i in range(panel.layer_combo.count())] == ["conv1", "conv2"]
     qtbot.waitUntil(lambda: panel.grid.count == 6, timeout=3000)
     assert "6 filters of 1×5×5" in panel.grid.caption.text()
-    # No snapshot from training yet: nothing to compare with. (The panel itself is never shown,
-    # so visibility is checked relative to it: isVisibleTo, not isVisible.)
+    # No snapshot from training yet: nothing to compare with.
     assert not panel.initial_grid.isVisibleTo(panel) and not panel.change_grid.isVisibleTo(panel)
     # A live snapshot from training replaces the weights and is drawn by the timer.
     weights = conv_weights(trained_lenet.model)
     zeros = {k: np.zeros_like(v) for k, v in weights.items()}
+    # Hidden (another tab on screen), it keeps the snapshots but spends no time drawing them.
+    panel.hide()
     ctx.training_event.emit(FiltersSnapshot(0, 0, zeros))
     ctx.training_event.emit(FiltersSnapshot(40, 0, weights))
+    for _ in range(2):
+        with qtbot.waitSignal(panel.redraws.timer.timeout, timeout=3000):
+            pass
+    assert panel.redraws.dirty and "training step 40" not in panel.grid.caption.text()
+    panel.show()  # shown again: the latest snapshot is drawn by the timer
     qtbot.waitUntil(lambda: "training step 40" in panel.grid.caption.text(), timeout=3000)
     assert panel.initial_grid.isVisibleTo(panel) and panel.change_grid.isVisibleTo(panel)
     assert np.all(panel.initial["conv1"] == 0)
