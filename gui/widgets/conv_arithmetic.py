@@ -239,9 +239,9 @@ class ConvArithmeticWidget(QWidget):
             f"<b>Output size = {out}</b> &nbsp; = floor(({g.input_size} + 2·{g.padding} − {g.dilation}·({g.kernel} − 1)"
             f" − 1) / {g.stride}) + 1 &nbsp; ({out * out} window positions, kernel spans {g.effective_kernel}px){note}")
         self.canvas.set_geometry(geometry)
-        from engine.diagram import arithmetic_example
-
-        self.example = arithmetic_example(g.input_size, g.kernel, g.padding, g.stride, g.dilation)
+        # The real convolution needs torch: computed when the values tab is first shown, so the
+        # window (this dock is built with it) still appears before torch is imported.
+        self.example = None
         self.numbers.walker = None  # new numbers: the values tab starts over at the window's position
         self._sync_numbers()
         self.changed.emit(geometry)
@@ -253,8 +253,13 @@ class ConvArithmeticWidget(QWidget):
 
     def _sync_numbers(self, *_args) -> None:
         """The numbers at the window's current position (only while the tab shows)."""
-        if self.example is None or self.tabs.currentWidget() is not self.numbers:
+        if self.geometry_value is None or self.tabs.currentWidget() is not self.numbers:
             return
+        if self.example is None:
+            from engine.diagram import arithmetic_example
+
+            g = self.geometry_value
+            self.example = arithmetic_example(g.input_size, g.kernel, g.padding, g.stride, g.dilation)
         out = self.example.out_size
         y, x = divmod(self.canvas.position % (out * out), out)
         if self.numbers.walker is None or self.numbers.out_hw != (out, out):
