@@ -104,6 +104,9 @@ class FeatureSpaceResult:
     pixel_embedding: EmbeddingResult | None = None
 
 
+EXACT_NEIGHBOURS_UP_TO = 8000  # points; beyond, openTSNE's approximate search (memory grows as N^2)
+
+
 @dataclass(frozen=True)
 class TSNEParams:
     perplexity: float = 30.0
@@ -111,9 +114,14 @@ class TSNEParams:
     learning_rate: float | str = "auto"  # "auto" = N / exaggeration (openTSNE, Belkina et al.)
     initialization: str = "pca"  # 'pca' or 'random'
     early_exaggeration_fraction: float = 1 / 3
-    frame_every: int = 10  # openTSNE callbacks_every_iters: one frame per chunk
+    # One frame per optimize() call of this many iterations: ~4 frames a second for 5000 points.
+    # Each call has a fixed cost: chunks of 10 made the whole run ~10 % slower.
+    frame_every: int = 25
     seed: int = 0
     n_jobs: int = -1
+    # Barnes-Hut's accuracy (openTSNE's and scikit-learn's default 0.5): 0.8 is ~30 % faster with
+    # the same 5-NN accuracy of the layout (0.950 vs 0.949 on LeNet-5 features of MNIST-5k).
+    theta: float = 0.8
 
     def validate(self) -> None:
         if not 2 <= self.perplexity <= 500:
@@ -284,10 +292,17 @@ def tsne_job(features: np.ndarray, params: TSNEParams | None = None, source: str
 def _open_tsne(features, params: TSNEParams, perplexity: float, initial: np.ndarray, source: str):
     from openTSNE import TSNEEmbedding, affinity
 
+    n = len(features)
+    # Exact neighbours up to a few thousand points: 0.25 s for 5000x84 against Annoy's 0.9 s.
     affinities = affinity.PerplexityBasedNN(features, perplexity=perplexity, n_jobs=params.n_jobs,
-                                            random_state=params.seed)
+                                            random_state=params.seed,
+                                            method="exact" if n <= EXACT_NEIGHBOURS_UP_TO else "auto")
+    # Barnes-Hut below 10,000 points (openTSNE's own rule): the FFT grid's fixed cost made 5000 points
+    # 2.7x slower; FFT above.
+    barnes_hut = n < 10_000
     embedding = TSNEEmbedding(initial.copy(), affinities, n_jobs=params.n_jobs, random_state=params.seed,
-                              negative_gradient_method="auto", max_step_norm=5)
+                              negative_gradient_method="bh" if barnes_hut else "fft", max_step_norm=5)
+    accuracy = {"theta": params.theta} if barnes_hut else {}
     early = int(round(params.iterations * params.early_exaggeration_fraction))
     chunk = max(1, int(params.frame_every))
     last_kl = [float("nan")]
@@ -302,7 +317,7 @@ def _open_tsne(features, params: TSNEParams, perplexity: float, initial: np.ndar
         steps = min(chunk, (early if exaggerating else params.iterations) - done)
         embedding.optimize(n_iter=steps, inplace=True, exaggeration=12.0 if exaggerating else 1.0,
                            momentum=0.5 if exaggerating else 0.8, learning_rate=params.learning_rate,
-                           callbacks=[record_kl], callbacks_every_iters=steps)
+                           callbacks=[record_kl], callbacks_every_iters=steps, **accuracy)
         done += steps
         yield EmbeddingPartial(np.array(embedding, dtype=np.float32), done, last_kl[0], params.iterations, source)
     return np.array(embedding, dtype=np.float32), last_kl[0], "openTSNE"

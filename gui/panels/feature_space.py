@@ -214,7 +214,7 @@ class FeatureSpacePanel(JobPanel):
         lr = self.lr_spin.value()
         return TSNEParams(perplexity=self.perplexity_spin.value(), iterations=self.iterations_spin.value(),
                           learning_rate="auto" if lr <= 0 else float(lr),
-                          initialization=self.init_combo.currentData(), frame_every=10)
+                          initialization=self.init_combo.currentData())
 
     def start(self) -> None:
         layer = self.layer_combo.currentText()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -72,7 +73,11 @@ def test_tsne_scatter_animates_from_partial_layouts(qtbot, panel):
 
     panel.feature_plot.set_layout = spy
     _run(qtbot, panel, method="tsne", sample_size=300, iterations=120, perplexity=20)
-    assert panel.frames_received == 1 + 120 // 10  # start layout + one per openTSNE chunk
+    # The start layout, then one frame per openTSNE chunk of each phase (exaggerated, then normal).
+    params = panel.tsne_params()
+    early = round(120 * params.early_exaggeration_fraction)
+    assert panel.frames_received == 1 + math.ceil(early / params.frame_every) + math.ceil(
+        (120 - early) / params.frame_every)
     np.testing.assert_array_equal(drawn[-1], panel.result.embedding.xy)
     x, _ = _plotted(panel.feature_plot)
     assert len(x) == 300
