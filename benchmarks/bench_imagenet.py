@@ -57,15 +57,18 @@ def run(quick: bool = False) -> list[BenchResult]:
                            notes="EfficientNet-Lite0, best of interleaved runs")]
 
     steps = 40 if quick else 200
-    start = time.perf_counter()
-    viz = class_visualization(classifier, "flamingo", style="lucid", steps=steps)
-    viz_seconds = time.perf_counter() - start
-    bare_loop = _best_of(lambda: [bare_forward_backward() for _ in range(steps)], 1)
+    viz_seconds = bare_loop = float("inf")
+    for _ in range(2):  # interleaved, best of two each: this machine's speed drifts by 20 % between runs
+        start = time.perf_counter()
+        viz = class_visualization(classifier, "flamingo", style="lucid", steps=steps)
+        viz_seconds = min(viz_seconds, time.perf_counter() - start)
+        bare_loop = min(bare_loop, _best_of(lambda: [bare_forward_backward() for _ in range(steps)], 1))
     scale = 200 / steps
     results.append(BenchResult("Class visualization, 200 steps (Lucid)", viz_seconds * scale, "s", bare_loop * scale,
                                "200 bare forward+backward passes", "<= 1.1x", viz_seconds <= 1.1 * bare_loop,
                                notes=(f"measured {steps} steps, scaled to 200; " if steps != 200 else "")
-                               + f"flamingo p = {viz.final_prob:.3f}"))
+                               + f"live previews included (one forward pass each, <= 2.5 a second); "
+                               f"flamingo p = {viz.final_prob:.3f}; best of 2, interleaved"))
 
     start = time.perf_counter()
     fooled = attack(classifier, load_bundled_photo("coffee"), method="iterative", target="flamingo", epsilon_255=8)
