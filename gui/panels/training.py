@@ -74,8 +74,8 @@ class TrainingPanel(Panel):
         if hasattr(ctx, "data_options_changed"):
             ctx.data_options_changed.connect(self._on_context_changed)
         self._status_timer = QTimer(self)
-        # 4 Hz: a progress bar repaints at once on every new value, holding the GIL training needs.
-        self._status_timer.setInterval(250)
+        # 2 Hz: a progress bar repaints at once on every new value, holding the GIL training needs.
+        self._status_timer.setInterval(500)
         self._status_timer.timeout.connect(self._refresh_status)
         self._update_buttons()
         self._on_context_changed()

@@ -130,7 +130,7 @@ class _RedrawScheduler:
             plot = self._plots[index]()
             if plot is None or not plot.wants_redraw():
                 continue
-            if now - plot.last_redraw_s < self.LIVE_INTERVAL_S:
+            if now - plot.last_redraw_s < plot.live_interval_s:
                 waiting = True  # drawn a moment ago: its next frame comes on a later tick
                 continue
             self._next = index + 1
@@ -209,6 +209,7 @@ class LivePlot(QWidget):
         self._overlays: dict[str, list[pg.PlotDataItem]] = {}
         self.redraw_count = 0
         self.last_redraw_s = 0.0  # time.monotonic() of the last redraw (the scheduler paces live plots)
+        self.live_interval_s = _RedrawScheduler.LIVE_INTERVAL_S  # at most one frame per this, while streaming
         self._overlay_top = 0.0  # largest overlay value, so a from-zero axis does not cut them
         self.auto_redraw = True
         _redraw_scheduler().register(self)
