@@ -63,6 +63,7 @@ from .runner import experiment_job, run_experiment
 from . import training  # noqa: F401 (registers its measures)
 from . import features  # noqa: F401 (registers its measures)
 from . import imagenet  # noqa: F401 (registers its measures)
+from . import diagram  # noqa: F401 (registers its measures)
 from .imagenet import ONE_PHOTO_OVERLAP, box_in_crop, colour_overlap
 
 __all__ = [

@@ -37,8 +37,9 @@ def _one_thread():
 def test_lessons_cover_the_lecture_in_order():
     names = L.lesson_names()
     assert names == ["overfitting", "l2", "l1_elastic_net", "minibatch", "mean_subtraction", "augmentation",
-                     "momentum", "lr_decay", "dropout", "weight_init", "batchnorm", "ensembles", "feature_maps",
-                     "tsne", "dog_vs_food", "saliency", "fooling", "class_visualization"]
+                     "momentum", "lr_decay", "dropout", "weight_init", "batchnorm", "ensembles", "conv_numbers",
+                     "diagram_live", "feature_maps", "tsne", "dog_vs_food", "saliency", "fooling",
+                     "class_visualization"]
 
 
 @pytest.mark.parametrize("name", SHOWN)
