@@ -92,8 +92,8 @@ def run(quick: bool = False) -> list[BenchResult]:
     shape = f"{n_points}x{features.shape[1]}"
     return [
         BenchResult(f"t-SNE {shape}, {iterations} it, {frames} animated frames", ours_seconds, "s",
-                    sklearn_seconds, "scikit-learn TSNE, same features", target="<= scikit-learn",
-                    met=ours_seconds <= sklearn_seconds,
+                    sklearn_seconds, "scikit-learn TSNE, same features", target="<= 0.7x",
+                    met=ours_seconds <= 0.7 * sklearn_seconds,
                     notes=f"5-NN acc of layout {ours_knn:.3f} vs {sklearn_knn:.3f}"),
         BenchResult(f"t-SNE {shape}: first animated frame", first_frame, "s", target="< 1 s",
                     met=first_frame < 1.0, notes="the start layout (PCA), shown before the neighbour search"),
