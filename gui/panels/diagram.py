@@ -15,6 +15,7 @@ from gui.panels.base import Panel
 from gui.widgets.diagram_view import DiagramView
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
+from gui import theme
 from gui.widgets.image_view import theme_pad_value
 from gui.widgets.live_plot import LivePlot
 from gui.widgets.probe_picker import ProbePicker
@@ -66,8 +67,8 @@ class DiagramPanel(FitsViewportHeight, Panel):
         self.curves = LivePlot("", "step", "", from_zero=True)  # the legend names the two curves
         self.curves.add_series("loss", 0)
         self.curves.add_series("val accuracy", 2)
-        self.curves.setMinimumHeight(self.fontMetrics().height() * 5)
-        self.curves.setMaximumHeight(self.fontMetrics().height() * 7)  # a strip: the diagram gets the height
+        self._fit_strip()
+        theme.notifier.changed.connect(self._fit_strip)  # 200 % text: the strip keeps room for its axis
         content_layout.addWidget(self.curves, 1)
         self.stack.addWidget(content)
         layout.addWidget(self.stack, 1)
@@ -92,6 +93,15 @@ class DiagramPanel(FitsViewportHeight, Panel):
         self.request_redraw()
 
     # ------------------------------------------------------------ what to draw
+
+    def _fit_strip(self) -> None:
+        """A strip: the diagram gets the height, the curves 4.5-6 lines of the current text (axis and title)."""
+        from PySide6.QtGui import QFontMetrics
+        from PySide6.QtWidgets import QApplication
+
+        line = QFontMetrics(QApplication.font()).height()  # the text size as it is now (it follows F5, 200 %)
+        self.curves.setMinimumHeight(int(line * 4.5))
+        self.curves.setMaximumHeight(line * 6)
     def network(self):
         """('snapshot', ModelSnapshot) | ('run', TrainedRun) | ('spec', NetworkSpec) | (None, None)."""
         if self.snapshot is not None:

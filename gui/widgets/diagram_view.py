@@ -7,6 +7,8 @@ refresh costs the GUI thread a few image uploads; labels are rebuilt only when t
 the text size changes."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
@@ -121,12 +123,17 @@ class DiagramView(QWidget):
         u = tallest / max(0.35, 1.0 - (top_px + bottom_px) / height_px) / height_px
         labels = [self._label_width_px(c) for c in columns]
         widths = [c.image.shape[1] for c in columns]
-        gaps = [max(12.0, (labels[i] + labels[i + 1]) / 2 * u + 16 * u - (widths[i] + widths[i + 1]) / 2)
-                for i in range(len(columns) - 1)]
         unit_labels = max((QFontMetricsF(self._font(0.8)).horizontalAdvance(t) for t in columns[-1].unit_labels),
                           default=0.0)
-        left = max(8 * u, labels[0] / 2 * u - widths[0] / 2 + 8 * u)
-        right = max(8 * u + unit_labels * u, labels[-1] / 2 * u - widths[-1] / 2 + 8 * u)
+        for _ in range(8):  # fitted to the height first; if that is too wide, fit the width (labels keep pixels)
+            gaps = [max(12.0, (labels[i] + labels[i + 1]) / 2 * u + 16 * u - (widths[i] + widths[i + 1]) / 2)
+                    for i in range(len(columns) - 1)]
+            left = max(8 * u, labels[0] / 2 * u - widths[0] / 2 + 8 * u)
+            right = max(8 * u + unit_labels * u, labels[-1] / 2 * u - widths[-1] / 2 + 8 * u)
+            needed = left + sum(widths) + sum(gaps) + right
+            if needed <= width_px * u * 1.001:
+                break
+            u = needed / width_px
         spare = width_px * u - (left + sum(widths) + sum(gaps) + right)
         if spare > 0 and gaps:
             gaps = [g + spare / (len(gaps) + 1) for g in gaps]
@@ -166,7 +173,12 @@ class DiagramView(QWidget):
             self._notes.append(note)
             if column.unit_labels:  # class names beside the output bars
                 row = column.tile_shape[0]
+                # Rows thinner than a line of text: every k-th name, and always the predicted one.
+                every = max(1, math.ceil(QFontMetricsF(self._font(0.8)).height() * 0.9 * u / max(row, 1e-9)))
                 for unit, label in enumerate(column.unit_labels):
+                    predicted = self.diagram.predicted
+                    if unit != predicted and (unit % every or abs(unit - predicted) < every):
+                        continue
                     text = pg.TextItem(label, color=text_colour, anchor=(0.0, 0.5))
                     text.setFont(self._font(0.8))
                     text.setPos(x + width + 3 * u, top + (unit + 0.5) * row)
