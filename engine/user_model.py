@@ -241,21 +241,69 @@ def register_user_model(arch: str, weights: str | Path, class_names: str | Path 
     from .pretrained import load_classifier
 
     spec = _spec(arch, weights, class_names, input_size, mean, std)
+    known = _registered_name(spec)
+    if known is not None:
+        return known
+    # Validate before naming: a model that does not load never appears in a chooser.
+    load_user_classifier(spec["arch"], spec["weights"], spec["class_names"], spec["input_size"], spec["mean"],
+                         spec["std"])
+    name = _name_spec(spec)
+    load_classifier(name)  # keep the loaded model in the classifier cache for the views to come
+    return name
+
+
+def _registered_name(spec: dict) -> str | None:
+    with _registry_lock:
+        return next((name for name, known in _registry.items() if known == spec), None)
+
+
+def _name_spec(spec: dict) -> str:
+    """The name of `spec`: the one it already has (registered meanwhile by another thread), else the next."""
     with _registry_lock:
         for name, known in _registry.items():
             if known == spec:
                 return name
-    # Validate before naming: a model that does not load never appears in a chooser.
-    load_user_classifier(spec["arch"], spec["weights"], spec["class_names"], spec["input_size"], spec["mean"],
-                         spec["std"])
-    with _registry_lock:
-        for name, known in _registry.items():  # registered meanwhile by another thread
-            if known == spec:
-                return name
         name = f"{USER_PREFIX}{len(_registry) + 1}"
         _registry[name] = spec
-    load_classifier(name)  # keep the loaded model in the classifier cache for the views to come
-    return name
+        return name
+
+
+def restore_user_models(saved: Sequence[dict]) -> tuple[dict[str, str], list[str]]:
+    """Register the models a workspace saved ({'name': 'user:N', 'arch', 'weights', ...} in the
+    order they were added) and return ({saved name: name now}, problems).
+
+    Names stay the same in a fresh process; where this process already gave a name to another
+    model, the saved one gets the next free name (the mapping says which). A model whose weights or
+    class-names file is gone maps to the embedded model, with one problem naming the file. Files are
+    only checked here, not loaded: the model loads (weights only) when a view first uses it. A damaged
+    entry maps to the embedded model too."""
+    from .pretrained import DEFAULT_MODEL
+
+    names: dict[str, str] = {}
+    problems: list[str] = []
+    for entry in saved:
+        old = str(entry.get("name", "")) if isinstance(entry, dict) else ""
+        try:
+            if not is_user_model(old):
+                raise ModelError(f"its name {old[:40]!r} is not a 'user:N' name")
+            spec = _spec(entry.get("arch"), entry.get("weights"), entry.get("class_names"),
+                         entry.get("input_size"), entry.get("mean"), entry.get("std"))
+        except (ModelError, TypeError, ValueError) as exc:
+            problems.append(f"A model you added could not be restored: the workspace entry is damaged ({exc}).")
+            if is_user_model(old):
+                names[old] = DEFAULT_MODEL  # never another model that has this name in this session
+            continue
+        missing = next((Path(spec[key]) for key in ("weights", "class_names")
+                        if spec[key] and not Path(spec[key]).is_file()), None)
+        if missing is not None:
+            what = "weights" if str(missing) == spec["weights"] else "class-names"
+            problems.append(f"Your model {user_model_label(spec)} was not restored: its {what} file {missing} is "
+                            "missing. Views that used it show the embedded model; add it again with "
+                            "'Add your own model…'.")
+            names[old] = DEFAULT_MODEL
+            continue
+        names[old] = _name_spec(spec)
+    return names, problems
 
 
 def is_user_model(name: str) -> bool:

@@ -9,6 +9,10 @@ Layout (every file readable without ConvScope except the checkpoints):
     runs/NN_name/      engine.checkpoint.save_run folders (weights, curves, settings)
     images/*.png       chosen images (the current input, images panels keep)
 
+The models the user added ('user:N') are listed in the manifest by what rebuilds them
+(architecture, path of the weights file, class-names file, preprocessing), not copied:
+register_workspace_models adds them again when the workspace is opened.
+
 Panel states are JSON; numpy arrays inside them are stored too: uint8 images as
 PNG files, other arrays as nested lists with their dtype. Loading checks every
 file the manifest names and says which one is wrong and why.
@@ -55,6 +59,8 @@ class Workspace:
     images: dict[str, tuple[np.ndarray, str]] = field(default_factory=dict)  # key -> (uint8 image, caption)
     panel_states: dict[str, dict] = field(default_factory=dict)  # panel title -> save_state()
     settings: dict = field(default_factory=dict)
+    # The user's own models, in the order added: {'name': 'user:N', 'arch', 'weights', ...} (engine.user_model)
+    user_models: list[dict] = field(default_factory=list)
 
 
 # ----- panel state <-> JSON (arrays become files or lists)
@@ -381,6 +387,7 @@ def _write_contents(folder: Path, ws: Workspace) -> None:
         "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": ws.dataset, "spec": None, "runs": [], "current_run": None, "images": [],
         "settings": "settings.json", "panels": "panels.json",
+        "user_models": [dict(entry) for entry in ws.user_models],
     }
     if ws.spec is not None:
         atomic_write_text(folder / "spec.json", ws.spec.to_json())
@@ -556,4 +563,46 @@ def _load_workspace(folder: Path) -> Workspace:
     ws.panel_states = {str(k): _decode(v, folder) for k, v in panels.items()}
     settings = _read_json(folder, manifest.get("settings"), {})
     ws.settings = _decode(settings, folder) if isinstance(settings, dict) else {}
+    ws.user_models = [dict(entry) for entry in _entries(manifest, "user_models")]
     return ws
+
+
+def register_workspace_models(ws: Workspace) -> list[str]:
+    """Add the workspace's own models to this session's models and rename them in the panel
+    states where this session numbers them differently; returns problems (a missing weights
+    file: those panels show the embedded model). Reads no weights: each model loads when used."""
+    from .pretrained import DEFAULT_MODEL
+    from .user_model import is_user_model, restore_user_models
+
+    names, problems = restore_user_models(ws.user_models)
+    unknown: list[str] = []
+
+    def rename(text: str) -> str:
+        if text in names or not USER_MODEL_NAME.fullmatch(text):
+            return names.get(text, text)
+        # Saved before workspaces kept the models (or the entry was removed): never this session's model
+        # of the same name.
+        if text not in unknown:
+            unknown.append(text)
+        return DEFAULT_MODEL
+
+    ws.panel_states = _map_strings(ws.panel_states, rename)
+    problems += [f"A panel used your model {name}, which this workspace does not describe (saved by an older "
+                 "ConvScope?); it shows the embedded model. Add yours again with 'Add your own model…'."
+                 for name in unknown]
+    restored = [(entry, names.get(str(entry.get("name")), "")) for entry in ws.user_models]
+    ws.user_models = [dict(entry, name=name) for entry, name in restored if is_user_model(name)]
+    return problems
+
+
+USER_MODEL_NAME = re.compile(r"user:\d+")
+
+
+def _map_strings(value: Any, change) -> Any:
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
+    if isinstance(value, str):
+        return change(value)
+    return value

@@ -28,6 +28,7 @@ log = logging.getLogger("convscope.workspace")
 
 def collect_workspace(window) -> "Workspace":
     """Everything worth keeping from `window` as an engine Workspace."""
+    from engine.user_model import registered_user_models
     from engine.workspace import Workspace, WorkspaceError
 
     ctx = window.ctx
@@ -44,17 +45,26 @@ def collect_workspace(window) -> "Workspace":
         images["input"] = (np.asarray(ctx.input_image), ctx.input_caption or "")
     runs = [ctx.run] if ctx.run is not None else []
     current = window.current_panel()
+    # Every model added in this session is listed in every chooser: all of them are kept.
+    user_models = [dict(spec, name=name) for name, _label, spec in registered_user_models()]
     return Workspace(spec=ctx.spec, dataset=ctx.dataset or "", runs=runs, current_run=0 if runs else None,
-                     images=images, panel_states=states,
+                     images=images, panel_states=states, user_models=user_models,
                      settings={"theme": theme.current["theme"], "scale": theme.current["scale"],
                                "current_panel": current.title if current is not None else None})
 
 
 def restore_workspace(window, ws: "Workspace") -> list[str]:
-    """Put a loaded workspace into `window`; returns problems (panels that refused their state)."""
+    """Put a loaded workspace into `window`; returns problems (panels that refused their state,
+    models of the user's whose files are gone)."""
+    from engine.user_model import user_model_label
+    from engine.workspace import register_workspace_models
+
     if hasattr(window, "create_panels"):
         window.create_panels()
     ctx = window.ctx
+    problems = register_workspace_models(ws)  # before the panels: their states name these models
+    for entry in ws.user_models:
+        ctx.add_user_model(entry["name"], user_model_label(entry))
     if ws.dataset and ws.dataset != ctx.dataset:
         ctx.set_dataset(ws.dataset)
     if ws.spec is not None:
@@ -64,7 +74,6 @@ def restore_workspace(window, ws: "Workspace") -> list[str]:
     if "input" in ws.images:
         image, caption = ws.images["input"]
         ctx.set_input_image(image, caption)
-    problems = []
     titles = {p.title: p for p in window.panels}
     for title, state in ws.panel_states.items():
         panel = titles.get(title)

@@ -70,3 +70,67 @@ def test_a_recent_workspace_that_vanished_is_dropped_from_the_menu(window, tmp_p
     action.trigger()
     assert "no longer exists" in window.ctx.last_error[1]
     assert settings.recent_workspaces() == []
+
+
+def _restart(monkeypatch):
+    """Forget this process's registered models and loaded classifiers, as after a restart."""
+    from engine import pretrained, user_model
+
+    monkeypatch.setattr(user_model, "_registry", {})
+    monkeypatch.setattr(pretrained, "_cache", {})
+
+
+def _save_with_own_model(window, tmp_path, weights_name):
+    import torchvision
+
+    from engine.user_model import register_user_model
+
+    torch.manual_seed(0)
+    weights = tmp_path / weights_name
+    torch.save(torchvision.models.resnet18(weights=None, num_classes=3).state_dict(), weights)
+    name = register_user_model("resnet18", weights, input_size=96)
+    window.ctx.add_user_model(name, f"resnet18 ({weights_name})")
+    window.show_panel("Saliency").model_choice.set_model_name(name)
+    assert window.panel("Saliency").model_choice.model_name() == name
+    window.ctx.set_spec(load_preset("lenet5"))
+    folder = window.classroom.workspaces.save_to(tmp_path / "own.convscope")
+    assert folder is not None and window.ctx.last_error is None
+    window.close()
+    return folder, weights, name
+
+
+def test_a_model_the_user_added_is_listed_and_selected_again(window, qtbot, tmp_path, monkeypatch):
+    _restart(monkeypatch)
+    folder, _weights, name = _save_with_own_model(window, tmp_path, "pets.pt")
+    _restart(monkeypatch)
+    fresh = _fresh_window(qtbot)
+    try:
+        assert fresh.classroom.workspaces.open_from(folder)
+        assert fresh.ctx.last_error is None, fresh.ctx.last_error
+        chooser = fresh.panel("Saliency").model_choice
+        assert chooser.model_name() == name and chooser.user_model_names() == [name]
+        assert "pets.pt" in chooser.currentText()
+        assert name in fresh.panel("Predict").model_choice.user_model_names()  # every chooser lists it
+        assert list(fresh.ctx.user_models) == [name]
+    finally:
+        qtbot.waitUntil(lambda: not registry.live(), timeout=20000)
+        fresh.close()
+
+
+def test_a_missing_weights_file_names_it_and_the_rest_opens(window, qtbot, tmp_path, monkeypatch):
+    _restart(monkeypatch)
+    folder, weights, _name = _save_with_own_model(window, tmp_path, "gone.pt")
+    weights.unlink()
+    _restart(monkeypatch)
+    fresh = _fresh_window(qtbot)
+    try:
+        assert fresh.classroom.workspaces.open_from(folder)
+        title, message = fresh.ctx.last_error
+        assert title == "Workspace partly restored" and str(weights) in message and message.count("\n") == 0
+        assert fresh.panel("Saliency").model_choice.model_name() == "efficientnet_lite0"
+        assert fresh.panel("Saliency").model_choice.user_model_names() == []
+        assert fresh.ctx.spec.to_dict() == load_preset("lenet5").to_dict()  # the rest of the workspace
+        assert fresh.current_panel().title == "Saliency"
+    finally:
+        qtbot.waitUntil(lambda: not registry.live(), timeout=20000)
+        fresh.close()
