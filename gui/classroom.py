@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QPushButton, QTabWidget
 
 from gui import settings, theme
 from gui.classroom_menus import FileMenu, ViewMenu, window_action
@@ -101,15 +101,12 @@ class Classroom(QObject):
         bar = self.window.statusBar()
         self.busy_label = QLabel("")
         self.busy_label.setToolTip("Background jobs (training, embeddings, attacks...) running right now.")
-        self.busy_bar = QProgressBar()
-        self.busy_bar.setRange(0, 0)  # indeterminate: panels show their own progress and ETA
-        self.busy_bar.setMaximumWidth(120)
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.setToolTip(self.busy_label.toolTip())
+        # No animated "busy" bar: its ~50 frames a second cost the GUI thread ~4 % of a core during every
+        # job (training included, which needs that GIL time); panels show their own progress and ETA.
         self.stop_all_button = QPushButton("Stop all")
         self.stop_all_button.setToolTip("Stop every running job (each keeps what it has computed so far).")
         self.stop_all_button.clicked.connect(self.stop_all_jobs)
-        for position, widget in enumerate((self.busy_label, self.busy_bar, self.stop_all_button)):
+        for position, widget in enumerate((self.busy_label, self.stop_all_button)):
             bar.insertPermanentWidget(position, widget)
             widget.hide()
         self.busy_timer = QTimer(self)
@@ -121,7 +118,7 @@ class Classroom(QObject):
         count = len(registry.live())
         busy = count > 0
         self.busy_label.setText(f"{count} job{'s' if count != 1 else ''} running" if busy else "")
-        for widget in (self.busy_label, self.busy_bar, self.stop_all_button):
+        for widget in (self.busy_label, self.stop_all_button):
             widget.setVisible(busy)
         return count
 
