@@ -70,3 +70,22 @@ def test_following_a_folder_that_is_not_a_run_says_so(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.ctx.error_raised, timeout=5000) as blocker:
         assert not window.follower().follow(tmp_path)
     assert "not a ConvScope run folder" in str(blocker.args)
+
+
+def test_the_window_opens_a_torchrun_run_folder(window, qtbot, tmp_path):
+    """Two CPU processes under torchrun (DDP): rank 0's run folder follows and opens like any other."""
+    spec = tmp_path / "tiny.json"
+    spec.write_text(TINY.to_json())
+    folder = tmp_path / "ddp"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(ROOT / "main.py"), "train", "--dataset", "digits", "--spec", str(spec), "--epochs",
+                           "2", "--quiet", "--out", str(folder)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen, runs = [], []
+    window.ctx.training_event.connect(seen.append)
+    window.ctx.run_changed.connect(runs.append)
+    with qtbot.waitSignal(window.follower().finished, timeout=TIMEOUT):
+        assert window.follower().follow(folder)
+    assert [e.epoch for e in seen if isinstance(e, EpochEnd)] == [0, 1]  # one rank's log, not two
+    assert runs and runs[-1].spec.to_json() == TINY.to_json()
