@@ -9,7 +9,7 @@ crop; the engine measured every probability on exactly those pixels.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from engine.adversarial import ATTACKS, AttackResult, AttackStep, attack_job
@@ -18,6 +18,7 @@ from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import (ImageFileDrops, SentImages, add_run_stop_save, fit_without_scrolling,
                                         save_png_or_report, source_and_model_row)
 from gui.widgets.class_picker import ClassPicker
+from gui.widgets.elided_combo import ElidedComboBox
 from gui.widgets.image_view import ImageView
 from gui.widgets.live_plot import LivePlot
 from gui.widgets.prediction_bars import PredictionBars
@@ -50,12 +51,10 @@ class AdversarialPanel(SentImages, ImageFileDrops, JobPanel):
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Method:"))
-        self.method = QComboBox()
+        self.method = ElidedComboBox(min_chars=16)  # elided, the full names in the list and the tooltip
         for key, label in ATTACKS.items():
             self.method.addItem(label, key)
         self.method.currentIndexChanged.connect(self._on_method_changed)
-        self.method.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.method.setMinimumContentsLength(16)  # the full names are in the list
         row.addWidget(self.method)
         self.targeted = QCheckBox("Target class:")
         self.targeted.setChecked(True)

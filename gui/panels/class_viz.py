@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.classviz import STYLES, ClassVizPreview, ClassVizResult, class_visualization_job
@@ -17,6 +17,7 @@ from gui.widgets.flow import strip_box
 from gui.panels.base import JobPanel
 from gui.panels.imagenet_common import add_run_stop_save, fit_without_scrolling, save_png_or_report
 from gui.widgets.class_picker import ClassPicker
+from gui.widgets.elided_combo import ElidedComboBox
 from gui.widgets.image_view import ImageView
 from gui.widgets.live_plot import LivePlot
 from gui.widgets.model_chooser import ModelChooser
@@ -51,11 +52,9 @@ class ClassVizPanel(JobPanel):
         self.class_picker.set_class(130)  # flamingo
         row.addWidget(self.class_picker)
         row.addWidget(QLabel("Style:"))
-        self.style = QComboBox()
+        self.style = ElidedComboBox(min_chars=16)  # elided, the full names in the list and the tooltip
         for key, label in STYLES.items():
             self.style.addItem(label, key)
-        self.style.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.style.setMinimumContentsLength(16)  # the full names are in the list
         row.addWidget(self.style)
         row.addStretch(1)
         outer.addLayout(row)

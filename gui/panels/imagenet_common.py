@@ -28,10 +28,13 @@ def source_and_model_row(panel, on_image: Callable) -> QHBoxLayout:
     panel.source = ImageSourceBar()
     panel.source.image_chosen.connect(on_image)
     panel.source.failed.connect(panel.ctx.show_error)
-    row.addWidget(panel.source, 1)
+    row.addWidget(panel.source)
     row.addWidget(QLabel("Model:"))
+    # Beside Photo / Open file / Paste / Camera the chooser fits 1280 px at 200 % text only this narrow;
+    # it takes whatever width is left (the whole name on a wider screen), elided below that.
     panel.model_choice = ModelChooser()
-    row.addWidget(panel.model_choice)
+    panel.model_choice.setMinimumContentsLength(14)
+    row.addWidget(panel.model_choice, 1)
     return row
 
 

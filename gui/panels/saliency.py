@@ -3,8 +3,9 @@
 Several attribution methods side by side for the same image and the same
 class (the predicted one, or any class from the searchable picker): each as the
 plain map (grey, white = strong, as in Simonyan et al.) beside the map overlaid
-on the 224 px crop with an opacity slider. The maps come from
-engine.attribution jobs; this panel only shows them.
+on the 224 px crop with an opacity slider, under one title spanning the pair. Up to
+four methods two pairs a row, five or six three a row: two rows fit 1280x800 at
+200 % text. The maps come from engine.attribution jobs; this panel only shows them.
 """
 from __future__ import annotations
 
@@ -46,10 +47,11 @@ class SaliencyPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
         self.setAcceptDrops(True)
         self._build()
         fit_without_scrolling(self)
-        for view in list(self.plain_views.values()) + list(self.views.values()):
+        for title in self.titles.values():
             # A method's name wraps onto a second line rather than being cut at both ends
-            # ("Guided Backprop" over a 220 px map at 200 %); FitsViewportHeight keeps the panel's height.
-            view.caption.setWordWrap(True)
+            # ("Integrated Gradients" over a pair of small maps at 200 %); FitsViewportHeight keeps the
+            # panel's height.
+            title.setWordWrap(True)
         self.status_line = self.status
         self.set_job_buttons(run=[self.run_button], stop=[self.stop_button])
         ctx.image_sent.connect(self._on_image_sent)  # only an image the user sent here ("Inspect in Saliency")
@@ -111,9 +113,18 @@ class SaliencyPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
         self.grid = QGridLayout(grid_host)
         self.views: dict[str, ImageView] = {}  # the map over the photo
         self.plain_views: dict[str, ImageView] = {}  # the map alone, grey
+        # One title over each pair: a caption per image would need a long word's width ("SmoothGrad")
+        # under each of six images in a row.
+        self.titles: dict[str, QLabel] = {}
         for key, label in METHODS.items():
-            self.plain_views[key] = ImageView(label)
-            self.views[key] = ImageView(label)
+            self.titles[key] = QLabel(label)
+            self.titles[key].setAlignment(Qt.AlignCenter)
+            self.titles[key].setToolTip(f"{label}: the map alone (white = strongest effect on the class "
+                                        "score), then over the photo")
+            self.plain_views[key] = ImageView()
+            self.views[key] = ImageView()
+            for view in (self.plain_views[key], self.views[key]):
+                view.caption.hide()
         splitter.addWidget(grid_host)
         splitter.setSizes([330, 900])
         outer.addWidget(splitter, 1)
@@ -140,9 +151,8 @@ class SaliencyPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
         for key, view in self.views.items():
             view.set_overlay(None)
             view.set_image(None)
-            view.set_caption(METHODS[key])
             self.plain_views[key].set_image(None)
-            self.plain_views[key].set_caption(METHODS[key])
+            self.titles[key].setText(METHODS[key])
 
     def _on_settings_changed(self, *_args) -> None:
         self._show_selected_views()
@@ -165,16 +175,24 @@ class SaliencyPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
         return [key for key, box in self.method_boxes.items() if box.isChecked()]
 
     def _show_selected_views(self) -> None:
-        """The selected methods, two per row: plain map, then the overlay, for each."""
+        """The selected methods, each its title over plain map then overlay; two methods a row, three
+        for five or six (three rows would need a scroll bar at 1280x800, 200 % text)."""
         selected = self.selected_methods()
         for key in METHODS:
-            for view in (self.plain_views[key], self.views[key]):
-                self.grid.removeWidget(view)
-                view.setVisible(key in selected)
+            for widget in (self.titles[key], self.plain_views[key], self.views[key]):
+                self.grid.removeWidget(widget)
+                widget.setVisible(key in selected)
+        per_row = 3 if len(selected) > 4 else 2
         for position, key in enumerate(selected):
-            row, column = position // 2, (position % 2) * 2
-            self.grid.addWidget(self.plain_views[key], row, column)
-            self.grid.addWidget(self.views[key], row, column + 1)
+            row, column = (position // per_row) * 2, (position % per_row) * 2
+            self.grid.addWidget(self.titles[key], row, column, 1, 2)
+            self.grid.addWidget(self.plain_views[key], row + 1, column)
+            self.grid.addWidget(self.views[key], row + 1, column + 1)
+        rows, columns = 2 * -(-len(selected) // per_row), 2 * min(per_row, len(selected))
+        for row in range(self.grid.rowCount()):  # the images share the height, titles take a line or two
+            self.grid.setRowStretch(row, 1 if row < rows and row % 2 else 0)
+        for column in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
 
     def compute(self) -> None:
         self._stale = False
@@ -205,17 +223,15 @@ class SaliencyPanel(FitsViewportHeight, SentImages, ImageFileDrops, JobPanel):
             self.bars.set_predictions(event.top5, highlight=event.target)
             for key, view in self.views.items():
                 view.set_image(event.crop)
-                view.set_caption(f"{METHODS[key]}: computing…")
-                self.plain_views[key].set_caption(METHODS[key])
+                self.titles[key].setText(f"{METHODS[key]}: computing…")
         elif isinstance(event, SaliencyMap):
             self.maps[event.method] = event
             view = self.views[event.method]
             view.set_overlay(overlay_rgba(event.display), self.opacity.value() / 100)
-            view.set_caption("on the photo")
             view.setToolTip(f"{event.label} over the photo, {event.seconds:.1f} s")
+            self.titles[event.method].setText(event.label)
             plain = self.plain_views[event.method]
             plain.set_image(plain_map(event.display))
-            plain.set_caption(event.label)
             plain.setToolTip(f"{event.label}: the map alone (white = strongest effect on the class score)")
 
     def _apply_opacity(self, value: int) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QListWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from engine.errors import ConvScopeError
 from engine.transfer import ClassGroup, ClassGroups, group_files, load_groups
 from gui.widgets.class_picker import ClassPicker
+from gui.widgets.elided_combo import ElidedComboBox
 
 
 class ClassGroupsEditor(QGroupBox):
@@ -32,14 +33,13 @@ class ClassGroupsEditor(QGroupBox):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.groups_combo = QComboBox()
+        # The file names stay readable (elided, whole in the tooltip) without widening the controls
+        # column (1280 px at 200 % text).
+        self.groups_combo = ElidedComboBox(min_chars=7)
         self.groups_combo.setToolTip("Class-group files in resources/class_groups")
         for stem in group_files():
             self.groups_combo.addItem(stem)
         self.groups_combo.setCurrentText("dog_vs_food")
-        # The file names stay readable without widening the controls column (1280 px at 200 % text).
-        self.groups_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.groups_combo.setMinimumContentsLength(7)
         self.groups_combo.activated.connect(self._on_groups_file_chosen)
         row.addWidget(self.groups_combo, 1)
         open_button = QPushButton("Open…")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -19,6 +19,7 @@ from engine.errors import ConvScopeError
 from engine.transfer import DogFoodReport, SingleImageRemap, mark_tiles
 from gui.theme import point_size
 from gui.widgets.confusion_table import ConfusionTable
+from gui.widgets.elided_combo import ElidedComboBox
 from gui.widgets.image_view import ImageGrid, ImageView
 
 OPEN_IMAGE = "Open image…"
@@ -175,13 +176,11 @@ class OnePhotoBox(QGroupBox):
         super().__init__("One photo", parent)
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.photo_combo = QComboBox()
+        self.photo_combo = ElidedComboBox(min_chars=7)  # photo names stay readable, elided where narrow
         from engine.images import bundled_photos
 
         self.photo_combo.addItems(list(bundled_photos()) + [OPEN_IMAGE, CAMERA])
         self.photo_combo.setCurrentText("coffee")
-        self.photo_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.photo_combo.setMinimumContentsLength(7)  # photo names stay readable
         row.addWidget(self.photo_combo, 1)
         self.classify_button = QPushButton("Classify")
         row.addWidget(self.classify_button)

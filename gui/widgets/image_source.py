@@ -3,10 +3,11 @@ is handled by the panel). Emits (image, caption); errors become messages."""
 from __future__ import annotations
 
 from PySide6.QtCore import QBuffer, QIODevice, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from engine.errors import DataError
 from engine.images import IMAGE_SUFFIXES, bundled_photos, image_from_bytes, load_bundled_photo, load_image
+from gui.widgets.elided_combo import ElidedComboBox
 
 # The ImageNet tools need 224 px; 1024 px is plenty to show. Large files are reduced while
 # decoding (JPEG) or right after, so a camera's 50-megapixel photo never freezes the window.
@@ -25,14 +26,12 @@ class ImageSourceBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Photo:"))
-        self.photos = QComboBox()
+        # As wide as a photo's name, not as the hint: the row must fit a projector at large text.
+        self.photos = ElidedComboBox(min_chars=12)
         self.photos.addItem("(choose a bundled photo)", "")
         for name in bundled_photos():
             self.photos.addItem(name.replace("_", " "), name)
         self.photos.activated.connect(self._on_photo_activated)
-        # As wide as a photo's name, not as the hint: the row must fit a projector at large text.
-        self.photos.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.photos.setMinimumContentsLength(12)
         layout.addWidget(self.photos)
         self.open_button = QPushButton("Open file…")
         self.open_button.clicked.connect(self.open_file)

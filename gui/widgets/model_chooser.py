@@ -11,6 +11,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox
 
+from gui.widgets.elided_combo import ElidedComboBox
+
 # engine.pretrained.DEFAULT_MODEL, spelled here: importing engine.pretrained imports torch, and the
 # window must show before torch is loaded (tests/gui/test_main_window.py); a test checks they agree.
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -19,7 +21,7 @@ ADD_ENTRY = "__add_user_model__"
 ADD_TEXT = "Add your own model…"
 
 
-class ModelChooser(QComboBox):
+class ModelChooser(ElidedComboBox):
     user_model_added = Signal(str)  # name of a model the user added through this chooser
 
     def __init__(self, parent=None, ctx=None):
@@ -34,7 +36,6 @@ class ModelChooser(QComboBox):
         self.dialog = None  # the open "Add your own model" dialog, if any
         self.setToolTip("Pretrained ImageNet classifier, or your own model. Greyed-out models would need a "
                         "download.")
-        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(18)  # long "needs a download" entries must not widen the panel
         self.activated.connect(self._on_activated)
         self.currentIndexChanged.connect(self._remember_index)

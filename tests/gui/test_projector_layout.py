@@ -202,6 +202,9 @@ def check_panel(window, panel, title: str, key_widgets, no_vertical_scroll: bool
             problems.append(f"{name} {rect.getRect()} shows only {visible.getRect()}")
     assert not problems, f"{title}: " + "; ".join(problems)
 
+    cut = _cut_combo_texts(panel)
+    assert not cut, f"{title}: combo box text cut without an ellipsis: " + "; ".join(cut)
+
     for table in panel.findChildren(QTableWidget):
         if not table.isVisible():
             continue
@@ -218,6 +221,26 @@ def check_panel(window, panel, title: str, key_widgets, no_vertical_scroll: bool
         assert not table.horizontalScrollBar().isVisible(), "Network table: horizontal scroll bar"
         problems = _cell_problems(table, key)
         assert not problems, "Network table: " + "; ".join(problems)
+
+
+def _cut_combo_texts(panel) -> list[str]:
+    """Shown, non-editable combo boxes whose current entry is wider than its field: Qt's styles cut
+    such text at the edge; ElidedComboBox draws it with an ellipsis (whole in the tooltip)."""
+    from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
+
+    from gui.widgets.elided_combo import ElidedComboBox
+
+    cut = []
+    for combo in panel.findChildren(QComboBox):
+        if not combo.isVisible() or combo.isEditable() or isinstance(combo, ElidedComboBox):
+            continue
+        option = QStyleOptionComboBox()
+        combo.initStyleOption(option)
+        field = combo.style().subControlRect(QStyle.CC_ComboBox, option, QStyle.SC_ComboBoxEditField, combo)
+        need = combo.fontMetrics().horizontalAdvance(combo.currentText())
+        if need > field.width():
+            cut.append(f"{combo.currentText()!r} needs {need} px, has {field.width()}")
+    return cut
 
 
 def _legend_sizes(window) -> dict[int, str]:
@@ -390,9 +413,8 @@ def test_panel_fits_in_presentation_mode(window_at, size, title):
         stop_presenting(window)
 
 
-def _caption_problems(view) -> list[str]:
-    """An image's caption is cut when a word is wider than the label or its lines need more height."""
-    label = view.caption
+def _caption_problems(label) -> list[str]:
+    """A caption is cut when a word is wider than the label or its lines need more height."""
     if not label.isVisible() or not label.text():
         return []
     metrics, width = label.fontMetrics(), label.contentsRect().width()
@@ -408,9 +430,10 @@ def _caption_problems(view) -> list[str]:
 
 @pytest.mark.parametrize("theme_name", THEMES)
 def test_imagenet_results_are_readable_at_200_percent(window_at, theme_name):
-    """1280x800 at 200 %: every Saliency map's caption is shown whole (wrapped, never cut at its
-    ends), and the demo's results in Adversarial and Class visualization are shown in full on the
-    status line (two lines where one is too narrow), not elided."""
+    """1280x800 at 200 %: with all six methods every Saliency map's title is shown whole (wrapped,
+    never cut at its ends) and the maps fit without a vertical scroll bar; the demo's results in
+    Adversarial and Class visualization are shown in full on the status line (two lines where one
+    is too narrow), not elided."""
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
@@ -426,11 +449,17 @@ def test_imagenet_results_are_readable_at_200_percent(window_at, theme_name):
     saliency.restore_state({"methods": list(METHODS)})  # every method: the longest names too
     _settle(app, 0.2)
     try:
-        problems = [p for key in METHODS for view in (saliency.plain_views[key], saliency.views[key])
-                    for p in _caption_problems(view)]
+        problems = [p for key in METHODS for label in (saliency.titles[key], saliency.plain_views[key].caption,
+                                                       saliency.views[key].caption)
+                    for p in _caption_problems(label)]
         assert not problems, "Saliency captions cut: " + "; ".join(problems)
+        check_panel(window, saliency, "Saliency", KEY_WIDGETS["Saliency"], no_vertical_scroll=True)
+        for key in METHODS:  # two rows of three pairs: every map on screen in full
+            for view in (saliency.plain_views[key], saliency.views[key]):
+                rect, visible = _visible_part(view, window)
+                assert visible.size() == rect.size(), f"Saliency {key} map {rect.getRect()} shows {visible.getRect()}"
     finally:
-        saliency.restore_state({})  # the default four methods (all six scroll at this size)
+        saliency.restore_state({})  # the default four methods
     _settle(app, 0.2)
     check_panel(window, saliency, "Saliency", KEY_WIDGETS["Saliency"], no_vertical_scroll=True)
 
