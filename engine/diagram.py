@@ -29,7 +29,8 @@ ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.B
                nn.Dropout)
 THUMBNAIL_PX = 64  # a feature map's thumbnail: small maps are enlarged (blocky) to about this size
 MAX_MAPS = 32  # maps drawn per column (the rest are named in the note)
-MAPS_PER_ROW_OF_COLUMN = 4  # a column stacks at most this many thumbnails before it adds a sub-column (4: bigger maps on a projector)
+# A column stacks at most this many thumbnails before it adds a sub-column (4: bigger maps on a projector).
+MAPS_PER_ROW_OF_COLUMN = 4
 MAX_UNITS = 256  # units drawn per fully connected column
 BAR_WIDTH_PX = 48
 BAR_COLUMN_PX = 256  # a fully connected column is about this tall whatever its number of units
