@@ -42,6 +42,17 @@ def warm_up() -> None:
     optimizer = torch.optim.SGD(layer.parameters(), lr=0.0, momentum=0.9)
     layer(torch.zeros(1, 1, 5, 5)).sum().backward()
     optimizer.step()
+    # The colour maps of saliency and the lessons: matplotlib's submodules import each other, and
+    # two threads importing it at once failed with "partially initialized module matplotlib.colors".
+    from matplotlib import colormaps  # noqa: F401
+
+
+def wait_for_warm_up() -> None:
+    """Block until the background warm-up has finished its imports (jobs call this first, so no two
+    threads import the same package at once)."""
+    thread = _warm_up_thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
 
 
 def start_warm_up() -> threading.Thread:

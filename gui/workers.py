@@ -72,6 +72,9 @@ class JobWorker(QThread):
         generator = None
         watch_stop_flag(self._stop)  # long engine calls inside one step stop early too
         try:
+            from engine.device import wait_for_warm_up
+
+            wait_for_warm_up()  # its imports first: a job importing the same package at once can fail
             generator = self._factory()
             while True:
                 self._running.wait()

@@ -105,3 +105,24 @@ def test_job_threads_share_at_most_two_heap_arenas(mode):
         assert arenas <= 2
     else:  # the check can tell: without the limit glibc uses more
         assert arenas > 2
+
+
+def test_jobs_wait_for_the_warm_up_imports(monkeypatch):
+    """A job thread waits until the background warm-up has finished importing (two threads importing
+    matplotlib at once failed with a 'partially initialized module' ImportError)."""
+    import threading
+
+    from engine import device
+
+    release = threading.Event()
+    warm = threading.Thread(target=release.wait)
+    warm.start()
+    monkeypatch.setattr(device, "_warm_up_thread", warm)
+    waited = threading.Event()
+    job = threading.Thread(target=lambda: (device.wait_for_warm_up(), waited.set()))
+    job.start()
+    assert not waited.wait(0.2)  # still importing: the job has not started
+    release.set()
+    assert waited.wait(60)
+    job.join()
+    device.wait_for_warm_up()  # no thread to wait for any more: returns at once

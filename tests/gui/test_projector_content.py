@@ -159,7 +159,7 @@ def test_status_message_ends_before_the_busy_indicator(trained_window):
     classroom = window.classroom
     bar = window.statusBar()
     classroom.busy_label.setText("1 job running")
-    for widget in (classroom.busy_label, classroom.busy_bar, classroom.stop_all_button):
+    for widget in (classroom.busy_label, classroom.stop_all_button):
         widget.show()
     try:
         bar.showMessage("Finished: train acc 88.8%, val acc 92.5%, gap -3.8 points, 4,270 images/s, 2.2 s " * 2)
