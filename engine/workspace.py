@@ -61,6 +61,9 @@ class Workspace:
     settings: dict = field(default_factory=dict)
     # The user's own models, in the order added: {'name': 'user:N', 'arch', 'weights', ...} (engine.user_model)
     user_models: list[dict] = field(default_factory=list)
+    # Entries whose weights or class-names file was missing when this workspace was opened: kept as
+    # they were, so saving again does not lose them (they are tried again on the next open).
+    missing_user_models: list[dict] = field(default_factory=list)
 
 
 # ----- panel state <-> JSON (arrays become files or lists)
@@ -591,8 +594,31 @@ def register_workspace_models(ws: Workspace) -> list[str]:
                  "ConvScope?); it shows the embedded model. Add yours again with 'Add your own model…'."
                  for name in unknown]
     restored = [(entry, names.get(str(entry.get("name")), "")) for entry in ws.user_models]
+    ws.missing_user_models = [dict(entry) for entry, name in restored
+                              if not is_user_model(name) and _files_missing(entry)]
     ws.user_models = [dict(entry, name=name) for entry, name in restored if is_user_model(name)]
     return problems
+
+
+def _files_missing(entry: dict) -> bool:
+    """A well-formed model entry whose weights or class-names file is not there (now)."""
+    paths = [entry.get(key) for key in ("weights", "class_names")]
+    return isinstance(entry, dict) and any(isinstance(p, str) and p and not Path(p).is_file() for p in paths)
+
+
+def user_models_to_save(registered: list[dict], missing: list[dict]) -> list[dict]:
+    """The models a workspace keeps: this session's, then those whose files were missing when it was
+    opened (renamed to a free 'user:N' where this session has given their name to another model)."""
+    taken = {str(entry.get("name")) for entry in registered}
+    kept = [dict(entry) for entry in registered]
+    number = 1
+    for entry in missing:
+        name = str(entry.get("name", ""))
+        while name in taken or not USER_MODEL_NAME.fullmatch(name):
+            name, number = f"user:{number}", number + 1
+        taken.add(name)
+        kept.append(dict(entry, name=name))
+    return kept
 
 
 USER_MODEL_NAME = re.compile(r"user:\d+")

@@ -29,7 +29,7 @@ log = logging.getLogger("convscope.workspace")
 def collect_workspace(window) -> "Workspace":
     """Everything worth keeping from `window` as an engine Workspace."""
     from engine.user_model import registered_user_models
-    from engine.workspace import Workspace, WorkspaceError
+    from engine.workspace import Workspace, WorkspaceError, user_models_to_save
 
     ctx = window.ctx
     states: dict[str, dict] = {}
@@ -46,7 +46,8 @@ def collect_workspace(window) -> "Workspace":
     runs = [ctx.run] if ctx.run is not None else []
     current = window.current_panel()
     # Every model added in this session is listed in every chooser: all of them are kept.
-    user_models = [dict(spec, name=name) for name, _label, spec in registered_user_models()]
+    user_models = user_models_to_save([dict(spec, name=name) for name, _label, spec in registered_user_models()],
+                                      getattr(ctx, "missing_user_models", []))
     return Workspace(spec=ctx.spec, dataset=ctx.dataset or "", runs=runs, current_run=0 if runs else None,
                      images=images, panel_states=states, user_models=user_models,
                      settings={"theme": theme.current["theme"], "scale": theme.current["scale"],
@@ -63,6 +64,7 @@ def restore_workspace(window, ws: "Workspace") -> list[str]:
         window.create_panels()
     ctx = window.ctx
     problems = register_workspace_models(ws)  # before the panels: their states name these models
+    ctx.missing_user_models = list(ws.missing_user_models)  # kept for the next save
     for entry in ws.user_models:
         ctx.add_user_model(entry["name"], user_model_label(entry))
     if ws.dataset and ws.dataset != ctx.dataset:

@@ -106,3 +106,14 @@ def test_a_panel_naming_a_model_the_workspace_does_not_describe_shows_the_embedd
     problems = register_workspace_models(back)
     assert len(problems) == 1 and "user:7" in problems[0]
     assert back.panel_states == {"Saliency": {"model": pretrained.DEFAULT_MODEL}, "Data": {"caption": "user: me"}}
+
+
+def test_models_whose_files_were_missing_are_kept_with_a_free_name():
+    from engine.workspace import user_models_to_save
+
+    registered = [{"name": "user:1", "arch": "resnet18", "weights": "/a.pt"}]
+    missing = [{"name": "user:1", "arch": "resnet18", "weights": "/gone.pt"},
+               {"name": "user:7", "arch": "resnet18", "weights": "/gone2.pt"}]
+    kept = user_models_to_save(registered, missing)
+    assert [(e["name"], e["weights"]) for e in kept] == [("user:1", "/a.pt"), ("user:2", "/gone.pt"),
+                                                          ("user:7", "/gone2.pt")]

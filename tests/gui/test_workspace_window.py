@@ -131,6 +131,21 @@ def test_a_missing_weights_file_names_it_and_the_rest_opens(window, qtbot, tmp_p
         assert fresh.panel("Saliency").model_choice.user_model_names() == []
         assert fresh.ctx.spec.to_dict() == load_preset("lenet5").to_dict()  # the rest of the workspace
         assert fresh.current_panel().title == "Saliency"
+        # Saved again meanwhile, the workspace still describes the model: once its file is back, it opens.
+        again = fresh.classroom.workspaces.save_to(tmp_path / "again.convscope")
+        assert again is not None
     finally:
         qtbot.waitUntil(lambda: not registry.live(), timeout=20000)
         fresh.close()
+    import torchvision
+
+    torch.save(torchvision.models.resnet18(weights=None, num_classes=3).state_dict(), weights)
+    _restart(monkeypatch)
+    back = _fresh_window(qtbot)
+    try:
+        assert back.classroom.workspaces.open_from(again)
+        assert back.ctx.last_error is None, back.ctx.last_error
+        assert ["gone.pt" in label for label in back.ctx.user_models.values()] == [True]
+    finally:
+        qtbot.waitUntil(lambda: not registry.live(), timeout=20000)
+        back.close()
