@@ -51,7 +51,9 @@ class Heartbeat:
         return list(self.gaps_ms)
 
 
-def _window():
+def _window(heartbeat: "Heartbeat | None" = None):
+    """The default window, shown, with its dataset loaded; `heartbeat` (if given) starts ticking as
+    soon as the window shows (torch's background warm-up runs from then on)."""
     from gui.app import create_application
     from gui.main_window import MainWindow
     from gui.screenshots import wait_for
@@ -60,6 +62,8 @@ def _window():
     window = MainWindow(restore_settings=False)
     window.resize(1400, 900)
     window.show()
+    if heartbeat is not None:
+        heartbeat.start()
     window.show_panel("Data")  # the Data panel loads its dataset the first time it is shown
     if not wait_for(lambda: window.ctx.spec is not None and getattr(window.ctx, "dataset_info", None), 120):
         raise RuntimeError("the window did not load its default network and dataset")
@@ -103,12 +107,13 @@ def _run_loop_until(predicate, timeout_s: float) -> None:
 
 def stall(epochs: int, view: str, heartbeat_on: bool = True) -> dict:
     from engine.device import warm_up_finished
+    from gui.app import create_application
 
-    app, window = _window()
+    create_application()  # the heartbeat's timer needs the application
     heartbeat = Heartbeat()
-    window.show_panel(view)
-    heartbeat.start()
     started = time.perf_counter()
+    app, window = _window(heartbeat)  # jobs (the dataset's loading too) wait for the warm-up's imports
+    window.show_panel(view)
     _run_loop_until(warm_up_finished, 60)  # the background warm-up the app starts with its panels
     warm_up = heartbeat.stop()
     warm_up_s = time.perf_counter() - started
