@@ -48,6 +48,9 @@ class JobWorker(QThread):
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()  # set = not paused
+        # Set just before the end is reported (succeeded / failed / stopped): the thread only cleans up
+        # after that (drops the job's tensors, returns freed pages), which can take a moment under load.
+        self.reported_end = threading.Event()
 
     # Control: safe to call from the GUI thread at any time.
     def pause(self) -> None:
@@ -80,19 +83,23 @@ class JobWorker(QThread):
                 self._running.wait()
                 if self._stop.is_set():
                     generator.close()  # runs the job's finally blocks
+                    self.reported_end.set()
                     self.stopped.emit(self.request_id)
                     return
                 try:
                     item = next(generator)
                 except StopIteration as done:
+                    self.reported_end.set()
                     self.succeeded.emit(self.request_id, done.value)
                     return
                 self.event.emit(self.request_id, item)
         except JobCancelled:
+            self.reported_end.set()
             self.stopped.emit(self.request_id)
         except BaseException as exc:  # shown to the user as a message, never a crash
             log.error("job failed:\n%s", traceback.format_exc())
             title, message = describe_exception(exc)
+            self.reported_end.set()
             self.failed.emit(self.request_id, title, message)
         finally:
             watch_stop_flag(None)

@@ -21,6 +21,11 @@ def no_leftover_workers(request):
     workers_module = sys.modules.get("gui.workers")
     if workers_module is None:
         return
+    # A worker that has reported its end may still be cleaning up (under load that takes a moment): it
+    # is waited for. One that has not reported its end is a job the test left running.
+    for worker in workers_module.registry.live():
+        if worker.reported_end.is_set():
+            worker.wait(60_000)
     live = workers_module.registry.live()
     if live:
         workers_module.registry.stop_all(5000)

@@ -165,3 +165,25 @@ def test_stop_reaches_a_long_call_inside_one_step(qtbot):
     slot.stop()
     assert slot.wait(30_000), "the job did not stop inside its long step"
     assert not slot.running and checks
+
+
+def test_a_worker_says_when_it_has_reported_its_end(qtbot):
+    """The leftover-thread guard (tests/conftest.py) waits for a worker that has reported its end and
+    is only cleaning up, and fails a test that leaves a job running: this flag tells them apart."""
+    release = threading.Event()
+
+    def held_job():
+        yield 0
+        release.wait(60)
+        yield 1
+        return "done"
+
+    slot = JobSlot()
+    with qtbot.waitSignal(slot.event, timeout=5000):
+        slot.start(held_job)
+    worker = slot._worker
+    assert worker.isRunning() and not worker.reported_end.is_set()  # still working: a leftover if a test ends now
+    with qtbot.waitSignal(slot.succeeded, timeout=60000):
+        release.set()
+    assert worker.reported_end.is_set()
+    slot.wait()
