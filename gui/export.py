@@ -122,21 +122,27 @@ def _export_svg(view: pg.GraphicsView, target, path: Path) -> bool:
         return True
     except Exception:
         path.unlink(missing_ok=True)
+    write_svg(path, view.size(), view.render)
+    return path.exists() and path.stat().st_size > 0
+
+
+def write_svg(path: Path, size, paint) -> Path:
+    """Qt's SVG generator: `paint(painter)` draws as vectors onto a `size` (QSize) page at `path`."""
     from PySide6.QtCore import QRect
     from PySide6.QtGui import QPainter
     from PySide6.QtSvg import QSvgGenerator
 
     generator = QSvgGenerator()
     generator.setFileName(str(path))
-    generator.setSize(view.size())
-    generator.setViewBox(QRect(0, 0, view.width(), view.height()))
+    generator.setSize(size)
+    generator.setViewBox(QRect(0, 0, size.width(), size.height()))
     generator.setTitle(path.stem)
     painter = QPainter(generator)
     try:
-        view.render(painter)
+        paint(painter)
     finally:
         painter.end()
-    return path.exists() and path.stat().st_size > 0
+    return path
 
 
 def copy_to_clipboard(widget: QWidget, width: int = PROJECTOR_WIDTH) -> QImage:

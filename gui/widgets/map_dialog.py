@@ -226,19 +226,9 @@ class LayerMapDialog(QDialog):
 
 
 def export_widget_svg(widget: QWidget, path: Path) -> Path:
-    """A painted widget (the numbers) as vectors."""
-    from PySide6.QtCore import QPoint, QRect
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
+    """A painted widget (the numbers) as vectors (QWidget.render needs its target offset)."""
+    from PySide6.QtCore import QPoint
 
-    generator = QSvgGenerator()
-    generator.setFileName(str(path))
-    generator.setSize(widget.size())
-    generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
-    generator.setTitle(path.stem)
-    painter = QPainter(generator)
-    try:
-        widget.render(painter, QPoint(0, 0))
-    finally:
-        painter.end()
-    return path
+    from gui.export import write_svg
+
+    return write_svg(path, widget.size(), lambda painter: widget.render(painter, QPoint(0, 0)))

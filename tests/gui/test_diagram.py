@@ -28,7 +28,7 @@ def _real_outputs(model, probe):
     return outputs
 
 
-def test_diagram_of_the_run_and_the_numbers_the_large_view_shows(qtbot, ctx, trained_lenet):
+def test_diagram_of_the_run_and_the_numbers_the_large_view_shows(qtbot, ctx, trained_lenet, tmp_path):
     ctx.set_run(trained_lenet)
     panel = _shown_panel(qtbot, ctx)
     qtbot.waitUntil(lambda: panel.diagrams_shown >= 1, timeout=60000)
@@ -57,6 +57,10 @@ def test_diagram_of_the_run_and_the_numbers_the_large_view_shows(qtbot, ctx, tra
         pool = dialog.numbers.walk.pool
         assert shown["pool"] == pytest.approx(real["pool2"][3, pool.y, pool.x], abs=1e-4)
         assert shown["total"] + shown["bias"] == pytest.approx(shown["output"], abs=2e-4)
+    # Exported: the map views as PNG and the numbers as vectors.
+    written = dialog.export_to(str(tmp_path))
+    numbers = [path for path in written if path.name.endswith("_numbers.svg")]
+    assert numbers and "<svg" in numbers[0].read_text()[:2000]
     # Arrow keys step through the positions.
     from PySide6.QtCore import Qt
 
