@@ -22,7 +22,7 @@ from gui.widgets.legend import outside_legend
 
 
 class _Series:
-    __slots__ = ("x", "y", "item", "dirty", "smoothing", "_ema", "top")
+    __slots__ = ("x", "y", "item", "dirty", "smoothing", "_ema", "top", "low")
 
     def __init__(self, item: pg.PlotDataItem, smoothing: float):
         self.x: list[float] = []
@@ -32,6 +32,7 @@ class _Series:
         self.smoothing = smoothing  # 0 = raw values; else EMA weight of the past
         self._ema: float | None = None
         self.top = 0.0  # largest finite value so far (for from_zero ranges)
+        self.low = float("inf")  # smallest finite value so far (for snapped ranges)
 
     def append(self, x: float, y: float) -> None:
         if self.smoothing > 0:
@@ -41,8 +42,9 @@ class _Series:
             y = self._ema
         self.x.append(float(x))
         self.y.append(float(y))
-        if y > self.top and np.isfinite(y):
-            self.top = float(y)
+        if np.isfinite(y):
+            self.top = max(self.top, float(y))
+            self.low = min(self.low, float(y))
         self.dirty = True
 
     def clear(self) -> None:
@@ -50,6 +52,7 @@ class _Series:
         self.y.clear()
         self._ema = None
         self.top = 0.0
+        self.low = float("inf")
         self.dirty = True
 
 
@@ -161,7 +164,8 @@ class LivePlot(QWidget):
 
     def __init__(self, title: str, x_label: str, y_label: str, log_y: bool = False,
                  y_range: tuple[float, float] | None = None, from_zero: bool = False,
-                 si_prefix: bool = True, whole_number_x: bool = False, parent: QWidget | None = None):
+                 si_prefix: bool = True, whole_number_x: bool = False, y_step: float | None = None,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -196,10 +200,15 @@ class LivePlot(QWidget):
         # constant learning rate reads as a flat line, not as noise around its value.
         self._y_range = y_range
         self._from_zero = from_zero
+        # y_step: the y axis zooms to the data in whole steps (accuracy: 0.05), so a new point
+        # rarely moves it. Auto range moved it every epoch, and redrawing the axes and their
+        # labels made each such frame cost about twice a frame whose axes stay put.
+        self._y_step = y_step
+        self._snapped_y: tuple[float, float] | None = None
         if y_range is not None:
             self.plot.setYRange(*y_range, padding=0.02)
             self.plot.enableAutoRange(y=False)
-        elif from_zero:
+        elif from_zero or y_step:
             self.plot.enableAutoRange(y=False)
             self.plot.setYRange(0, 1, padding=0)
         # Under the x axis, never over the curves (issue 15).
@@ -301,6 +310,8 @@ class LivePlot(QWidget):
                 self.redraw_count += 1
         if changed and self._from_zero:
             self._fit_from_zero()
+        elif changed and self._y_step:
+            self._fit_snapped()
         if changed:
             # Settle the auto range now, not at paint time: a range that changes while the
             # scene paints invalidates the axes and costs a second full repaint of the plot.
@@ -310,6 +321,27 @@ class LivePlot(QWidget):
     def _fit_from_zero(self) -> None:
         top = max([series.top for series in self._series.values()] + [self._overlay_top])
         self.plot.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
+
+    def _fit_snapped(self) -> None:
+        lows = [series.low for series in self._series.values() if series.x]
+        tops = [series.top for series in self._series.values() if series.x]
+        for items in self._overlays.values():
+            for item in items:
+                y = item.yData
+                if y is not None and len(y):
+                    lows.append(float(np.min(y)))
+                    tops.append(float(np.max(y)))
+        finite = [(low, top) for low, top in zip(lows, tops) if np.isfinite(low) and np.isfinite(top)]
+        if not finite:
+            return
+        step = self._y_step
+        low = np.floor(min(low for low, _ in finite) / step) * step
+        top = np.ceil(max(top for _, top in finite) / step) * step
+        if top - low < step:  # one value (or all in one step): a step below it, 1.0 stays the top
+            low = top - step
+        if self._snapped_y != (low, top):
+            self._snapped_y = (low, top)
+            self.plot.setYRange(low, top, padding=0.04)  # a point on a whole step stays clear of the edge
 
     # ----- overlays of earlier runs
     def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True,
@@ -325,9 +357,12 @@ class LivePlot(QWidget):
         item.setZValue(-1)
         if finite.any():
             self._overlay_top = max(self._overlay_top, float(y[finite].max()))
+        self._overlays.setdefault(key, []).append(item)
+        if finite.any():
             if self._from_zero:
                 self._fit_from_zero()
-        self._overlays.setdefault(key, []).append(item)
+            elif self._y_step:
+                self._fit_snapped()
 
     def remove_overlay(self, key: str) -> None:
         for item in self._overlays.pop(key, []):
@@ -338,6 +373,8 @@ class LivePlot(QWidget):
         self._overlay_top = max(tops, default=0.0)
         if self._from_zero:
             self._fit_from_zero()
+        elif self._y_step:
+            self._fit_snapped()
 
     def clear_overlays(self) -> None:
         for key in list(self._overlays):

@@ -77,8 +77,9 @@ class TrainingCurves(QSplitter):
         # Validation loss once per epoch, at the epoch's last iteration: overfitting shows as this
         # line turning up while the training loss keeps falling.
         self.loss_plot.add_series("validation loss", 2, symbol="s")
-        # The accuracy axis zooms to the data: a gap of a few points must not vanish on a 0-1 axis.
-        self.acc_plot = LivePlot("Accuracy per epoch", "epoch", "accuracy", whole_number_x=True)
+        # The accuracy axis zooms to the data (in steps of 0.05): a gap of a few points must not vanish
+        # on a 0-1 axis.
+        self.acc_plot = LivePlot("Accuracy per epoch", "epoch", "accuracy", whole_number_x=True, y_step=0.05)
         self.acc_plot.add_series("train", 1, symbol="o")
         self.acc_plot.add_series("validation", 2, symbol="s")
         self.acc_plot.setToolTip("A growing gap between train and validation accuracy is overfitting.")

@@ -12,6 +12,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from gui import theme
+from gui.widgets.legend import OutsideLegend
+from gui.widgets.live_plot import LivePlot
 from tests.engine.imagenet_test_helpers import tiny_classifier
 
 JOB_TIMEOUT_MS = 240_000
@@ -197,3 +199,25 @@ def test_feature_space_scatter_at_200_percent(qtbot, ctx, trained_lenet, large_t
     finally:
         panel.shutdown()
         panel.jobs.wait(10_000)
+
+
+def test_new_points_leave_a_legend_under_the_axis_where_it_is(qtbot, monkeypatch):
+    """Placing the legend again relays out the whole plot: live frames must not do it when the
+    legend sits under the axis (whether it does depends on sizes, not on the points)."""
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.resize(700, 500)
+    plot.show()
+    plot.auto_redraw = False
+    plot.add_series("loss", 0)
+    plot.add_series("validation loss", 2)
+    plot.append("loss", 1, 2.0)
+    plot.redraw()
+    assert not plot.legend.inside
+    placed = []
+    original = OutsideLegend.place
+    monkeypatch.setattr(OutsideLegend, "place", lambda self, *a: (placed.append(1), original(self, *a)))
+    for step in range(2, 12):
+        plot.append("loss", step, 2.0 / step)
+        plot.redraw()
+    assert placed == [] and not plot.legend.inside

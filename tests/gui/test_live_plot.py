@@ -96,3 +96,32 @@ def test_a_from_zero_axis_leaves_room_for_overlays(qtbot):
     assert low == 0 and high >= 2.0  # the earlier run's curve is not cut off
     plot.remove_overlay("old")
     assert plot.plot.vb.viewRange()[1][1] < 1.0
+
+
+def test_a_stepped_y_axis_zooms_to_the_data_in_whole_steps(qtbot):
+    plot = LivePlot("accuracy", "epoch", "accuracy", y_step=0.05)
+    qtbot.addWidget(plot)
+    plot.auto_redraw = False
+    plot.add_series("train", 1)
+    plot.append("train", 1, 0.62)
+    plot.append("train", 2, 0.71)
+    plot.redraw()
+    low, top = plot.plot.vb.viewRange()[1]
+    assert low < 0.6 < 0.62 and 0.71 < 0.75 < top and top - low < 0.2  # [0.60, 0.75] and a little padding
+    before = plot.plot.vb.viewRange()[1]
+    plot.append("train", 3, 0.74)  # inside the same steps: the axes stay as they are
+    plot.redraw()
+    assert plot.plot.vb.viewRange()[1] == before
+    plot.append("train", 4, 0.81)
+    plot.redraw()
+    low, top = plot.plot.vb.viewRange()[1]
+    assert low < 0.6 and 0.81 < 0.85 < top
+    plot.add_overlay("run1", "#1 train", [1, 2], [0.3, 0.5], 4)  # an earlier, worse run stays in view
+    low, _ = plot.plot.vb.viewRange()[1]
+    assert low < 0.3
+    plot.clear()
+    plot.append("train", 1, 1.0)  # a single perfect score: one step below it, not above 1
+    plot.remove_overlay("run1")
+    plot.redraw()
+    low, top = plot.plot.vb.viewRange()[1]
+    assert 0.9 < low < 0.95 and 1.0 < top < 1.01
