@@ -134,10 +134,11 @@ class ClassVizPanel(JobPanel):
         name = self.class_picker.currentText().split(": ", 1)[-1]
         self.view.set_image(event.image)
         self.view.set_caption(f"'{name}', step {event.step}/{event.steps}: p = {event.target_prob:.3f}")
-        self.bars.set_predictions(event.top5, highlight=self.class_picker.class_index())
-        self.curve.append("class probability", event.step, event.target_prob)
+        if event.measured_now:  # the frames between measurements carry the last one
+            self.bars.set_predictions(event.top5, highlight=self.class_picker.class_index())
+            self.curve.append("class probability", event.step, event.target_prob)
         self.status.setText(f"Step {event.step} of {event.steps}: class score {event.score:.1f}, "
-                            f"probability {event.target_prob:.3f}")
+                            f"probability {event.target_prob:.3f} (measured at step {event.measured_step})")
         self.save_button.setEnabled(True)
 
     def on_job_succeeded(self, result) -> None:

@@ -90,3 +90,24 @@ def test_a_missing_unit_is_refused(tiny):
         class_visualization(tiny, 0, steps=2, unit=("net.99", 0))
     with pytest.raises(ModelError, match="no channel 99"):
         class_visualization(tiny, 0, steps=2, unit=("net.3", 99))
+
+
+def test_previews_show_every_frame_and_measure_at_most_once_an_interval(tiny):
+    """Frames come every preview_every steps; only some measure the image (a forward pass each):
+    the first, the last and at most one per measure_interval_s. The others carry the latest."""
+    events = []
+    run_to_end(class_visualization_job(tiny, 42, style="lucid", steps=30, preview_every=5, emit_interval_s=0,
+                                       measure_interval_s=1e9), events.append)
+    previews = [e for e in events if isinstance(e, ClassVizPreview)]
+    assert [p.step for p in previews] == [0, 5, 10, 15, 20, 25, 30]
+    assert [p.measured_step for p in previews] == [0, 0, 0, 0, 0, 0, 30]
+    assert [p.measured_now for p in previews] == [True] + [False] * 5 + [True]
+    assert all(p.target_prob == previews[0].target_prob for p in previews[1:-1])
+    assert not np.array_equal(previews[1].image, previews[0].image)  # the frames still show the image move
+    with torch.no_grad():  # a measurement is the probability of the frame's own 8-bit image
+        expected = float(tiny.probabilities(previews[-1].image)[0][42])
+    assert previews[-1].target_prob == pytest.approx(expected, abs=1e-5)
+    every = []
+    run_to_end(class_visualization_job(tiny, 42, style="lucid", steps=10, preview_every=5, emit_interval_s=0,
+                                       measure_interval_s=0), every.append)
+    assert all(p.measured_now for p in every if isinstance(p, ClassVizPreview))
