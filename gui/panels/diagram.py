@@ -9,12 +9,13 @@ built (untrained weights)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from gui.panels.base import Panel
 from gui.widgets.diagram_view import DiagramView
 from gui.widgets.fit import FitsViewportHeight
 from gui.widgets.flow import control_strip
+from gui.widgets.quiet_label import QuietLabel
 from gui import theme
 from gui.widgets.image_view import theme_pad_value
 from gui.widgets.live_plot import LivePlot
@@ -72,8 +73,7 @@ class DiagramPanel(FitsViewportHeight, Panel):
         content_layout.addWidget(self.curves, 1)
         self.stack.addWidget(content)
         layout.addWidget(self.stack, 1)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = QuietLabel("")  # rewritten with each live frame while a run trains
         layout.addWidget(self.status)
 
         self.diagram_jobs = JobSlot(self)  # failures become the hint's text, not a message box per edit

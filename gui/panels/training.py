@@ -21,6 +21,7 @@ from engine.spec import analyze, total_params
 from engine.train import TrainResult, TrainSettings, train_job
 from engine.train_settings import TRAIN_SETTINGS
 from gui.panels.base import Panel
+from gui.widgets.quiet_label import QuietLabel
 from gui.widgets.shortcuts import add_shortcuts
 from gui.widgets.training_curves import TrainingCurves, format_seconds, status_text
 from gui.widgets.training_form import TrainingForm
@@ -132,8 +133,7 @@ class TrainingPanel(Panel):
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
         left_layout.addWidget(self.progress)
-        self.status_label = QLabel("Ready.")
-        self.status_label.setWordWrap(True)
+        self.status_label = QuietLabel("Ready.")  # changes twice a second while training
         left_layout.addWidget(self.status_label)
         self.form.fit_width()
         splitter.addWidget(left)
