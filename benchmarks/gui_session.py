@@ -82,7 +82,10 @@ def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
     training.start_training()
     if heartbeat:
         heartbeat.start()
-    _run_loop_until(lambda: bool(done) or window.ctx.last_error is not None, 600)
+    # The end of the run quits the loop at once; the poll (for a failure) is slow: 50 calls a second
+    # into Python from the timer took GIL time from the training thread that the app does not take.
+    _run_loop_until(lambda: bool(done) or window.ctx.last_error is not None, 600, poll_ms=500,
+                    quit_on=(window.ctx.run_changed,))
     if not done and window.ctx.last_error is None:
         raise RuntimeError("training did not finish in 10 minutes")
     gaps = heartbeat.stop() if heartbeat else []
@@ -91,15 +94,18 @@ def _train(window, epochs: int, heartbeat: Heartbeat | None = None) -> dict:
     return {"gaps_ms": gaps, "images_per_sec": training.last_result.summary["images_per_sec"]}
 
 
-def _run_loop_until(predicate, timeout_s: float) -> None:
-    """A real event loop (as in the app) that quits once predicate() holds."""
+def _run_loop_until(predicate, timeout_s: float, poll_ms: int = 20, quit_on=()) -> None:
+    """A real event loop (as in the app) that quits once predicate() holds (polled every
+    `poll_ms`) or one of the `quit_on` signals fires."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
     poll = QTimer()
-    poll.setInterval(20)
+    poll.setInterval(poll_ms)
     poll.timeout.connect(lambda: predicate() and loop.quit())
     poll.start()
+    for signal in quit_on:
+        signal.connect(loop.quit)
     QTimer.singleShot(int(timeout_s * 1000), loop.quit)
     loop.exec()
     poll.stop()

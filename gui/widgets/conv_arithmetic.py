@@ -279,10 +279,21 @@ class ConvArithmeticWidget(QWidget):
 
     def _on_play_toggled(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
-        if playing:
+        if playing and self.isVisible():
             self.timer.start()
         else:
             self.timer.stop()
+
+    # The animation runs only on screen: each frame is a call into Python on the GUI thread, which
+    # takes the GIL from a training run (the widget lives in a panel that is usually not shown).
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self.play_button.isChecked():
+            self.timer.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().hideEvent(event)
+        self.timer.stop()
 
     def _on_speed(self, per_second: int) -> None:
         self.timer.setInterval(int(1000 / max(1, per_second)))

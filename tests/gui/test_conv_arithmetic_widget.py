@@ -45,6 +45,18 @@ def test_the_window_slides_on_its_own_and_steps_on_demand(qtbot):
     assert image.width() > 100  # painted without error at this size
 
 
+def test_the_animation_stops_while_hidden_and_goes_on_when_shown(qtbot):
+    widget = ConvArithmeticWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    assert widget.play_button.isChecked() and widget.timer.isActive()
+    widget.hide()  # e.g. its dock closed, or another tab in front: no frames nobody sees
+    assert not widget.timer.isActive() and widget.play_button.isChecked()
+    widget.show()
+    assert widget.timer.isActive()
+
+
 def test_reachable_from_the_window_menus(window, qtbot):
     assert not window.classroom.conv_dock.isVisible()
     window.classroom.conv_action.trigger()
