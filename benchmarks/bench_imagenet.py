@@ -84,8 +84,8 @@ if __name__ == "__main__":
 def _class_visualization_against_bare_passes(classifier, bare_forward_backward, steps: int):
     """Time a class visualization and as many bare forward+backward passes, interleaved step by
     step: after each Adam step one bare pass runs, timed apart, so a drift in the machine's speed
-    hits both alike. The previews' wall-clock throttles get twice their interval, because the
-    interleaved passes double the wall time of a step: the same previews a step as a real run."""
+    hits both alike. The previews' wall-clock throttle gets twice its interval, because the
+    interleaved passes double the wall time of a step: the same frames a step as a real run."""
     import torch
 
     from engine.classviz import ClassVizPreview, class_visualization_job
@@ -109,12 +109,13 @@ def _class_visualization_against_bare_passes(classifier, bare_forward_backward, 
             events: list = []
             start = time.perf_counter()
             viz = run_to_end(class_visualization_job(classifier, "flamingo", style="lucid", steps=steps,
-                                                     emit_interval_s=0.8, measure_interval_s=2.0), events.append)
+                                                     emit_interval_s=0.8), events.append)
             total = time.perf_counter() - start
             bare = sum(bare_seconds)
             frames = [e for e in events if isinstance(e, ClassVizPreview)]
-            previews = (f"{len(frames)} frames, {sum(e.measured_now for e in frames)} of them measured by a "
-                        "forward pass")
+            measured = len({e.measured_step for e in frames})
+            previews = (f"{len(frames)} frames; the probability measured {measured} times, on the 8-bit image: "
+                        "within every 25th step and by a pass of its own at the first and last")
             runs.append(((total - bare) / bare, total - bare, bare, viz, previews))
     finally:
         torch.optim.Adam.step = original_step

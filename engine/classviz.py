@@ -192,10 +192,14 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
                             lr: float | None = None, l2: float = 1e-3, max_jitter: int = 16,
                             blur_every: int = 10, blur_sigma: float = 0.5, decay_power: float = 1.0,
                             emit_interval_s: float = 0.4, unit: tuple[str, int] | None = None,
-                            measure_interval_s: float = 1.0):
+                            measure_interval_s: float = 1.0, measure_every: int = 25):
     """Job: ClassVizPreview events every `preview_every` steps, at most one per `emit_interval_s`;
-    returns a ClassVizResult. A preview measures its image's probability (a forward pass) at most
-    once per `measure_interval_s` and at the first and last step; the others carry the latest.
+    returns a ClassVizResult. Each preview carries the latest measurement of the image's class
+    probability on its 8-bit version, made at the first and the last step and in between:
+    - Lucid: every `measure_every`-th step shows the network the 8-bit image itself instead of a
+      randomly transformed copy, so that step's own forward pass is the measurement (a separate
+      pass cost ~5 % of the run at 2.5 previews a second) and the schedule stays the seed's;
+    - cs231n: a forward pass of the 8-bit image at most once per `measure_interval_s`.
 
     `lr` defaults to each style's reference value (cs231n 25 on the normalised
     gradient, rescaled to this model's input std (see cs231n_step_size), Lucid 0.05 for Adam).
@@ -247,23 +251,30 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
 
     throttle = Throttle(emit_interval_s)
     measure_throttle = Throttle(measure_interval_s)
-    objective = _unit_objective(model, *unit) if unit is not None else (lambda x: model(x)[0, index])
+    # x -> (objective, logits): one forward pass gives both the score to raise and the probabilities
+    forward = _unit_objective(model, *unit) if unit is not None else (lambda x: _class_score(model, x, index))
     latest: dict = {}
 
+    def record(logits: torch.Tensor, score: torch.Tensor, image_step: int) -> None:
+        probs = torch.softmax(logits.detach(), dim=1)[0]
+        latest.update(prob=float(probs[index]), score=float(score.detach()), top5=top5(probs.cpu().numpy()),
+                      step=image_step)
+
+    def measure(step: int) -> None:
+        """A forward pass of the image as it would be saved (8 bits)."""
+        with torch.no_grad():
+            score, logits = forward(quantize(current_image().detach()))
+        record(logits, score, step)
+
     def preview(step: int) -> ClassVizPreview:
+        if style == "cs231n" and step > 0 and (step == steps or measure_throttle.ready()):
+            measure(step)
         with torch.no_grad():
             image01 = current_image().detach()
-            if not latest or step == steps or measure_throttle.ready():
-                # One forward pass, of the image as it would be saved (8 bits): its probabilities and,
-                # for a class, its score (a second pass for the score alone cost ~20 % of the whole run).
-                shown = quantize(image01)
-                logits = model(shown)
-                probs = torch.softmax(logits, dim=1)[0]
-                score = float(logits[0, index]) if unit is None else float(objective(shown))
-                latest.update(prob=float(probs[index]), score=score, top5=top5(probs.cpu().numpy()), step=step)
         return ClassVizPreview(step, steps, classifier.to_uint8(image01), latest["prob"], latest["score"],
                                latest["top5"], latest["step"])
 
+    measure(0)
     yield preview(0)
     throttle.ready(force=True)
     measure_throttle.ready(force=True)
@@ -271,13 +282,23 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
         for step in range(1, steps + 1):
             if style == "lucid":
                 optimizer.zero_grad()
-                score = objective(_random_transform(parameterization.image(), generator))
+                image = parameterization.image()
+                measuring = step % max(1, int(measure_every)) == 0 and step < steps
+                if measuring:  # the 8-bit image; its gradient passes as if through no rounding
+                    view = image + (quantize(image.detach()) - image).detach()
+                else:
+                    view = _random_transform(image, generator)
+                score, logits = forward(view)
                 (-score).backward()
                 optimizer.step()
+                if measuring:
+                    record(logits, score, step - 1)  # the image the step started from
+                elif step == steps:
+                    measure(step)
             else:
                 ox, oy = (int(v) for v in torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator))
                 rolled = torch.roll(normalised, shifts=(oy, ox), dims=(2, 3))
-                goal = objective(rolled * std + mean) - l2 * rolled.pow(2).sum()
+                goal = forward(rolled * std + mean)[0] - l2 * rolled.pow(2).sum()
                 (gradient,) = torch.autograd.grad(goal, normalised)
                 with torch.no_grad():
                     normalised += step_size * gradient / (gradient.norm() + 1e-12)
@@ -290,13 +311,18 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
     with torch.no_grad():
         final_uint8 = classifier.to_uint8(current_image())
         probs = classifier.probabilities(final_uint8)[0]
-        activation = None if unit is None else float(objective(classifier.preprocess(final_uint8)))
+        activation = None if unit is None else float(forward(classifier.preprocess(final_uint8))[0])
     return ClassVizResult(index, names[index], style, steps, final_uint8, float(probs[index]), top5(probs),
                           None if unit is None else (unit[0], int(unit[1])), activation)
 
 
+def _class_score(model, x: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = model(x)
+    return logits[0, index], logits
+
+
 def _unit_objective(model, layer: str, channel: int):
-    """x -> the mean activation of `channel` in `layer` (a module path of `model`)."""
+    """x -> (the mean activation of `channel` in `layer` (a module path of `model`), the logits)."""
     try:
         module = model.get_submodule(layer)
     except AttributeError:
@@ -310,13 +336,13 @@ def _unit_objective(model, layer: str, channel: int):
         captured.clear()
         handle = own_thread_forward_hook(module, hook)
         try:
-            model(x)
+            logits = model(x)
         finally:
             handle.remove()
         output = captured[-1]
         if not isinstance(output, torch.Tensor) or output.dim() < 2 or not 0 <= channel < output.shape[1]:
             raise ModelError(f"Layer '{layer}' has no channel {channel}.")
-        return output[0, channel].mean()
+        return output[0, channel].mean(), logits
 
     return objective
 

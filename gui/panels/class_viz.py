@@ -34,6 +34,7 @@ class ClassVizPanel(JobPanel):
         self.photo: np.ndarray | None = None
         self.photo_caption = ""
         self.preview: ClassVizPreview | None = None
+        self._last_measured: int | None = None  # the step of the last measurement on the curve
         self.result: ClassVizResult | None = None
         self.classifier = None  # None: jobs load the chosen model; tests may set a small stand-in
         self._build()
@@ -122,6 +123,7 @@ class ClassVizPanel(JobPanel):
         self.result = None
         self.save_button.setEnabled(False)
         self.curve.clear()
+        self._last_measured = None
         self.curve.set_x_span(0, steps)
         self.status.setText("Loading the model…")
         self.jobs.start(lambda: class_visualization_job(model, target, style=style, steps=steps, start_image=start,
@@ -134,9 +136,10 @@ class ClassVizPanel(JobPanel):
         name = self.class_picker.currentText().split(": ", 1)[-1]
         self.view.set_image(event.image)
         self.view.set_caption(f"'{name}', step {event.step}/{event.steps}: p = {event.target_prob:.3f}")
-        if event.measured_now:  # the frames between measurements carry the last one
+        if event.measured_step != self._last_measured:  # frames between measurements carry the last one
+            self._last_measured = event.measured_step
             self.bars.set_predictions(event.top5, highlight=self.class_picker.class_index())
-            self.curve.append("class probability", event.step, event.target_prob)
+            self.curve.append("class probability", event.measured_step, event.target_prob)
         self.status.setText(f"Step {event.step} of {event.steps}: class score {event.score:.1f}, "
                             f"probability {event.target_prob:.3f} (measured at step {event.measured_step})")
         self.save_button.setEnabled(True)

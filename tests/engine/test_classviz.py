@@ -92,22 +92,38 @@ def test_a_missing_unit_is_refused(tiny):
         class_visualization(tiny, 0, steps=2, unit=("net.3", 99))
 
 
-def test_previews_show_every_frame_and_measure_at_most_once_an_interval(tiny):
-    """Frames come every preview_every steps; only some measure the image (a forward pass each):
-    the first, the last and at most one per measure_interval_s. The others carry the latest."""
+def test_lucid_measures_the_8_bit_image_within_its_own_steps(tiny):
+    """Every measure_every-th Lucid step shows the network the 8-bit image instead of a transformed
+    copy: that step's forward pass measures the image the step started from. Frames between
+    measurements carry the latest one; the first and last step are measured by a pass of their own."""
     events = []
-    run_to_end(class_visualization_job(tiny, 42, style="lucid", steps=30, preview_every=5, emit_interval_s=0,
-                                       measure_interval_s=1e9), events.append)
+    run_to_end(class_visualization_job(tiny, 42, style="lucid", steps=12, preview_every=1, emit_interval_s=0,
+                                       measure_every=5), events.append)
     previews = [e for e in events if isinstance(e, ClassVizPreview)]
-    assert [p.step for p in previews] == [0, 5, 10, 15, 20, 25, 30]
+    assert [p.step for p in previews] == list(range(13))
+    assert [p.measured_step for p in previews] == [0] * 5 + [4] * 5 + [9] * 2 + [12]
+    assert [p.step for p in previews if p.measured_now] == [0, 12]
+    for measured in (4, 9, 12):  # the probability of that step's own frame, as the PNG would hold it
+        frame = previews[measured]
+        carrier = next(p for p in previews if p.measured_step == measured)
+        expected = float(tiny.probabilities(frame.image)[0][42])
+        assert carrier.target_prob == pytest.approx(expected, abs=1e-5)
+    assert not np.array_equal(previews[1].image, previews[0].image)  # the frames show the image move
+    # Measurements follow the steps, not the clock: with hardly any frames, the same image.
+    quiet = class_visualization(tiny, 42, style="lucid", steps=12, preview_every=1, emit_interval_s=1e9,
+                                measure_every=5)
+    assert np.array_equal(quiet.image, previews[-1].image)
+
+
+def test_cs231n_measures_at_most_once_an_interval(tiny):
+    events = []
+    run_to_end(class_visualization_job(tiny, 42, style="cs231n", steps=30, preview_every=5, emit_interval_s=0,
+                                       measure_interval_s=1e9, lr=2.0), events.append)
+    previews = [e for e in events if isinstance(e, ClassVizPreview)]
     assert [p.measured_step for p in previews] == [0, 0, 0, 0, 0, 0, 30]
-    assert [p.measured_now for p in previews] == [True] + [False] * 5 + [True]
     assert all(p.target_prob == previews[0].target_prob for p in previews[1:-1])
-    assert not np.array_equal(previews[1].image, previews[0].image)  # the frames still show the image move
-    with torch.no_grad():  # a measurement is the probability of the frame's own 8-bit image
-        expected = float(tiny.probabilities(previews[-1].image)[0][42])
-    assert previews[-1].target_prob == pytest.approx(expected, abs=1e-5)
+    assert previews[-1].target_prob == pytest.approx(float(tiny.probabilities(previews[-1].image)[0][42]), abs=1e-5)
     every = []
-    run_to_end(class_visualization_job(tiny, 42, style="lucid", steps=10, preview_every=5, emit_interval_s=0,
-                                       measure_interval_s=0), every.append)
+    run_to_end(class_visualization_job(tiny, 42, style="cs231n", steps=10, preview_every=5, emit_interval_s=0,
+                                       measure_interval_s=0, lr=2.0), every.append)
     assert all(p.measured_now for p in every if isinstance(p, ClassVizPreview))

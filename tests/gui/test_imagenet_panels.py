@@ -181,6 +181,23 @@ def test_class_viz_panel_previews_stops_and_saves(qtbot, ctx, tiny, tmp_path):
     assert panel.preview.step < 5000
 
 
+def test_class_viz_curve_gets_each_measurement_once_at_its_step(qtbot, ctx, tiny):
+    from gui.panels.class_viz import ClassVizPanel
+
+    panel = _panel(qtbot, ctx, ClassVizPanel, tiny)
+    panel.restore_state({"target": 9, "style": "lucid", "steps": 60})
+    frames = []
+    panel.jobs.event.connect(frames.append)
+    with qtbot.waitSignal(panel.jobs.succeeded, timeout=JOB_TIMEOUT_MS):
+        panel.run_button.click()
+    steps, probabilities = panel.curve.series_data("class probability")
+    carried = sorted({frame.measured_step for frame in frames})
+    assert steps == carried and steps[0] == 0 and steps[-1] == 60  # one point per measurement, at its step
+    assert set(steps) <= {0, 24, 49, 60}  # Lucid measures within every 25th step (the image it started from)
+    last = next(frame for frame in frames if frame.measured_step == 60)
+    assert probabilities[-1] == pytest.approx(last.target_prob)
+
+
 def test_class_viz_can_start_from_the_shared_photo(qtbot, ctx, tiny, photo):
     from gui.panels.class_viz import ClassVizPanel
 
