@@ -84,8 +84,7 @@ class DiagramPanel(FitsViewportHeight, Panel):
         self.probe_jobs.failed.connect(self._on_probe_failed)
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self._redraw_if_due)
-        self.timer.start()
+        self.timer.timeout.connect(self._redraw_if_due)  # runs while the panel is shown (showEvent)
         ctx.training_event.connect(self.on_training_event)
         ctx.spec_changed.connect(self.request_redraw)
         ctx.dataset_changed.connect(self._on_dataset_changed)
@@ -157,7 +156,12 @@ class DiagramPanel(FitsViewportHeight, Panel):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
+        self.timer.start()
         self._redraw_if_due()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().hideEvent(event)
+        self.timer.stop()  # a hidden panel's timer only took GIL time from training
 
     def _redraw_if_due(self) -> None:
         """Start the next diagram when one is due, the panel is on screen and none is being drawn

@@ -111,8 +111,10 @@ class _RedrawScheduler:
     def __init__(self):
         self._plots: list[weakref.ref] = []
         self._next = 0
+        # Single shot, set for when the next frame is due: a timer polling every tick was ~20 calls
+        # into Python a second for nothing, each taking the GIL from the training thread.
         self._timer = QTimer()
-        self._timer.setInterval(self.TICK_MS)
+        self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._tick)
 
     def register(self, plot: "LivePlot") -> None:
@@ -120,27 +122,30 @@ class _RedrawScheduler:
 
     def wake(self) -> None:
         if not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(self.TICK_MS)
 
     def _tick(self) -> None:
         # Drop plots whose widget is gone (the Python wrapper can outlive the C++ object).
         self._plots = [ref for ref in self._plots if ref() is not None and isValid(ref())]
         count = len(self._plots)
         now = time.monotonic()
-        waiting = False
+        next_due = None
         for offset in range(count):
             index = (self._next + offset) % count
             plot = self._plots[index]()
             if plot is None or not plot.wants_redraw():
                 continue
-            if now - plot.last_redraw_s < plot.live_interval_s:
-                waiting = True  # drawn a moment ago: its next frame comes on a later tick
+            due = plot.last_redraw_s + plot.live_interval_s
+            if now < due:  # drawn a moment ago: its next frame comes when due
+                next_due = due if next_due is None else min(next_due, due)
                 continue
             self._next = index + 1
             plot.redraw()
+            self._timer.start(self.TICK_MS)  # another plot may be due: one frame's pause first
             return
-        if not waiting:
-            self._timer.stop()  # nothing dirty on screen: sleep until the next append
+        if next_due is not None:
+            self._timer.start(max(self.TICK_MS, int((next_due - now) * 1000) + 1))
+        # else nothing dirty on screen: sleep until the next append wakes it
 
 
 _scheduler: _RedrawScheduler | None = None

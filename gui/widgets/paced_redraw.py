@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 
@@ -21,6 +21,7 @@ class PacedRedraw(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.redraw_if_dirty)
+        view.installEventFilter(self)  # shown again: draw what changed meanwhile
 
     @property
     def dirty(self) -> bool:
@@ -29,7 +30,7 @@ class PacedRedraw(QObject):
     def mark(self, *_args) -> None:
         """Something changed: redraw on the next tick (or once the view is shown)."""
         self._dirty = True
-        if not self.timer.isActive():
+        if not self.timer.isActive() and self._view.isVisible():
             self.timer.start()
 
     def redraw_if_dirty(self) -> None:
@@ -37,6 +38,12 @@ class PacedRedraw(QObject):
             self.timer.stop()  # nothing to draw: sleep until the next mark()
             return
         if not self._view.isVisible():
-            return  # hidden: the change waits for the view to be shown
+            self.timer.stop()  # hidden: the change waits for the view to be shown (eventFilter)
+            return
         self._dirty = False
         self._redraw()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Show and self._dirty and not self.timer.isActive():
+            self.timer.start()
+        return False

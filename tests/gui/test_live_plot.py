@@ -85,6 +85,40 @@ def test_a_live_plot_redraws_at_most_four_times_a_second_while_points_stream(qtb
     assert plot.series_data("loss")[0] == list(range(40))  # every point is kept, only frames are fewer
 
 
+def test_the_scheduler_sleeps_until_the_next_frame_is_due(qtbot, monkeypatch):
+    """No polling: after a frame, the one timer is set for when the next frame may come."""
+    import gui.widgets.live_plot as live_plot
+
+    clock = [2000.0]
+    monkeypatch.setattr(live_plot.time, "monotonic", lambda: clock[0])
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.add_series("loss", 0)
+    scheduler = live_plot._redraw_scheduler()
+    plot.append("loss", 1, 1.0)
+    scheduler._tick()  # draws at once
+    assert plot.redraw_count == 1
+    clock[0] += 0.05
+    plot.append("loss", 2, 0.5)
+    scheduler._tick()  # drawn 50 ms ago: waits
+    assert plot.redraw_count == 1
+    assert scheduler._timer.isSingleShot() and scheduler._timer.isActive()
+    assert 195 <= scheduler._timer.interval() <= 205  # the 0.25 s frame interval, less the 50 ms gone
+    clock[0] += 0.2
+    scheduler._tick()
+    assert plot.redraw_count == 2
+    assert scheduler._timer.interval() == scheduler.TICK_MS  # after a frame: look again after one tick
+    scheduler._timer.stop()
+    clock[0] += 1.0
+    assert not plot.wants_redraw()
+    scheduler._tick()  # nothing new on screen: it does not set the timer again
+    assert not scheduler._timer.isActive()
+    plot.append("loss", 3, 0.4)  # the next point wakes it
+    assert scheduler._timer.isActive()
+
+
 def test_a_from_zero_axis_leaves_room_for_overlays(qtbot):
     plot = LivePlot("loss", "iteration", "loss", from_zero=True)
     qtbot.addWidget(plot)
