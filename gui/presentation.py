@@ -29,7 +29,6 @@ class CursorHighlight(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(33)
         self._timer.timeout.connect(self._follow)
-        window.installEventFilter(self)
         self.hide()
 
     @property
@@ -37,13 +36,17 @@ class CursorHighlight(QWidget):
         return self._timer.isActive()
 
     def set_active(self, active: bool) -> None:
+        # The window's events pass through Python only while the highlight is on (each such call
+        # takes the GIL, which a training run needs).
         if active:
+            self._window.installEventFilter(self)  # installing twice keeps one filter
             self.setGeometry(self._window.rect())
             self.show()
             self.raise_()
             self._timer.start()
             self._follow()
         else:
+            self._window.removeEventFilter(self)
             self._timer.stop()
             self.hide()
 

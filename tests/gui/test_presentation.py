@@ -112,6 +112,8 @@ def test_cursor_highlight_draws_a_ring_where_the_cursor_is(window, qtbot):
     # translucent Okabe-Ito yellow over the window: clearly more yellow (red+green >> blue) at the centre
     assert centre.red() + centre.green() - 2 * centre.blue() > far.red() + far.green() - 2 * far.blue() + 40
     assert QSettings().value("presentation/cursor_highlight") in (True, "true")
+    window.resize(1000, 650)  # the ring's overlay follows the window while it is on
+    qtbot.waitUntil(lambda: overlay.geometry() == window.rect(), timeout=5000)
     qtbot.keyClick(window, Qt.Key_F6)
     assert not overlay.active and overlay.isHidden()
 
