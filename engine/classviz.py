@@ -37,20 +37,12 @@ class ClassVizPreview:
     step: int
     steps: int
     image: np.ndarray  # (S, S, 3) uint8
-    # The latest measurement (a forward pass of the 8-bit image at `measured_step`): every preview
-    # shows the image, one a second also measures it (measuring every frame cost ~5 % of the run).
+    # The latest measurement, of the 8-bit image after `measured_step` steps: the frames between
+    # measurements carry it (measuring every frame by a pass of its own cost ~5 % of the run).
     target_prob: float
     score: float  # raw class score (logit), or the unit's mean activation
     top5: tuple
-    measured_step: int = -1  # -1: measured at this preview's own step
-
-    def __post_init__(self):
-        if self.measured_step < 0:
-            object.__setattr__(self, "measured_step", self.step)
-
-    @property
-    def measured_now(self) -> bool:
-        return self.measured_step == self.step
+    measured_step: int
 
 
 @dataclass(frozen=True)
@@ -261,10 +253,12 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
                       step=image_step)
 
     def measure(step: int) -> None:
-        """A forward pass of the image as it would be saved (8 bits)."""
+        """A forward pass of the image as the PNG holds it (8 bits); the last one is the result's."""
         with torch.no_grad():
-            score, logits = forward(quantize(current_image().detach()))
+            image_uint8 = classifier.to_uint8(current_image())
+            score, logits = forward(classifier.preprocess(image_uint8))
         record(logits, score, step)
+        latest["image"] = image_uint8
 
     def preview(step: int) -> ClassVizPreview:
         if style == "cs231n" and step > 0 and (step == steps or measure_throttle.ready()):
@@ -308,12 +302,9 @@ def class_visualization_job(classifier, target: int | str, style: str = "lucid",
             if step == steps or (step % max(1, preview_every) == 0 and throttle.ready()):
                 yield preview(step)
 
-    with torch.no_grad():
-        final_uint8 = classifier.to_uint8(current_image())
-        probs = classifier.probabilities(final_uint8)[0]
-        activation = None if unit is None else float(forward(classifier.preprocess(final_uint8))[0])
-    return ClassVizResult(index, names[index], style, steps, final_uint8, float(probs[index]), top5(probs),
-                          None if unit is None else (unit[0], int(unit[1])), activation)
+    # Both styles measured the last step's image (in the loop): the result is that measurement.
+    return ClassVizResult(index, names[index], style, steps, latest["image"], latest["prob"], latest["top5"],
+                          None if unit is None else (unit[0], int(unit[1])), None if unit is None else latest["score"])
 
 
 def _class_score(model, x: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -102,7 +102,7 @@ def test_lucid_measures_the_8_bit_image_within_its_own_steps(tiny):
     previews = [e for e in events if isinstance(e, ClassVizPreview)]
     assert [p.step for p in previews] == list(range(13))
     assert [p.measured_step for p in previews] == [0] * 5 + [4] * 5 + [9] * 2 + [12]
-    assert [p.step for p in previews if p.measured_now] == [0, 12]
+    assert [p.step for p in previews if p.measured_step == p.step] == [0, 12]
     for measured in (4, 9, 12):  # the probability of that step's own frame, as the PNG would hold it
         frame = previews[measured]
         carrier = next(p for p in previews if p.measured_step == measured)
@@ -126,4 +126,4 @@ def test_cs231n_measures_at_most_once_an_interval(tiny):
     every = []
     run_to_end(class_visualization_job(tiny, 42, style="cs231n", steps=10, preview_every=5, emit_interval_s=0,
                                        measure_interval_s=0, lr=2.0), every.append)
-    assert all(p.measured_now for p in every if isinstance(p, ClassVizPreview))
+    assert all(p.measured_step == p.step for p in every if isinstance(p, ClassVizPreview))
