@@ -60,18 +60,23 @@ def test_legend_box_grows_with_its_text(qtbot):
     assert legend.boundingRect().width() >= label.boundingRect().width()
 
 
-def test_a_live_plot_redraws_at_most_four_times_a_second_while_points_stream(qtbot, monkeypatch):
-    """Every redraw holds the GIL that training needs: a streaming curve gets a frame per 0.25 s."""
+def _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, start_s: float):
+    """A shown plot with one series, the shared scheduler, and the clock it reads ([seconds])."""
     import gui.widgets.live_plot as live_plot
 
-    clock = [1000.0]
+    clock = [start_s]
     monkeypatch.setattr(live_plot.time, "monotonic", lambda: clock[0])
     plot = LivePlot("loss", "iteration", "loss")
     qtbot.addWidget(plot)
     plot.show()
     qtbot.waitExposed(plot)
     plot.add_series("loss", 0)
-    scheduler = live_plot._redraw_scheduler()
+    return plot, live_plot._redraw_scheduler(), clock
+
+
+def test_a_live_plot_redraws_at_most_four_times_a_second_while_points_stream(qtbot, monkeypatch):
+    """Every redraw holds the GIL that training needs: a streaming curve gets a frame per 0.25 s."""
+    plot, scheduler, clock = _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, 1000.0)
     scheduler._timer.stop()  # ticks by hand, on the fake clock
     drawn = []
     for tick in range(40):  # 2.5 s of 62.5 ms ticks (exact in binary), a new point before each
@@ -87,16 +92,7 @@ def test_a_live_plot_redraws_at_most_four_times_a_second_while_points_stream(qtb
 
 def test_the_scheduler_sleeps_until_the_next_frame_is_due(qtbot, monkeypatch):
     """No polling: after a frame, the one timer is set for when the next frame may come."""
-    import gui.widgets.live_plot as live_plot
-
-    clock = [2000.0]
-    monkeypatch.setattr(live_plot.time, "monotonic", lambda: clock[0])
-    plot = LivePlot("loss", "iteration", "loss")
-    qtbot.addWidget(plot)
-    plot.show()
-    qtbot.waitExposed(plot)
-    plot.add_series("loss", 0)
-    scheduler = live_plot._redraw_scheduler()
+    plot, scheduler, clock = _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, 2000.0)
     plot.append("loss", 1, 1.0)
     scheduler._tick()  # draws at once
     assert plot.redraw_count == 1
