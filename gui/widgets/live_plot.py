@@ -196,9 +196,12 @@ class LivePlot(QWidget):
         self._fit_ticks_to_text()
         theme.notifier.changed.connect(self._fit_ticks_to_text)
         self.plot.setMenuEnabled(False)
-        # Long runs: draw only what is visible, decimated to the pixel width (keeps peaks).
-        self.plot.setDownsampling(auto=True, mode="peak")
-        self.plot.setClipToView(True)
+        if not whole_number_x:
+            # Long runs: draw only what is visible, decimated to the pixel width (keeps peaks). A plot
+            # over epochs has a few dozen points: there, clipping only re-cut every series on each
+            # change of the axis range (a third of the accuracy plot's per-epoch redraw).
+            self.plot.setDownsampling(auto=True, mode="peak")
+            self.plot.setClipToView(True)
         if log_y:
             self.plot.setLogMode(y=True)
         # y_range fixes the y axis (accuracy: 0..1); from_zero keeps 0 at the bottom so a
@@ -209,7 +212,7 @@ class LivePlot(QWidget):
         # rarely moves it. Auto range moved it every epoch, and redrawing the axes and their
         # labels made each such frame cost about twice a frame whose axes stay put.
         self._y_step = y_step
-        self._snapped_y: tuple[float, float] | None = None
+        self._snapped_y: tuple[float, float] | None = None  # the y range last set by from_zero or y_step
         if y_range is not None:
             self.plot.setYRange(*y_range, padding=0.02)
             self.plot.enableAutoRange(y=False)
@@ -246,6 +249,10 @@ class LivePlot(QWidget):
         kwargs = {"pen": pen, "name": name if in_legend else None}
         if symbol:
             kwargs.update(symbol=symbol, symbolSize=7, symbolBrush=colour, symbolPen=None)
+        if self._y_range is not None or self._y_step:
+            # Bounded values (accuracy): no guard against coordinates too large for Qt is needed, and the
+            # guard re-cut every series (symbols rebuilt) each time the y axis moved.
+            kwargs["dynamicRangeLimit"] = None
         item = self.plot.plot([], [], **kwargs)
         self._series[name] = _Series(item, smoothing)
 
@@ -325,7 +332,10 @@ class LivePlot(QWidget):
 
     def _fit_from_zero(self) -> None:
         top = max([series.top for series in self._series.values()] + [self._overlay_top])
-        self.plot.setYRange(0, top * 1.08 if top > 0 else 1.0, padding=0)
+        span = (0.0, top * 1.08 if top > 0 else 1.0)
+        if self._snapped_y != span:  # the same range again still re-laid out the axes and every series
+            self._snapped_y = span
+            self.plot.setYRange(*span, padding=0)
 
     def _fit_snapped(self) -> None:
         lows = [series.low for series in self._series.values() if series.x]

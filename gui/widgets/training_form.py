@@ -89,7 +89,8 @@ class TrainingForm(QScrollArea):
 
     def _add_schedule_plot(self, form: QFormLayout) -> None:
         self.lr_plot = LivePlot("Learning rate schedule", "epoch", "learning rate", from_zero=True, si_prefix=False)
-        self.lr_plot.live_interval_s = 1.0  # the 'used so far' trace on the plan: once a second is plenty
+        # The 'used so far' trace on the plan moves slowly along a curve already drawn: every 2 s is plenty.
+        self.lr_plot.live_interval_s = 2.0
         self.lr_plot.add_series("planned", 3)
         self.lr_plot.add_series("used", 0, width=3.5)
         # Tall enough for the "learning rate" axis label at any text size.
