@@ -103,10 +103,14 @@ class _RedrawScheduler:
     Why at most 4 frames a second per plot while points stream in: that is plenty to
     follow a curve, and every redraw holds the GIL that the training thread needs
     (at 20 frames a second the Training view cost training ~25 % of its speed).
+    Why fewer on a slow machine: a plot's frames may take at most LIVE_CPU_SHARE of one core
+    (LivePlot.frame_interval_s), so the frame rate follows what a frame costs there. On a
+    2-vCPU laptop even GIL-free drawing slowed a training thread by its own CPU time.
     """
 
     TICK_MS = 50
     LIVE_INTERVAL_S = 0.25
+    LIVE_CPU_SHARE = 0.005  # of one core, per streaming plot: a 4 ms frame comes at most every 0.8 s
 
     def __init__(self):
         self._plots: list[weakref.ref] = []
@@ -135,7 +139,7 @@ class _RedrawScheduler:
             plot = self._plots[index]()
             if plot is None or not plot.wants_redraw():
                 continue
-            due = plot.last_redraw_s + plot.live_interval_s
+            due = plot.last_redraw_s + plot.frame_interval_s()
             if now < due:  # drawn a moment ago: its next frame comes when due
                 next_due = due if next_due is None else min(next_due, due)
                 continue
@@ -158,6 +162,18 @@ def _redraw_scheduler() -> _RedrawScheduler:
     return _scheduler
 
 
+class _MeteredPlotWidget(pg.PlotWidget):
+    """A PlotWidget that reports the GUI-thread CPU time of each repaint to `on_paint(seconds)`."""
+
+    on_paint = None
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        started = time.thread_time()
+        super().paintEvent(event)
+        if self.on_paint is not None:
+            self.on_paint(time.thread_time() - started)
+
+
 class LivePlot(QWidget):
     """One plot with a title, labelled axes and a legend.
 
@@ -177,7 +193,8 @@ class LivePlot(QWidget):
         axis_items = {"left": _ReadableAxis("left")}
         if whole_number_x:
             axis_items["bottom"] = _WholeNumberAxis("bottom")
-        self.plot_widget = pg.PlotWidget(axisItems=axis_items)
+        self.plot_widget = _MeteredPlotWidget(axisItems=axis_items)
+        self.plot_widget.on_paint = self._paint_measured
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setTitle(title)
         self.plot.setLabel("bottom", x_label)
@@ -227,6 +244,8 @@ class LivePlot(QWidget):
         self.redraw_count = 0
         self.last_redraw_s = 0.0  # time.monotonic() of the last redraw (the scheduler paces live plots)
         self.live_interval_s = _RedrawScheduler.LIVE_INTERVAL_S  # at most one frame per this, while streaming
+        self.frame_cpu_s = 0.0  # what a frame (redraw + the repaint after it) costs the GUI thread, smoothed
+        self._redraw_cpu_s = 0.0  # the last redraw's share, until its repaint is measured
         self._overlay_top = 0.0  # largest overlay value, so a from-zero axis does not cut them
         self.auto_redraw = True
         _redraw_scheduler().register(self)
@@ -260,6 +279,17 @@ class LivePlot(QWidget):
         self._series[name].append(x, y)
         if self.auto_redraw:
             _redraw_scheduler().wake()
+
+    def frame_interval_s(self) -> float:
+        """Seconds between frames while points stream in: live_interval_s, or longer where a frame
+        costs more than the scheduler's share of a core."""
+        return max(self.live_interval_s, self.frame_cpu_s / _RedrawScheduler.LIVE_CPU_SHARE)
+
+    def _paint_measured(self, seconds: float) -> None:
+        cost = self._redraw_cpu_s + seconds
+        self._redraw_cpu_s = 0.0
+        # Smoothed: one frame that also re-laid out the axes should not stall the curve for seconds.
+        self.frame_cpu_s = cost if self.frame_cpu_s == 0.0 else 0.7 * self.frame_cpu_s + 0.3 * cost
 
     def wants_redraw(self) -> bool:
         """New points to draw, and somewhere the user can see them (a hidden tab waits)."""
@@ -307,6 +337,7 @@ class LivePlot(QWidget):
 
     def redraw(self) -> None:
         """Push changed series into their plot items (GUI thread, from the timer)."""
+        started = time.thread_time()
         changed = any(series.dirty for series in self._series.values())
         self.last_redraw_s = time.monotonic()
         for series in self._series.values():
@@ -329,6 +360,7 @@ class LivePlot(QWidget):
             # scene paints invalidates the axes and costs a second full repaint of the plot.
             self.plot.vb.prepareForPaint()
             self.legend.data_changed()  # under the axis, or inside in a corner where no point lies
+        self._redraw_cpu_s += time.thread_time() - started
 
     def _fit_from_zero(self) -> None:
         top = max([series.top for series in self._series.values()] + [self._overlay_top])

@@ -71,9 +71,6 @@ class TrainingCurves(QSplitter):
         # From zero, and (while a run is live) over all its planned iterations: axes that do not
         # move are painted from a cache, so a live frame costs a third as much.
         self.loss_plot = LivePlot("Loss per iteration", "iteration", "cross-entropy loss", from_zero=True)
-        # Two frames a second follow a falling loss well; each frame of this, the largest plot, costs
-        # the training thread its CPU time (measured 1:1 on a 2-core laptop).
-        self.loss_plot.live_interval_s = 0.5
         # The raw loss is the faint line behind the smoothed one: the legend names only what it explains.
         self.loss_plot.add_series("loss (raw)", 0, width=1.0, alpha=0.3, in_legend=False)
         self.loss_plot.add_series("loss (smoothed)", 0)

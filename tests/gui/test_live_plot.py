@@ -1,6 +1,8 @@
 """LivePlot: appends only store numbers; the timer's redraw pushes them to the items."""
 import math
 
+import pytest
+
 from gui.widgets.live_plot import LivePlot
 
 
@@ -71,6 +73,9 @@ def _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, start_s: float):
     plot.show()
     qtbot.waitExposed(plot)
     plot.add_series("loss", 0)
+    # Frames cost nothing here unless a test says so: a loaded machine's real paints must not space them.
+    plot.plot_widget.on_paint = None
+    plot.frame_cpu_s = 0.0
     return plot, live_plot._redraw_scheduler(), clock
 
 
@@ -113,6 +118,45 @@ def test_the_scheduler_sleeps_until_the_next_frame_is_due(qtbot, monkeypatch):
     assert not scheduler._timer.isActive()
     plot.append("loss", 3, 0.4)  # the next point wakes it
     assert scheduler._timer.isActive()
+
+
+def test_a_costly_frame_spaces_the_frames_out_to_the_plots_share_of_a_core(qtbot, monkeypatch):
+    """On a slow machine a frame costs more: the frame rate follows, so drawing takes at most
+    LIVE_CPU_SHARE of a core per plot (a 20 ms frame: one every 4 s), every point still kept."""
+    plot, scheduler, clock = _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, 3000.0)
+    scheduler._timer.stop()  # ticks by hand, on the fake clock
+    plot.frame_cpu_s = 0.020
+    assert plot.frame_interval_s() == pytest.approx(0.020 / scheduler.LIVE_CPU_SHARE)
+    drawn = []
+    for tick in range(160):  # 10 s of 62.5 ms ticks, a new point before each
+        plot.append("loss", tick, 1.0 / (tick + 1))
+        before = plot.redraw_count
+        scheduler._tick()
+        if plot.redraw_count > before:
+            drawn.append(clock[0] - 3000.0)
+        clock[0] += 0.0625
+    gaps = [b - a for a, b in zip(drawn, drawn[1:])]
+    assert len(drawn) == 3 and min(gaps) >= plot.frame_interval_s()
+    assert len(plot.series_data("loss")[0]) == 160
+    plot.frame_cpu_s = 0.0001  # a fast machine: the live interval (4 frames a second) is the limit
+    assert plot.frame_interval_s() == plot.live_interval_s
+
+
+def test_a_plot_measures_what_its_frames_cost(qtbot):
+    """The frame cost is measured: the redraw's CPU time plus the repaint after it."""
+    plot = LivePlot("loss", "iteration", "loss")
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.auto_redraw = False
+    plot.add_series("loss", 0)
+    plot.frame_cpu_s = 0.0
+    plot.set_points("loss", list(range(500)), [1.0 / (i + 1) for i in range(500)])
+    plot.redraw()
+    plot.plot_widget.viewport().repaint()
+    qtbot.waitUntil(lambda: plot.frame_cpu_s > 0)
+    assert plot._redraw_cpu_s == 0.0  # the redraw's share went into the measured frame
 
 
 def test_a_from_zero_axis_leaves_room_for_overlays(qtbot):
