@@ -119,14 +119,19 @@ class _RedrawScheduler:
         # into Python a second for nothing, each taking the GIL from the training thread.
         self._timer = QTimer()
         self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.PreciseTimer)  # a coarse timer may fire 5 % late: a 2 s wait, 100 ms
         self._timer.timeout.connect(self._tick)
 
     def register(self, plot: "LivePlot") -> None:
         self._plots.append(weakref.ref(plot))
 
-    def wake(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start(self.TICK_MS)
+    def wake(self, plot: "LivePlot") -> None:
+        """`plot` has new points: the timer fires by the time its next frame is due. A timer already
+        set for a later frame of another plot (the plan's, 2 s away) must not hold this one back."""
+        due_in_ms = int((plot.last_redraw_s + plot.frame_interval_s() - time.monotonic()) * 1000) + 1
+        delay_ms = max(self.TICK_MS, due_in_ms)
+        if not self._timer.isActive() or self._timer.remainingTime() > delay_ms:
+            self._timer.start(delay_ms)
 
     def _tick(self) -> None:
         # Drop plots whose widget is gone (the Python wrapper can outlive the C++ object).
@@ -246,6 +251,7 @@ class LivePlot(QWidget):
         self.live_interval_s = _RedrawScheduler.LIVE_INTERVAL_S  # at most one frame per this, while streaming
         self.frame_cpu_s = 0.0  # what a frame (redraw + the repaint after it) costs the GUI thread, smoothed
         self._redraw_cpu_s = 0.0  # the last redraw's share, until its repaint is measured
+        self._frame_pending = False  # new points were pushed: the next repaint is a live frame to measure
         self._overlay_top = 0.0  # largest overlay value, so a from-zero axis does not cut them
         self.auto_redraw = True
         _redraw_scheduler().register(self)
@@ -276,9 +282,10 @@ class LivePlot(QWidget):
         self._series[name] = _Series(item, smoothing)
 
     def append(self, name: str, x: float, y: float) -> None:
+        fresh = not any(series.dirty for series in self._series.values())
         self._series[name].append(x, y)
-        if self.auto_redraw:
-            _redraw_scheduler().wake()
+        if self.auto_redraw and fresh:  # the first new point since the last frame says when the next is due
+            _redraw_scheduler().wake(self)
 
     def frame_interval_s(self) -> float:
         """Seconds between frames while points stream in: live_interval_s, or longer where a frame
@@ -286,6 +293,9 @@ class LivePlot(QWidget):
         return max(self.live_interval_s, self.frame_cpu_s / _RedrawScheduler.LIVE_CPU_SHARE)
 
     def _paint_measured(self, seconds: float) -> None:
+        if not self._frame_pending:
+            return  # a first show, a resize or a cleared plot: not what a live frame costs
+        self._frame_pending = False
         cost = self._redraw_cpu_s + seconds
         self._redraw_cpu_s = 0.0
         # Smoothed: one frame that also re-laid out the axes should not stall the curve for seconds.
@@ -298,7 +308,7 @@ class LivePlot(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         if self.auto_redraw and any(series.dirty for series in self._series.values()):
-            _redraw_scheduler().wake()  # points that arrived while hidden
+            _redraw_scheduler().wake(self)  # points that arrived while hidden
 
     def set_points(self, name: str, x, y) -> None:
         series = self._series[name]
@@ -306,7 +316,7 @@ class LivePlot(QWidget):
         for xi, yi in zip(x, y):
             series.append(xi, yi)
         if self.auto_redraw:
-            _redraw_scheduler().wake()
+            _redraw_scheduler().wake(self)
 
     def series_data(self, name: str) -> tuple[list[float], list[float]]:
         series = self._series[name]
@@ -334,6 +344,10 @@ class LivePlot(QWidget):
         for series in self._series.values():
             series.clear()
         self.redraw()
+        # A new run's first points are drawn at once, and emptying the plot is not a live frame.
+        self.last_redraw_s = 0.0
+        self._frame_pending = False
+        self._redraw_cpu_s = 0.0
 
     def redraw(self) -> None:
         """Push changed series into their plot items (GUI thread, from the timer)."""
@@ -360,7 +374,8 @@ class LivePlot(QWidget):
             # scene paints invalidates the axes and costs a second full repaint of the plot.
             self.plot.vb.prepareForPaint()
             self.legend.data_changed()  # under the axis, or inside in a corner where no point lies
-        self._redraw_cpu_s += time.thread_time() - started
+            self._redraw_cpu_s += time.thread_time() - started
+            self._frame_pending = True
 
     def _fit_from_zero(self) -> None:
         top = max([series.top for series in self._series.values()] + [self._overlay_top])

@@ -120,6 +120,31 @@ def test_the_scheduler_sleeps_until_the_next_frame_is_due(qtbot, monkeypatch):
     assert scheduler._timer.isActive()
 
 
+def test_a_plot_with_new_points_is_not_held_back_by_another_plots_later_frame(qtbot, monkeypatch):
+    """The timer waiting 2 s for a slow plot's next frame (the plan's) is brought forward when a
+    plot that may draw now gets points: the loss curve of a new run waited 2 s for its first frame."""
+    plot, scheduler, clock = _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, 4000.0)
+    slow = LivePlot("plan", "epoch", "lr")
+    qtbot.addWidget(slow)
+    slow.show()
+    qtbot.waitExposed(slow)
+    slow.add_series("used", 0)
+    slow.plot_widget.on_paint = None
+    slow.live_interval_s = 2.0
+    slow.append("used", 0, 1.0)
+    scheduler._tick()  # draws the slow plot at once
+    assert slow.redraw_count == 1
+    slow.append("used", 1, 0.5)
+    clock[0] += 0.05
+    scheduler._tick()  # nothing due: the timer is set for the slow plot's next frame
+    assert scheduler._timer.isActive() and scheduler._timer.remainingTime() > 1000
+    plot.append("loss", 1, 2.3)  # a plot that may draw now
+    assert scheduler._timer.remainingTime() <= scheduler.TICK_MS
+    scheduler._tick()
+    assert plot.redraw_count == 1
+    scheduler._timer.stop()
+
+
 def test_a_costly_frame_spaces_the_frames_out_to_the_plots_share_of_a_core(qtbot, monkeypatch):
     """On a slow machine a frame costs more: the frame rate follows, so drawing takes at most
     LIVE_CPU_SHARE of a core per plot (a 20 ms frame: one every 4 s), every point still kept."""
