@@ -75,19 +75,11 @@ def run(quick: bool = False) -> list[BenchResult]:
     return results
 
 
-if __name__ == "__main__":
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    for result in run(quick=True):
-        print(result.as_dict())
-
-
 def _class_visualization_against_bare_passes(classifier, bare_forward_backward, steps: int):
     """Time a class visualization and as many bare forward+backward passes, interleaved step by
     step: after each Adam step one bare pass runs, timed apart, so a drift in the machine's speed
     hits both alike. The previews' wall-clock throttle gets twice its interval, because the
     interleaved passes double the wall time of a step: the same frames a step as a real run."""
-    import torch
-
     from engine.classviz import ClassVizPreview, class_visualization_job
     from engine.events import run_to_end
 
@@ -121,3 +113,9 @@ def _class_visualization_against_bare_passes(classifier, bare_forward_backward, 
         torch.optim.Adam.step = original_step
     ratio, viz_seconds, bare_loop, viz, previews = sorted(runs, key=lambda run: run[0])[1]
     return viz, ratio, viz_seconds, bare_loop, previews
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    for result in run(quick=True):
+        print(result.as_dict())
