@@ -128,7 +128,7 @@ class _RedrawScheduler:
     def wake(self, plot: "LivePlot") -> None:
         """`plot` has new points: the timer fires by the time its next frame is due. A timer already
         set for a later frame of another plot (the plan's, 2 s away) must not hold this one back."""
-        due_in_ms = int((plot.last_redraw_s + plot.frame_interval_s() - time.monotonic()) * 1000) + 1
+        due_in_ms = int((plot.next_frame_due_s() - time.monotonic()) * 1000) + 1
         delay_ms = max(self.TICK_MS, due_in_ms)
         if not self._timer.isActive() or self._timer.remainingTime() > delay_ms:
             self._timer.start(delay_ms)
@@ -144,7 +144,7 @@ class _RedrawScheduler:
             plot = self._plots[index]()
             if plot is None or not plot.wants_redraw():
                 continue
-            due = plot.last_redraw_s + plot.frame_interval_s()
+            due = plot.next_frame_due_s()
             if now < due:  # drawn a moment ago: its next frame comes when due
                 next_due = due if next_due is None else min(next_due, due)
                 continue
@@ -234,7 +234,7 @@ class LivePlot(QWidget):
         # rarely moves it. Auto range moved it every epoch, and redrawing the axes and their
         # labels made each such frame cost about twice a frame whose axes stay put.
         self._y_step = y_step
-        self._snapped_y: tuple[float, float] | None = None  # the y range last set by from_zero or y_step
+        self._y_span: tuple[float, float] | None = None  # the y range last set by from_zero or y_step
         if y_range is not None:
             self.plot.setYRange(*y_range, padding=0.02)
             self.plot.enableAutoRange(y=False)
@@ -282,7 +282,7 @@ class LivePlot(QWidget):
         self._series[name] = _Series(item, smoothing)
 
     def append(self, name: str, x: float, y: float) -> None:
-        fresh = not any(series.dirty for series in self._series.values())
+        fresh = not self.has_new_points()
         self._series[name].append(x, y)
         if self.auto_redraw and fresh:  # the first new point since the last frame says when the next is due
             _redraw_scheduler().wake(self)
@@ -291,6 +291,13 @@ class LivePlot(QWidget):
         """Seconds between frames while points stream in: live_interval_s, or longer where a frame
         costs more than the scheduler's share of a core."""
         return max(self.live_interval_s, self.frame_cpu_s / _RedrawScheduler.LIVE_CPU_SHARE)
+
+    def next_frame_due_s(self) -> float:
+        """time.monotonic() from which new points may be drawn."""
+        return self.last_redraw_s + self.frame_interval_s()
+
+    def has_new_points(self) -> bool:
+        return any(series.dirty for series in self._series.values())
 
     def _paint_measured(self, seconds: float) -> None:
         if not self._frame_pending:
@@ -303,11 +310,11 @@ class LivePlot(QWidget):
 
     def wants_redraw(self) -> bool:
         """New points to draw, and somewhere the user can see them (a hidden tab waits)."""
-        return self.auto_redraw and self.isVisible() and any(series.dirty for series in self._series.values())
+        return self.auto_redraw and self.isVisible() and self.has_new_points()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
-        if self.auto_redraw and any(series.dirty for series in self._series.values()):
+        if self.auto_redraw and self.has_new_points():
             _redraw_scheduler().wake(self)  # points that arrived while hidden
 
     def set_points(self, name: str, x, y) -> None:
@@ -352,7 +359,7 @@ class LivePlot(QWidget):
     def redraw(self) -> None:
         """Push changed series into their plot items (GUI thread, from the timer)."""
         started = time.thread_time()
-        changed = any(series.dirty for series in self._series.values())
+        changed = self.has_new_points()
         self.last_redraw_s = time.monotonic()
         for series in self._series.values():
             if series.dirty:
@@ -365,11 +372,8 @@ class LivePlot(QWidget):
                 else:
                     series.item.setData([], [])
                 self.redraw_count += 1
-        if changed and self._from_zero:
-            self._fit_from_zero()
-        elif changed and self._y_step:
-            self._fit_snapped()
         if changed:
+            self._fit_y()
             # Settle the auto range now, not at paint time: a range that changes while the
             # scene paints invalidates the axes and costs a second full repaint of the plot.
             self.plot.vb.prepareForPaint()
@@ -377,12 +381,22 @@ class LivePlot(QWidget):
             self._redraw_cpu_s += time.thread_time() - started
             self._frame_pending = True
 
+    def _fit_y(self) -> None:
+        """The y range the plot's rule asks for (from_zero or y_step); else pyqtgraph's own range."""
+        if self._from_zero:
+            self._fit_from_zero()
+        elif self._y_step:
+            self._fit_snapped()
+
+    def _set_y_span(self, low: float, top: float, padding: float) -> None:
+        if self._y_span == (low, top):
+            return  # the same range again still re-laid out the axes and every series
+        self._y_span = (low, top)
+        self.plot.setYRange(low, top, padding=padding)
+
     def _fit_from_zero(self) -> None:
         top = max([series.top for series in self._series.values()] + [self._overlay_top])
-        span = (0.0, top * 1.08 if top > 0 else 1.0)
-        if self._snapped_y != span:  # the same range again still re-laid out the axes and every series
-            self._snapped_y = span
-            self.plot.setYRange(*span, padding=0)
+        self._set_y_span(0.0, top * 1.08 if top > 0 else 1.0, padding=0)
 
     def _fit_snapped(self) -> None:
         lows = [series.low for series in self._series.values() if series.x]
@@ -401,9 +415,7 @@ class LivePlot(QWidget):
         top = np.ceil(max(top for _, top in finite) / step) * step
         if top - low < step:  # one value (or all in one step): a step below it, 1.0 stays the top
             low = top - step
-        if self._snapped_y != (low, top):
-            self._snapped_y = (low, top)
-            self.plot.setYRange(low, top, padding=0.04)  # a point on a whole step stays clear of the edge
+        self._set_y_span(low, top, padding=0.04)  # a point on a whole step stays clear of the edge
 
     # ----- overlays of earlier runs
     def add_overlay(self, key: str, label: str, x, y, colour_index: int, dashed: bool = True,
@@ -421,10 +433,7 @@ class LivePlot(QWidget):
             self._overlay_top = max(self._overlay_top, float(y[finite].max()))
         self._overlays.setdefault(key, []).append(item)
         if finite.any():
-            if self._from_zero:
-                self._fit_from_zero()
-            elif self._y_step:
-                self._fit_snapped()
+            self._fit_y()
 
     def remove_overlay(self, key: str) -> None:
         for item in self._overlays.pop(key, []):
@@ -433,10 +442,7 @@ class LivePlot(QWidget):
         tops = [float(np.max(item.yData)) for items in self._overlays.values() for item in items
                 if item.yData is not None and len(item.yData)]
         self._overlay_top = max(tops, default=0.0)
-        if self._from_zero:
-            self._fit_from_zero()
-        elif self._y_step:
-            self._fit_snapped()
+        self._fit_y()
 
     def clear_overlays(self) -> None:
         for key in list(self._overlays):
