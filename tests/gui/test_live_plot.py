@@ -62,21 +62,26 @@ def test_legend_box_grows_with_its_text(qtbot):
     assert legend.boundingRect().width() >= label.boundingRect().width()
 
 
+def _shown_costless_plot(qtbot, title: str, series: str) -> LivePlot:
+    """A shown plot with one series whose frames cost nothing unless a test says so: a loaded
+    machine's real paints must not space the frames out."""
+    plot = LivePlot(title, "step", title)
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.add_series(series, 0)
+    plot.plot_widget.on_paint = None
+    plot.frame_cpu_s = 0.0
+    return plot
+
+
 def _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, start_s: float):
-    """A shown plot with one series, the shared scheduler, and the clock it reads ([seconds])."""
+    """A shown plot with the series "loss", the shared scheduler, and the clock it reads ([seconds])."""
     import gui.widgets.live_plot as live_plot
 
     clock = [start_s]
     monkeypatch.setattr(live_plot.time, "monotonic", lambda: clock[0])
-    plot = LivePlot("loss", "iteration", "loss")
-    qtbot.addWidget(plot)
-    plot.show()
-    qtbot.waitExposed(plot)
-    plot.add_series("loss", 0)
-    # Frames cost nothing here unless a test says so: a loaded machine's real paints must not space them.
-    plot.plot_widget.on_paint = None
-    plot.frame_cpu_s = 0.0
-    return plot, live_plot._redraw_scheduler(), clock
+    return _shown_costless_plot(qtbot, "loss", "loss"), live_plot._redraw_scheduler(), clock
 
 
 def test_a_live_plot_redraws_at_most_four_times_a_second_while_points_stream(qtbot, monkeypatch):
@@ -124,12 +129,7 @@ def test_a_plot_with_new_points_is_not_held_back_by_another_plots_later_frame(qt
     """The timer waiting 2 s for a slow plot's next frame (the plan's) is brought forward when a
     plot that may draw now gets points: the loss curve of a new run waited 2 s for its first frame."""
     plot, scheduler, clock = _streaming_plot_on_a_fake_clock(qtbot, monkeypatch, 4000.0)
-    slow = LivePlot("plan", "epoch", "lr")
-    qtbot.addWidget(slow)
-    slow.show()
-    qtbot.waitExposed(slow)
-    slow.add_series("used", 0)
-    slow.plot_widget.on_paint = None
+    slow = _shown_costless_plot(qtbot, "plan", "used")
     slow.live_interval_s = 2.0
     slow.append("used", 0, 1.0)
     scheduler._tick()  # draws the slow plot at once
