@@ -47,6 +47,12 @@ def warm_up() -> None:
     from matplotlib import colormaps  # noqa: F401
 
 
+def reset_thread_state() -> None:
+    """Give the calling thread torch's defaults for per-thread state. Jobs share long-lived
+    threads: one that ended inside torch.no_grad() must not leave the next without gradients."""
+    torch.set_grad_enabled(True)
+
+
 def wait_for_warm_up() -> None:
     """Block until the background warm-up has finished its imports (jobs call this first, so no two
     threads import the same package at once)."""

@@ -1,9 +1,14 @@
 """The shared job mechanism: events reach the GUI thread, pause/resume/stop act
 between yields, stale events are dropped, errors become messages."""
+import os
+import platform
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
-from PySide6.QtCore import QThread
+import pytest
 
 from engine.errors import DataError
 from gui.workers import JobSlot, registry
@@ -105,7 +110,7 @@ def test_stop_runs_the_jobs_cleanup(qtbot):
     qtbot.wait(50)
     slot.stop(wait_ms=2000)
     assert cleaned.is_set()
-    assert not any(isinstance(w, QThread) and w.isRunning() for w in registry.live())
+    assert not registry.live()
 
 
 def test_stop_tells_the_panel_and_wait_covers_the_finishing_thread(qtbot):
@@ -187,3 +192,97 @@ def test_a_worker_says_when_it_has_reported_its_end(qtbot):
         release.set()
     assert worker.reported_end.is_set()
     slot.wait()
+
+
+def test_jobs_reuse_a_long_lived_thread_and_get_a_fresh_grad_mode(qtbot):
+    """One job after another runs on the same job thread (its heap arena stays the jobs'), and a job
+    that left gradients off does not pass that on."""
+    import torch
+
+    def grad_off_job(seen):
+        seen.append((threading.get_ident(), torch.is_grad_enabled()))
+        torch.set_grad_enabled(False)  # left off on purpose, as a job ended inside no_grad would
+        yield None
+
+    slot, seen = JobSlot(), []
+    for _ in range(3):
+        with qtbot.waitSignal(slot.succeeded, timeout=10_000):
+            slot.start(lambda: grad_off_job(seen))
+        assert slot.wait(10_000)
+    assert len({ident for ident, _ in seen}) == 1
+    assert [grad for _, grad in seen] == [True, True, True]
+
+
+def test_parallel_jobs_get_threads_of_their_own_and_spare_threads_end(qtbot):
+    from gui.workers import JobThreads, job_threads
+
+    release = threading.Event()
+    started = []
+
+    def held(index):
+        started.append((index, threading.get_ident()))
+        release.wait(60)
+        yield index
+
+    slots = [JobSlot() for _ in range(JobThreads.KEEP_IDLE + 2)]
+    for index, slot in enumerate(slots):
+        slot.start(lambda index=index: held(index))
+    qtbot.waitUntil(lambda: len(started) == len(slots), timeout=30_000)
+    assert len({ident for _, ident in started}) == len(slots)  # none waits behind another
+    release.set()
+    assert all(slot.wait(30_000) for slot in slots)
+    qtbot.waitUntil(lambda: len(job_threads.idle_threads()) == JobThreads.KEEP_IDLE, timeout=10_000)
+    kept = job_threads.idle_threads()
+    assert kept[0].number == 1  # the first thread (the one with its own heap arena) is never the spare
+    spares = {ident for _, ident in started} - {thread.ident for thread in kept}
+    assert len(spares) >= 2
+    qtbot.waitUntil(lambda: not spares & {thread.ident for thread in threading.enumerate()}, timeout=10_000)
+
+
+ARENA_PROBE = r"""
+import ctypes, sys, threading
+sys.path.insert(0, sys.argv[1])
+from gui.app import create_application
+from gui.workers import JobSlot
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = libc.sbrk.restype = ctypes.c_void_p
+libc.malloc.argtypes, libc.free.argtypes = [ctypes.c_size_t], [ctypes.c_void_p]
+
+
+def outside_main_arena():
+    # glibc's main arena (the GUI thread's) grows below the program break; other arenas are
+    # mmapped far above it. 40 kB is above the per-thread cache and below the mmap threshold.
+    block = libc.malloc(40_000)
+    above = block > libc.sbrk(0)
+    libc.free(block)
+    return above
+
+
+app = create_application()
+hold = threading.Event()
+for _ in range(2):  # threads that allocate and stay (as Qt's pooled threads do) before the first job
+    threading.Thread(target=lambda: (bytearray(1 << 16), hold.wait()), daemon=True).start()
+results = []
+slot = JobSlot()
+slot.succeeded.connect(lambda result: (results.append(result), app.quit()))
+slot.failed.connect(lambda *message: (results.append(message), app.quit()))
+for _ in range(3):
+    slot.start(lambda: (yield outside_main_arena()) or outside_main_arena())
+    app.exec()
+print(results)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="glibc heap arenas")
+def test_jobs_do_not_allocate_from_the_gui_threads_heap_arena():
+    """Training shared the GUI thread's glibc arena when a new job thread was given it, and ran ~5 %
+    slower in the window. Jobs run on the first job thread, which takes an arena of its own."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("MALLOC_ARENA_MAX", None)
+    done = subprocess.run([sys.executable, "-c", ARENA_PROBE, str(root)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[True, True, True]"
