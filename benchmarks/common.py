@@ -47,6 +47,8 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
 # Sections of docs/BENCHMARKS.md written by runs other than `main.py bench` (the GPU
 # check on a CUDA machine, the 20-minute soak test); `main.py bench` keeps them.
 KEPT_SECTIONS = {
+    "in-window-speed": ("In-window training speed: where the rest goes",
+                        "Not written yet: what profiling found about training inside the window."),
     "gpu-check": ("GPU check", "Not run yet: `benchmarks/gpu_check.py` needs a CUDA machine."),
     "soak": ("Soak test", "Not run yet: see `tests/gui/test_soak.py`."),
 }
