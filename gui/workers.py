@@ -119,7 +119,12 @@ class _JobThread(threading.Thread):
         bytearray(1 << 16)  # a first malloc here: glibc picks this thread's heap arena now
         self.ready.set()
         while (worker := self.inbox.get()) is not None:
+            released = worker.released
             worker.run_here(before_finished=lambda: self._pool.job_over(self))
+            # The GUI thread holds the worker until `released`: its last reference, and so its
+            # destruction (a QObject's, with the panel objects its job factory holds), stays there.
+            del worker
+            released.set()
 
 
 job_threads = JobThreads()
@@ -148,7 +153,7 @@ class JobWorker(QObject):
         self._running = threading.Event()
         self._running.set()  # set = not paused
         self._started = False
-        self._done = threading.Event()
+        self.released = threading.Event()  # the job and its clean-up are over, its thread let go of it
         # Set just before the end is reported (succeeded / failed / stopped): the thread only cleans up
         # after that (drops the job's tensors, returns freed pages), which can take a moment under load.
         self.reported_end = threading.Event()
@@ -159,13 +164,14 @@ class JobWorker(QObject):
         job_threads.submit(self)
 
     def isRunning(self) -> bool:  # QThread's name: the slot and the registry treat both alike
-        return self._started and not self._done.is_set()
+        return self._started and not self.released.is_set()
 
     def wait(self, timeout_ms: int | None = None) -> bool:
-        """Block until the job and its clean-up are over (True) or `timeout_ms` passed (False)."""
+        """Block until the job is over and its thread has let go of it (True) or `timeout_ms` passed
+        (False)."""
         if not self._started:
             return True
-        return self._done.wait(None if timeout_ms is None else timeout_ms / 1000)
+        return self.released.wait(None if timeout_ms is None else timeout_ms / 1000)
 
     def pause(self) -> None:
         self._running.clear()
@@ -191,7 +197,6 @@ class JobWorker(QObject):
         try:
             self._run()
         finally:
-            self._done.set()
             before_finished()
             try:
                 self.finished.emit()
@@ -249,9 +254,10 @@ class JobRegistry(QObject):
     def _forget(self) -> None:
         worker = self.sender()
         if isinstance(worker, JobWorker) and worker in self._workers:
-            # `finished` fires just before the thread really ends: join it before
-            # dropping the last reference, or Qt aborts on a running QThread.
-            worker.wait(1000)
+            # `finished` comes just before the job thread lets go of the worker: wait for that, so
+            # the last reference (and the QObject's destruction) is here, in the GUI thread. Not
+            # bounded: the thread has only a few bytecodes left and nothing that could block.
+            worker.wait()
             self._workers.discard(worker)
 
     def live(self) -> list[JobWorker]:
