@@ -239,6 +239,26 @@ def test_parallel_jobs_get_threads_of_their_own_and_spare_threads_end(qtbot):
     qtbot.waitUntil(lambda: not spares & {thread.ident for thread in threading.enumerate()}, timeout=10_000)
 
 
+def test_a_finished_worker_is_destroyed_in_the_gui_thread(qtbot):
+    """A job thread lets go of its worker before the GUI thread drops it, so the worker (a QObject,
+    with whatever its job factory holds) is destroyed in the GUI thread, not in the job thread."""
+    import gc
+    import weakref
+
+    destroyed_in = []
+    slot = JobSlot()
+    with qtbot.waitSignal(slot.succeeded, timeout=10_000):
+        slot.start(lambda: counting_job(2))
+    watcher = weakref.ref(slot._worker, lambda _: destroyed_in.append(threading.get_ident()))
+    assert slot.wait(10_000)
+    gc.disable()  # the collector could otherwise free it anywhere; here only reference counts count
+    try:
+        qtbot.waitUntil(lambda: watcher() is None, timeout=10_000)  # the slot and the registry let go
+    finally:
+        gc.enable()
+    assert destroyed_in == [threading.get_ident()]
+
+
 ARENA_PROBE = r"""
 import ctypes, sys, threading
 sys.path.insert(0, sys.argv[1])
