@@ -247,9 +247,16 @@ def test_a_finished_worker_is_destroyed_in_the_gui_thread(qtbot):
 
     destroyed_in = []
     slot = JobSlot()
-    with qtbot.waitSignal(slot.succeeded, timeout=10_000):
-        slot.start(lambda: counting_job(2))
+    release = threading.Event()
+
+    def held_job():
+        release.wait(60)
+        yield 0
+
+    slot.start(held_job)
     watcher = weakref.ref(slot._worker, lambda _: destroyed_in.append(threading.get_ident()))
+    with qtbot.waitSignal(slot.succeeded, timeout=60_000):
+        release.set()
     assert slot.wait(10_000)
     gc.disable()  # the collector could otherwise free it anywhere; here only reference counts count
     try:
