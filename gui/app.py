@@ -13,11 +13,10 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     from engine.memory import limit_heap_arenas
     from gui import theme as theming
     from gui.settings import load_appearance
-
-    from gui.workers import prepare_job_threads
+    from gui.workers import job_threads
 
     limit_heap_arenas()  # before any job thread: fewer arenas, less memory kept after each job
-    prepare_job_threads()  # next: the first job thread takes the second arena (not the GUI thread's)
+    job_threads.prepare()  # next: the first job thread takes the second arena (not the GUI thread's)
     existing = QApplication.instance()
     app = existing or QApplication(argv if argv is not None else sys.argv[:1])
     QCoreApplication.setOrganizationName("ConvScope")

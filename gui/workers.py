@@ -127,12 +127,7 @@ class _JobThread(threading.Thread):
             released.set()
 
 
-job_threads = JobThreads()
-
-
-def prepare_job_threads() -> None:
-    """Call once at start-up, before other threads: see JobThreads."""
-    job_threads.prepare()
+job_threads = JobThreads()  # the application's; create_application prepares it before other threads start
 
 
 class JobWorker(QObject):
