@@ -1,8 +1,11 @@
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from engine.classviz import ClassVizPreview, FourierImage, class_visualization, class_visualization_job
+from engine.classviz import (ClassVizPreview, FourierImage, _resample, class_visualization, class_visualization_job,
+                             transform_matrix)
 from engine.errors import ModelError
 from engine.events import run_to_end
 from engine.images import load_image, save_png
@@ -127,3 +130,55 @@ def test_cs231n_measures_at_most_once_an_interval(tiny):
     run_to_end(class_visualization_job(tiny, 42, style="cs231n", steps=10, preview_every=5, emit_interval_s=0,
                                        measure_interval_s=0, lr=2.0), every.append)
     assert all(p.measured_step == p.step for p in every if isinstance(p, ClassVizPreview))
+
+
+def _composed_by_steps(size, pad, jitter, shift1, scale, angle, small, shift2):
+    """The same transform as a product of 3x3 matrices, one per step, between pixel coordinates
+    (centres) and grid_sample's [-1, 1] units: an independent derivation of transform_matrix."""
+    def pixels_to_unit(n, shift_x=0.0, shift_y=0.0):
+        return np.array([[2.0 / n, 0.0, (2.0 * shift_x + 1.0) / n - 1.0],
+                         [0.0, 2.0 / n, (2.0 * shift_y + 1.0) / n - 1.0], [0.0, 0.0, 1.0]])
+
+    cropped, sampled = size + 2 * pad - 2 * jitter, size + small
+    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
+    rotate = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    return (pixels_to_unit(size, shift1[0] - pad, shift1[1] - pad) @ np.linalg.inv(pixels_to_unit(cropped))
+            @ rotate @ pixels_to_unit(sampled, *shift2) @ np.linalg.inv(pixels_to_unit(size)))[:2]
+
+
+def test_transform_matrix_matches_the_steps_composed_one_by_one():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        args = (int(rng.integers(16, 300)), 12, 8, tuple(int(v) for v in rng.integers(0, 17, 2)),
+                float(rng.choice([0.9, 0.95, 1.0, 1.05, 1.1])), math.radians(int(rng.integers(-10, 11))), 4,
+                tuple(int(v) for v in rng.integers(0, 5, 2)))
+        np.testing.assert_allclose(transform_matrix(*args), _composed_by_steps(*args), atol=1e-12)
+
+
+def test_transform_pads_with_grey_and_keeps_the_centre():
+    white = torch.ones(1, 3, 64, 64)
+    # the first crop at the padded image's corner, zoomed out: the top-left corner shows padding
+    out = _resample(white, transform_matrix(64, 12, 8, (0, 0), 0.9, 0.0, 4, (0, 0)))
+    assert out.shape == white.shape
+    assert float(out[0, :, 0, 0].sub(0.5).abs().max()) < 1e-6
+    assert float(out[0, :, 28:36, 28:36].sub(1.0).abs().max()) < 1e-6
+
+
+def test_resample_in_row_strips_equals_one_pass():
+    """Strips per CPU thread: the same pixels and the same gradient as one batch of one."""
+    image = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    theta = transform_matrix(48, 12, 8, (3, 11), 1.05, math.radians(7), 4, (1, 3))
+    upstream = torch.randn(1, 3, 48, 48, generator=torch.Generator().manual_seed(2))
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2, 4):
+            torch.set_num_threads(count)
+            out = _resample(image, theta)
+            (gradient,) = torch.autograd.grad(out, image, upstream)
+            results.append((out.detach(), gradient))
+    finally:
+        torch.set_num_threads(threads)
+    for out, gradient in results[1:]:
+        torch.testing.assert_close(out, results[0][0], atol=1e-6, rtol=0)
+        torch.testing.assert_close(gradient, results[0][1], atol=1e-5, rtol=0)
