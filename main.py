@@ -118,7 +118,9 @@ def run_command(args) -> int:
     """Run a headless command: every failure is one readable line on stderr and a
     non-zero exit status, never a traceback."""
     from engine.errors import ConvScopeError
+    from engine.memory import reuse_freed_buffers
 
+    reuse_freed_buffers()  # a step's large buffers serve the next one instead of being faulted in again
     try:
         return int(args.func(args) or 0)
     except ConvScopeError as exc:

@@ -10,12 +10,13 @@ from PySide6.QtWidgets import QApplication
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused if one exists) with names for QSettings and the theme."""
-    from engine.memory import limit_heap_arenas
+    from engine.memory import limit_heap_arenas, reuse_freed_buffers
     from gui import theme as theming
     from gui.settings import load_appearance
     from gui.workers import job_threads
 
     limit_heap_arenas()  # before any job thread: fewer arenas, less memory kept after each job
+    reuse_freed_buffers()  # within a job; each job's end hands the free pages back
     job_threads.prepare()  # next: the first job thread takes the second arena (not the GUI thread's)
     existing = QApplication.instance()
     app = existing or QApplication(argv if argv is not None else sys.argv[:1])
