@@ -49,6 +49,8 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
 KEPT_SECTIONS = {
     "in-window-speed": ("In-window training speed: where the rest goes",
                         "Not written yet: what profiling found about training inside the window."),
+    "imagenet-speed": ("ImageNet passes: page faults and the class visualization's overhead",
+                       "Not written yet: what profiling found about the ImageNet lab's passes."),
     "gpu-check": ("GPU check", "Not run yet: `benchmarks/gpu_check.py` needs a CUDA machine."),
     "soak": ("Soak test", "Not run yet: see `tests/gui/test_soak.py`."),
 }

@@ -61,18 +61,20 @@ _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers
 _M_MMAP_THRESHOLD = -3
 
 
-def reuse_freed_buffers(mmap_above_mb: int = 32, trim_above_mb: int = 256) -> bool:
+def reuse_freed_buffers(mmap_above_mb: int = 8, trim_above_mb: int = 256) -> bool:
     """Let glibc keep freed tensor buffers for the next step (glibc only; True if set).
 
     By default glibc serves large blocks by mmap from a moving threshold and gives the top of
     the heap back to the OS whenever more than twice that threshold lies free there, so a
     step's big buffers are often mapped, zeroed by the kernel and faulted in afresh the next
-    step. A class visualization (EfficientNet-Lite0, 224 px) faulted ~5,500 pages (22 MB) per
-    forward+backward pass that way, ~10 % of its time; with blocks below `mmap_above_mb` kept
-    in the heap and trimming only above `trim_above_mb` it faults none after the first steps.
-    Memory a process holds between jobs does not grow from this: the window hands free pages
-    back at the end of every job (release_freed_memory). Explicit MALLOC_MMAP_THRESHOLD_ /
-    MALLOC_TRIM_THRESHOLD_ in the environment win."""
+    step. A class visualization (EfficientNet-Lite0, 224 px, blocks up to ~5 MB) faulted
+    ~5,500 pages (22 MB) per forward+backward pass that way, ~10 % of its time; with blocks
+    below `mmap_above_mb` kept in the heap and trimming only above `trim_above_mb` it faults
+    none after the first steps. Larger blocks (a dataset, a validation batch's activations)
+    still come from mmap and go straight back: with 32 MB instead of 8 the window held ~45 MB
+    more between jobs (20-minute soak). The window hands free pages back at the end of every
+    job (release_freed_memory). Explicit MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in
+    the environment win."""
     import os
 
     if not sys.platform.startswith("linux") or {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ):
