@@ -165,7 +165,7 @@ def _resample(x: torch.Tensor, theta: list[list[float]]) -> torch.Tensor:
     """
     size = x.shape[-1]
     strips = torch.get_num_threads() if x.device.type == "cpu" else 1
-    if strips < 1 or size % strips:
+    if size % strips:
         strips = 1
     grid = F.affine_grid(torch.tensor([theta], dtype=x.dtype, device=x.device), [1, 1, size, size],
                          align_corners=False).reshape(strips, size // strips, size, 2)
