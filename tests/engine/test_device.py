@@ -34,8 +34,12 @@ print(len(set(sys.modules) - before))
 """
 
 
-def _run(script: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", script, str(ROOT)], capture_output=True, text=True, timeout=300)
+def _run(script: str, *args: str) -> str:
+    """The last line `script` prints, run in a fresh interpreter with glibc's malloc settings at
+    their defaults (no MALLOC_* from the environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT), *args], capture_output=True, text=True,
+                          env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip().splitlines()[-1]
 
@@ -135,11 +139,7 @@ else:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
 @pytest.mark.parametrize("mode", ["reuse", "headless command", "default"])
 def test_freed_buffers_are_reused_not_faulted_in_again(mode):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    done = subprocess.run([sys.executable, "-c", FREED_BUFFERS_THEN_COUNT_FAULTS, str(ROOT), mode],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    faults = int(done.stdout.split()[-1])
+    faults = int(_run(FREED_BUFFERS_THEN_COUNT_FAULTS, mode))
     if mode != "default":  # 20 steps x 24 MB written: at most a few stray pages come fresh
         assert faults < 200
     else:  # the check can tell: by default glibc trims the heap and faults the pages in again
